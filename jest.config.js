@@ -1,0 +1,16 @@
+// force timezone to UTC to allow tests to work regardless of local timezone
+// generally used by snapshots, but can affect specific tests
+process.env.TZ = 'UTC';
+
+const base = require('./.config/jest.config');
+const { grafanaESModules, nodeModulesToTransform } = require('./.config/jest/utils');
+
+module.exports = {
+  // Jest configuration provided by Grafana scaffolding
+  ...base,
+  // @grafana/data 13 pulls d3's ESM-only .mjs builds and a few more ESM packages.
+  // @grafana/ui forms render slowly on a busy 2-core machine.
+  testTimeout: 30000,
+  transform: { ...base.transform, '^.+\\.mjs$': base.transform['^.+\\.(t|j)sx?$'] },
+  transformIgnorePatterns: [nodeModulesToTransform([...grafanaESModules, 'd3-.*', 'internmap', 'ol', 'quickselect', 'rbush', 'earcut', 'pbf'])],
+};

@@ -1,0 +1,283 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/meshwatch/meshwatch/pkg/pluginhost"
+)
+
+// buildPlugin compiles ./pkg the way mage does (CGO off, the SDK's build tag
+// and build info) into a temp dir, once per test binary.
+func buildPlugin(t *testing.T) string {
+	t.Helper()
+	if builtPlugin != "" {
+		return builtPlugin
+	}
+	dir, err := os.MkdirTemp("", "meshwatch-protocol-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "gpx_mesh_test")
+	info := `{"pluginID":"meshwatch-mesh-app","version":"9.9.9-test"}`
+	cmd := exec.Command("go", "build", "-tags", "arrow_json_stdlib", "-o", exe,
+		"-ldflags", "-X 'github.com/grafana/grafana-plugin-sdk-go/build/buildinfo.buildInfoJSON="+info+"'", "../")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the plugin binary: %v\n%s", err, out)
+	}
+	builtPlugin = exe
+	return exe
+}
+
+var builtPlugin string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtPlugin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtPlugin))
+	}
+	os.Exit(code)
+}
+
+// startPlugin runs the binary with the environment Grafana >= 12.4 gives a
+// plugin: GF_* variables only, no host environment.
+func startPlugin(t *testing.T) (*pluginhost.Plugin, *bytes.Buffer) {
+	t.Helper()
+	var logs bytes.Buffer
+	p, err := pluginhost.Start(pluginhost.Options{
+		Path: buildPlugin(t),
+		Env:  []string{"GF_VERSION=12.3.0", "GF_EDITION=oss", "GF_PLUGIN_VERSION=9.9.9-test", "GF_APP_URL=http://127.0.0.1:3000/"},
+		Log:  &logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("plugin log:\n%s", logs.String())
+		}
+	})
+	return p, &logs
+}
+
+func pluginContext(t *testing.T, jsonData map[string]any, secure map[string]string) backend.PluginContext {
+	t.Helper()
+	raw, err := json.Marshal(jsonData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backend.PluginContext{
+		OrgID:    1,
+		PluginID: "meshwatch-mesh-app",
+		User:     &backend.User{Login: "admin", Name: "Admin", Email: "admin@example.com", Role: "Admin"},
+		AppInstanceSettings: &backend.AppInstanceSettings{
+			JSONData: raw, DecryptedSecureJSONData: secure, Updated: time.Unix(1700000000, 0),
+		},
+		GrafanaConfig: backend.NewGrafanaCfg(map[string]string{"GF_APP_URL": "http://127.0.0.1:3000/"}),
+	}
+}
+
+// closedURL is an http URL on loopback where nothing listens.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return "http://" + addr
+}
+
+func call(t *testing.T, p *pluginhost.Plugin, pc backend.PluginContext, method, path string, body []byte, headers map[string][]string) *pluginhost.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := p.CallResource(ctx, &backend.CallResourceRequest{
+		PluginContext: pc, Path: path, Method: method, URL: "/api/plugins/meshwatch-mesh-app/resources/" + path,
+		Headers: headers, Body: body,
+	})
+	if err != nil {
+		t.Fatalf("CallResource %s %s: %v", method, path, err)
+	}
+	return resp
+}
+
+type errorBody struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail"`
+}
+
+func decodeError(t *testing.T, r *pluginhost.Response) errorBody {
+	t.Helper()
+	var e errorBody
+	if err := json.Unmarshal(r.Body, &e); err != nil || e.Error == "" {
+		t.Fatalf("want the {error, detail} body, got %q (%v)", r.Body, err)
+	}
+	return e
+}
+
+func TestProtocolResources(t *testing.T) {
+	p, _ := startPlugin(t)
+	pc := pluginContext(t, map[string]any{"storage": map[string]any{"path": filepath.Join(t.TempDir(), "mw.db")}},
+		map[string]string{"prometheusAuth": "s3cr3t-prom-token", "kubernetesToken": "s3cr3t-kube-token"})
+	jsonCT := map[string][]string{"Content-Type": {"application/json"}}
+
+	t.Run("ping carries the build version", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodGet, "ping", nil, nil)
+		if r.Status != 200 || !strings.Contains(string(r.Body), `"version":"9.9.9-test"`) {
+			t.Fatalf("ping: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("settings show defaults and never a secret", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodGet, "settings", nil, nil)
+		if r.Status != 200 {
+			t.Fatalf("settings: %d %s", r.Status, r.Body)
+		}
+		body := string(r.Body)
+		for _, want := range []string{`"model":"phi3:mini"`, `http://prometheus.monitoring.svc:9090`, `"prometheusAuth":true`, `"lokiAuth":false`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("settings lack %s: %s", want, body)
+			}
+		}
+		if strings.Contains(body, "s3cr3t") {
+			t.Fatalf("a secret leaked into the settings response: %s", body)
+		}
+	})
+
+	t.Run("validate names each bad field", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodPost, "settings/validate",
+			[]byte(`{"jsonData":{"prometheus":{"url":"prometheus:9090"},"kubernetes":{"mode":"url"}},"secureJsonFields":{}}`), jsonCT)
+		var v struct {
+			Valid  bool `json:"valid"`
+			Errors []struct{ Field, Message string }
+		}
+		if err := json.Unmarshal(r.Body, &v); err != nil || r.Status != 200 {
+			t.Fatalf("validate: %d %s", r.Status, r.Body)
+		}
+		fields := map[string]bool{}
+		for _, e := range v.Errors {
+			fields[e.Field] = true
+		}
+		if v.Valid || !fields["prometheus.url"] || !fields["kubernetes.url"] || !fields["kubernetes token"] {
+			t.Fatalf("want prometheus.url, kubernetes.url and kubernetes token errors, got %s", r.Body)
+		}
+	})
+
+	t.Run("malformed JSON is a 400 with detail", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodPost, "settings/validate", []byte(`{"jsonData": {`), jsonCT)
+		if e := decodeError(t, r); r.Status != 400 || e.Error != "malformed JSON body" || e.Detail == "" {
+			t.Fatalf("got %d %+v", r.Status, e)
+		}
+	})
+
+	t.Run("oversized body is a 413", func(t *testing.T) {
+		big := `{"jsonData":{"x":"` + strings.Repeat("a", 300<<10) + `"}}`
+		r := call(t, p, pc, http.MethodPost, "settings/validate", []byte(big), jsonCT)
+		if e := decodeError(t, r); r.Status != 413 || !strings.Contains(e.Detail, "limit") {
+			t.Fatalf("got %d %+v", r.Status, e)
+		}
+	})
+
+	t.Run("wrong method is a 405 naming the allowed one", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodDelete, "settings", nil, nil)
+		if e := decodeError(t, r); r.Status != 405 || !strings.Contains(e.Detail, "GET") {
+			t.Fatalf("got %d %+v", r.Status, e)
+		}
+	})
+
+	t.Run("unknown route is a 404 in the error shape", func(t *testing.T) {
+		r := call(t, p, pc, http.MethodGet, "no/such/route", nil, nil)
+		if e := decodeError(t, r); r.Status != 404 || !strings.Contains(e.Detail, "/no/such/route") {
+			t.Fatalf("got %d %+v", r.Status, e)
+		}
+	})
+}
+
+func TestProtocolHealthRequiredDependencyDown(t *testing.T) {
+	p, logs := startPlugin(t)
+	down := closedURL(t)
+	pc := pluginContext(t, map[string]any{
+		"prometheus":   map[string]any{"url": down, "timeoutSeconds": 2},
+		"loki":         map[string]any{"url": down},
+		"tempo":        map[string]any{"url": down},
+		"alertmanager": map[string]any{"url": down},
+		"ollama":       map[string]any{"url": down},
+		"kubernetes":   map[string]any{"mode": "disabled"},
+		"storage":      map[string]any{"path": filepath.Join(t.TempDir(), "db", "mw.db")},
+	}, map[string]string{"prometheusAuth": "s3cr3t-prom-token"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := p.CheckHealth(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != backend.HealthStatusError {
+		t.Fatalf("Prometheus down must be an error, got %v:\n%s", res.Status, res.Message)
+	}
+	lines := strings.Split(res.Message, "\n")
+	want := map[string]string{"FAIL Prometheus": "prometheus.url", "WARN Loki": "loki.url", "WARN Tempo": "tempo.url",
+		"WARN Alertmanager": "alertmanager.url", "WARN Ollama": "ollama.url", "OFF  Kubernetes API": "disabled", "OK   Storage": "writable"}
+	for prefix, advice := range want {
+		found := false
+		for _, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				found = true
+				if !strings.Contains(l, advice) {
+					t.Errorf("line %q should mention %q", l, advice)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no line starting %q in:\n%s", prefix, res.Message)
+		}
+	}
+	var details struct {
+		Status  string `json:"status"`
+		Results []struct {
+			Name, Status string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(res.JSONDetails, &details); err != nil || details.Status != "error" || len(details.Results) != 7 {
+		t.Fatalf("details: %s (%v)", res.JSONDetails, err)
+	}
+	if strings.Contains(res.Message+string(res.JSONDetails)+logs.String(), "s3cr3t") {
+		t.Fatal("a secret leaked into the health answer or the plugin log")
+	}
+}
+
+func TestProtocolHealthInvalidSettings(t *testing.T) {
+	p, _ := startPlugin(t)
+	pc := pluginContext(t, map[string]any{
+		"prometheus": map[string]any{"url": "ftp://prometheus"},
+		"ollama":     map[string]any{"numCtx": 10},
+		"storage":    map[string]any{"path": "relative/path.db"},
+		"kubernetes": map[string]any{"mode": "disabled"},
+	}, nil)
+	res, err := p.CheckHealth(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != backend.HealthStatusError {
+		t.Fatalf("invalid settings must fail the health check: %s", res.Message)
+	}
+	for _, field := range []string{"prometheus.url", "ollama.numCtx", "storage.path"} {
+		if !strings.Contains(res.Message, "FAIL Settings (0 ms): "+field) && !strings.Contains(res.Message, field+":") {
+			t.Errorf("health message does not name %s:\n%s", field, res.Message)
+		}
+	}
+}
