@@ -48,17 +48,26 @@ func Package() error {
 	return nil
 }
 
+// Preview runs the browser suite: the built plugin on its real backend binary
+// in the preview host (not Grafana), driven by Playwright in Debian's Chromium.
+func Preview() error {
+	if err := sh.RunV("npm", "run", "preview:build"); err != nil {
+		return err
+	}
+	return sh.RunV("npm", "run", "e2e:preview")
+}
+
 // Check is the one test command: frontend typecheck, lint and unit tests,
-// the package (frontend + every backend platform + zip layout), go vet, and
-// all Go tests, including the integration tests on real servers and the
-// plugin protocol test.
+// the package (frontend + every backend platform + zip layout), the browser
+// suite on the preview host, go vet, and all Go tests, including the
+// integration tests on real servers and the plugin protocol test.
 func Check() error {
 	for _, script := range []string{"typecheck", "lint", "test:ci"} {
 		if err := sh.RunV("npm", "run", script); err != nil {
 			return fmt.Errorf("npm run %s: %w", script, err)
 		}
 	}
-	mg.SerialDeps(Package)
+	mg.SerialDeps(Package, Preview)
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}

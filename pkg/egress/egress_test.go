@@ -16,7 +16,7 @@ func TestClassify(t *testing.T) {
 		"100.64.0.1": Tailnet, "100.127.255.254": Tailnet, "fd7a:115c:a1e0::1": Tailnet, "gpu-box.tail1234.ts.net": Tailnet,
 		"ollama": ClusterLocal, "ollama.monitoring.svc": ClusterLocal, "ollama.monitoring.svc.cluster.local": ClusterLocal,
 		"169.254.1.1": LinkLocal,
-		"8.8.8.8": External, "100.128.0.1": External, "api.openai.com": External, "172.32.0.1": External,
+		"8.8.8.8":     External, "100.128.0.1": External, "api.openai.com": External, "172.32.0.1": External,
 	}
 	for host, want := range cases {
 		if got := ClassifyHost(host); got != want {

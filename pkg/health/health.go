@@ -66,11 +66,14 @@ type Check struct {
 
 // Result is one line of the report.
 type Result struct {
-	Name      string `json:"name"`
-	Target    string `json:"target"`
-	Required  bool   `json:"required"`
-	Status    Status `json:"status"`
-	Version   string `json:"version,omitempty"`
+	Name     string `json:"name"`
+	Target   string `json:"target"`
+	Required bool   `json:"required"`
+	Status   Status `json:"status"`
+	Version  string `json:"version,omitempty"`
+	// Probed is false for lines that report without calling the dependency
+	// (invalid settings, disabled features); they carry no latency.
+	Probed    bool   `json:"probed"`
 	LatencyMS int64  `json:"latencyMs"`
 	Message   string `json:"message"`
 }
@@ -82,7 +85,7 @@ func (r Result) Line() string {
 	if r.Version != "" {
 		s += " " + r.Version
 	}
-	if r.Status != Disabled {
+	if r.Probed {
 		s += fmt.Sprintf(" (%d ms)", r.LatencyMS)
 	}
 	return s + ": " + r.Message
@@ -161,7 +164,7 @@ func runOne(ctx context.Context, c Check, perCheck time.Duration) Result {
 	start := time.Now()
 	out, err := c.Probe(ctx)
 	res := Result{Name: c.Name, Target: c.Target, Required: c.Required, Version: out.Version,
-		LatencyMS: time.Since(start).Milliseconds()}
+		Probed: !out.Disabled, LatencyMS: time.Since(start).Milliseconds()}
 	switch {
 	case err != nil:
 		res.Status = Warning
@@ -177,7 +180,10 @@ func runOne(ctx context.Context, c Check, perCheck time.Duration) Result {
 		res.Message = out.Warn
 	default:
 		res.Status = OK
-		res.Message = "reachable at " + c.Target
+		res.Message = c.Target
+		if strings.Contains(c.Target, "://") {
+			res.Message = "reachable at " + c.Target
+		}
 		if out.Note != "" {
 			res.Message += "; " + out.Note
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshwatch/meshwatch/pkg/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
@@ -21,28 +22,8 @@ func client(t *testing.T, name, url string) *upstream.Client {
 	return c
 }
 
-// fakeOllama is a contract fake of Ollama's documented /api/version and
-// /api/tags answers (no model can run here).
-func fakeOllama(models ...string) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/api/version":
-			_, _ = w.Write([]byte(`{"version":"0.12.6"}`))
-		case "/api/tags":
-			parts := []string{}
-			for _, m := range models {
-				parts = append(parts, `{"name":"`+m+`","model":"`+m+`","size":2176178913}`)
-			}
-			_, _ = w.Write([]byte(`{"models":[` + strings.Join(parts, ",") + `]}`))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-}
-
 func TestOllamaModelPresentOrMissing(t *testing.T) {
-	srv := fakeOllama("phi3:mini", "llama3.2:latest")
-	defer srv.Close()
+	srv := contractfake.Ollama(t, "0.12.6", "phi3:mini", "llama3.2:latest")
 	c := client(t, "Ollama", srv.URL)
 	for _, tc := range []struct {
 		model, status, want string

@@ -65,6 +65,8 @@ export interface HealthResult {
   required: boolean;
   status: HealthStatus;
   version?: string;
+  /** False for lines reported without calling the dependency (bad settings, disabled). */
+  probed: boolean;
   latencyMs: number;
   message: string;
 }

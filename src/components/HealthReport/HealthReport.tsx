@@ -26,7 +26,7 @@ export function HealthReport({ report }: { report: Report }) {
             <span>
               <strong>{r.name}</strong>
               {r.version ? ` ${r.version}` : ''}
-              {r.status !== 'disabled' ? <span className={s.weak}> ({r.latencyMs} ms)</span> : null}: {r.message}
+              {r.probed ? <span className={s.weak}> ({r.latencyMs} ms)</span> : null}: {r.message}
             </span>
           </li>
         ))}

@@ -1,0 +1,555 @@
+package deploy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshwatch/meshwatch/pkg/settings"
+)
+
+// image references: registry/path:tag or @sha256 digest; a tag must be a
+// version, not latest/stable/main.
+var (
+	imageRef   = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$`)
+	movingTags = map[string]bool{"latest": true, "stable": true, "main": true, "master": true, "edge": true, "nightly": true}
+)
+
+func checkImage(image string) error {
+	if !imageRef.MatchString(image) {
+		return fmt.Errorf("%q is not a fully qualified image reference (registry/repository:tag)", image)
+	}
+	if strings.Contains(image, "@sha256:") {
+		return nil
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	i := strings.LastIndex(last, ":")
+	if i < 0 {
+		return fmt.Errorf("%q has no tag", image)
+	}
+	if tag := last[i+1:]; movingTags[tag] || !regexp.MustCompile(`[0-9]`).MatchString(tag) {
+		return fmt.Errorf("%q: tag %q is not a pinned version", image, tag)
+	}
+	return nil
+}
+
+func TestEveryImageIsPinned(t *testing.T) {
+	for _, bad := range []string{"grafana/grafana", "docker.io/grafana/grafana", "docker.io/grafana/grafana:latest", "quay.io/x/y:main"} {
+		if checkImage(bad) == nil {
+			t.Errorf("checkImage(%q) passed, want an error", bad)
+		}
+	}
+	seen := map[string]bool{}
+	for _, dir := range overlays {
+		for _, o := range render(t, dir) {
+			spec, _ := podSpec(o)
+			for _, c := range containers(spec) {
+				img, _ := c.m["image"].(string)
+				if err := checkImage(img); err != nil {
+					t.Errorf("%s: %s container %s: %v", dir, objKey(o), c.name, err)
+				}
+				seen[img] = true
+			}
+		}
+	}
+	// Istio's images come from istioctl with the hub/tag of the values file.
+	var iop map[string]any
+	readYAMLFile(t, istioValues, &iop)
+	hub, _, _ := unstructured.NestedString(iop, "spec", "hub")
+	tag, _, _ := unstructured.NestedString(iop, "spec", "tag")
+	for _, img := range []string{hub + "/pilot:" + tag, hub + "/proxyv2:" + tag} {
+		if err := checkImage(img); err != nil {
+			t.Errorf("%s: %v", istioValues, err)
+		}
+		seen[img] = true
+	}
+	var list []string
+	for img := range seen {
+		list = append(list, img)
+	}
+	sort.Strings(list)
+	t.Logf("%d images:\n  %s", len(list), strings.Join(list, "\n  "))
+}
+
+func TestEveryContainerHasRequestsAndLimits(t *testing.T) {
+	for _, dir := range overlays {
+		for _, o := range render(t, dir) {
+			spec, tmpl := podSpec(o)
+			for _, c := range containers(spec) {
+				for _, kind := range []string{"requests", "limits"} {
+					for _, res := range []string{"cpu", "memory"} {
+						if v, ok, _ := unstructured.NestedString(c.m, "resources", kind, res); !ok || v == "" {
+							t.Errorf("%s: %s container %s has no resources.%s.%s", dir, objKey(o), c.name, kind, res)
+						}
+					}
+				}
+			}
+			// Injected pods state their sidecar's size too.
+			if spec != nil && injected(o, tmpl, render(t, dir)) {
+				ann, _, _ := unstructured.NestedStringMap(tmpl, "metadata", "annotations")
+				for _, a := range sidecarAnnotations {
+					if ann[a] == "" {
+						t.Errorf("%s: %s is sidecar-injected but has no %s annotation", dir, objKey(o), a)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestIstioValues(t *testing.T) {
+	var iop map[string]any
+	readYAMLFile(t, istioValues, &iop)
+	if iop["kind"] != "IstioOperator" {
+		t.Fatalf("%s: kind %v, want IstioOperator (istioctl install -f)", istioValues, iop["kind"])
+	}
+	if p, _, _ := unstructured.NestedString(iop, "spec", "profile"); p != "minimal" {
+		t.Errorf("profile %q, want minimal", p)
+	}
+	if merge, _, _ := unstructured.NestedBool(iop, "spec", "meshConfig", "enablePrometheusMerge"); !merge {
+		t.Error("meshConfig.enablePrometheusMerge must be true: Prometheus' job kubernetes-pods scrapes the merged :15020 endpoint")
+	}
+	for _, path := range [][]string{
+		{"spec", "components", "pilot", "k8s", "resources"},
+		{"spec", "values", "global", "proxy", "resources"},
+	} {
+		if _, ok, _ := unstructured.NestedMap(iop, path...); !ok {
+			t.Errorf("%s: no %s", istioValues, strings.Join(path, "."))
+		}
+	}
+	// The Telemetry object's providers must be declared in meshConfig.
+	providers := map[string]bool{}
+	eps, _, _ := unstructured.NestedSlice(iop, "spec", "meshConfig", "extensionProviders")
+	for _, p := range eps {
+		providers[p.(map[string]any)["name"].(string)] = true
+	}
+	for _, o := range render(t, overlays[0]) {
+		if o.GetKind() != "Telemetry" {
+			continue
+		}
+		for _, section := range []string{"tracing", "accessLogging", "metrics"} {
+			list, _, _ := unstructured.NestedSlice(o.Object, "spec", section)
+			for _, e := range list {
+				ps, _ := e.(map[string]any)["providers"].([]any)
+				for _, p := range ps {
+					name := p.(map[string]any)["name"].(string)
+					if !providers[name] && name != "envoy" && name != "prometheus" {
+						t.Errorf("%s uses provider %q, not in meshConfig.extensionProviders of %s", objKey(o), name, istioValues)
+					}
+				}
+			}
+		}
+	}
+	// Tracing goes to Tempo's receivers.
+	for _, p := range eps {
+		pm := p.(map[string]any)
+		for _, kind := range []string{"zipkin", "opentelemetry"} {
+			if c, ok := pm[kind].(map[string]any); ok && c["service"] != "tempo.monitoring.svc.cluster.local" {
+				t.Errorf("extension provider %v sends %s to %v, want tempo.monitoring.svc.cluster.local", pm["name"], kind, c["service"])
+			}
+		}
+	}
+}
+
+func TestMeshSecurity(t *testing.T) {
+	objs := render(t, overlays[0])
+	pa := find(t, objs, "PeerAuthentication", "istio-system", "default")
+	if mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode"); mode != "STRICT" {
+		t.Errorf("mesh-wide PeerAuthentication mode %q, want STRICT", mode)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "PeerAuthentication" && o.GetName() != "default" {
+			t.Errorf("%s: only the mesh-wide STRICT policy is expected (no per-namespace/port exceptions)", objKey(o))
+		}
+	}
+	deny := find(t, objs, "AuthorizationPolicy", "istio-system", "allow-nothing")
+	if spec, _, _ := unstructured.NestedMap(deny.Object, "spec"); len(spec) != 0 {
+		t.Errorf("allow-nothing must have an empty spec (deny by default), got %v", spec)
+	}
+
+	// Which identity may call which shop workload, from the ALLOW policies.
+	got := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() != "AuthorizationPolicy" || o.GetNamespace() != "shop" {
+			continue
+		}
+		if a, _, _ := unstructured.NestedString(o.Object, "spec", "action"); a != "ALLOW" {
+			t.Errorf("%s: action %q, want ALLOW", objKey(o), a)
+		}
+		target, _, _ := unstructured.NestedString(o.Object, "spec", "selector", "matchLabels", "app.kubernetes.io/name")
+		if target == "" {
+			t.Errorf("%s: no app.kubernetes.io/name selector (a namespace-wide ALLOW would open every workload)", objKey(o))
+		}
+		rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+		for _, r := range rules {
+			from, _ := r.(map[string]any)["from"].([]any)
+			if len(from) == 0 {
+				t.Errorf("%s: a rule without from allows any caller", objKey(o))
+			}
+			for _, f := range from {
+				src := f.(map[string]any)["source"].(map[string]any)
+				for k := range src {
+					if k != "principals" {
+						t.Errorf("%s: source.%s: callers must be named by principal only", objKey(o), k)
+					}
+				}
+				ps, _ := src["principals"].([]any)
+				for _, p := range ps {
+					got[p.(string)+" -> "+target] = true
+				}
+			}
+		}
+	}
+	want := []string{
+		"cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account -> frontend",
+		"cluster.local/ns/shop/sa/frontend -> api",
+		"cluster.local/ns/shop/sa/api -> orders",
+		"cluster.local/ns/shop/sa/api -> payments",
+		"cluster.local/ns/shop/sa/api -> inventory",
+		"cluster.local/ns/shop/sa/flagger-loadtester -> payments",
+		"cluster.local/ns/istio-system/sa/flagger -> flagger-loadtester",
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("missing allowance %s", w)
+		}
+		delete(got, w)
+	}
+	for extra := range got {
+		t.Errorf("unexpected allowance %s", extra)
+	}
+	// The principals name ServiceAccounts that exist and that the workloads run as.
+	for _, w := range []string{"frontend", "api", "orders", "inventory", "payments", "flagger-loadtester"} {
+		d := find(t, objs, "Deployment", "shop", w)
+		if sa, _, _ := unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName"); sa != w {
+			t.Errorf("Deployment shop/%s runs as %q, want ServiceAccount %s", w, sa, w)
+		}
+		find(t, objs, "ServiceAccount", "shop", w)
+	}
+}
+
+func TestPaymentsCanary(t *testing.T) {
+	objs := render(t, overlays[0])
+	c := find(t, objs, "Canary", "shop", "payments")
+	a, _, _ := unstructured.NestedMap(c.Object, "spec", "analysis")
+	steps, _, _ := unstructured.NestedSlice(a, "stepWeights")
+	if fmt.Sprint(steps) != "[10 25 50]" {
+		t.Errorf("stepWeights %v, want [10 25 50]", steps)
+	}
+	interval, err := time.ParseDuration(fmt.Sprint(a["interval"]))
+	if err != nil || interval < 15*time.Second || interval > 30*time.Second {
+		t.Errorf("analysis interval %v, want 15s..30s", a["interval"])
+	}
+	threshold := number(a, "threshold")
+	if threshold < 1 {
+		t.Errorf("threshold %v, want >= 1", threshold)
+	}
+	// Flagger rolls back on the tick after the threshold-th failed check.
+	if rb := time.Duration(threshold) * interval; rb > 30*time.Second {
+		t.Errorf("rollback after interval*threshold = %v, want <= 30s", rb)
+	}
+	metrics := map[string]map[string]any{}
+	ms, _, _ := unstructured.NestedSlice(a, "metrics")
+	for _, m := range ms {
+		mm := m.(map[string]any)
+		metrics[mm["name"].(string)] = mm
+		// The 15 s scrape needs a window of >= 4 samples, or a quiet window
+		// reads as "no values" and fails the check.
+		if d, err := time.ParseDuration(fmt.Sprint(mm["interval"])); err != nil || d < 4*15*time.Second {
+			t.Errorf("metric %v interval %v, want >= 1m (4 scrapes)", mm["name"], mm["interval"])
+		}
+	}
+	if v := number(metrics["request-success-rate"], "thresholdRange", "min"); v != 99.5 {
+		t.Errorf("request-success-rate min %v, want 99.5", v)
+	}
+	if v := number(metrics["request-duration"], "thresholdRange", "max"); v != 500 {
+		t.Errorf("request-duration max %v, want 500 (ms)", v)
+	}
+	hooks := map[string]string{}
+	ws, _, _ := unstructured.NestedSlice(a, "webhooks")
+	for _, w := range ws {
+		wm := w.(map[string]any)
+		hooks[fmt.Sprint(wm["type"])] = fmt.Sprint(wm["url"])
+	}
+	for _, typ := range []string{"pre-rollout", "rollout", "confirm-promotion", "rollback"} {
+		if hooks[typ] == "" {
+			t.Errorf("no %s webhook", typ)
+		}
+	}
+	for _, typ := range []string{"confirm-promotion", "rollback"} {
+		if !strings.HasPrefix(hooks[typ], "http://grafana.monitoring.svc:3000/api/plugins/meshwatch-mesh-app/resources/") {
+			t.Errorf("%s gate %q is not answered by MeshWatch", typ, hooks[typ])
+		}
+	}
+	// Flagger owns payments' Services; shipping one would fight it.
+	for _, o := range objs {
+		if o.GetKind() == "Service" && o.GetNamespace() == "shop" && strings.HasPrefix(o.GetName(), "payments") {
+			t.Errorf("%s: Flagger creates and owns the payments Services", objKey(o))
+		}
+	}
+	d := find(t, objs, "Deployment", "shop", "payments")
+	if _, ok, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "replicas"); ok {
+		t.Error("Deployment shop/payments sets replicas: Flagger scales the canary target, kubectl apply would undo it")
+	}
+}
+
+// number reads a YAML number (decoded as int64 or float64).
+func number(m map[string]any, path ...string) float64 {
+	v, _, _ := unstructured.NestedFieldNoCopy(m, path...)
+	switch n := v.(type) {
+	case int64:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return 0
+}
+
+// grafana returns the Grafana Deployment's container, the rendered objects
+// and the provisioning files.
+func grafanaProvisioning(t *testing.T) (map[string]any, []*unstructured.Unstructured) {
+	objs := render(t, overlays[0])
+	d := find(t, objs, "Deployment", "monitoring", "grafana")
+	spec, _ := podSpec(d)
+	for _, c := range containers(spec) {
+		if c.name == "grafana" {
+			return c.m, objs
+		}
+	}
+	t.Fatal("no grafana container")
+	return nil, nil
+}
+
+func TestGrafanaProvisioning(t *testing.T) {
+	gc, objs := grafanaProvisioning(t)
+	defaults := settings.Defaults()
+
+	// Datasources: uid, type and in-cluster URL each.
+	var ds struct {
+		APIVersion  int `json:"apiVersion"`
+		Datasources []struct {
+			Name, UID, Type, URL, Access string
+		} `json:"datasources"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapFile(t, objs, "grafana-provisioning", "datasources.yaml")), &ds); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"prometheus":   defaults.Prometheus.URL,
+		"loki":         defaults.Loki.URL,
+		"tempo":        defaults.Tempo.URL,
+		"alertmanager": defaults.Alertmanager.URL,
+	}
+	got := map[string]string{}
+	for _, d := range ds.Datasources {
+		if d.UID == "" || d.Type == "" || d.URL == "" || d.Name == "" {
+			t.Errorf("datasource %+v: name, uid, type and url are all required", d)
+		}
+		if d.Type != d.UID {
+			t.Errorf("datasource %s has type %s: the dashboards expect uid == type", d.UID, d.Type)
+		}
+		got[d.UID] = d.URL
+	}
+	if ds.APIVersion != 1 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("datasources %v (apiVersion %d), want %v", got, ds.APIVersion, want)
+	}
+
+	// The app: type, settings that pass MeshWatch's own validation, secrets from env.
+	var apps struct {
+		APIVersion int `json:"apiVersion"`
+		Apps       []struct {
+			Type           string            `json:"type"`
+			OrgID          int               `json:"org_id"`
+			Disabled       bool              `json:"disabled"`
+			JSONData       json.RawMessage   `json:"jsonData"`
+			SecureJSONData map[string]string `json:"secureJsonData"`
+		} `json:"apps"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapFile(t, objs, "grafana-provisioning", "meshwatch-app.yaml")), &apps); err != nil {
+		t.Fatal(err)
+	}
+	if len(apps.Apps) != 1 || apps.Apps[0].Type != "meshwatch-mesh-app" || apps.Apps[0].Disabled {
+		t.Fatalf("apps %+v, want one enabled meshwatch-mesh-app", apps.Apps)
+	}
+	app := apps.Apps[0]
+	s, err := settings.Load(app.JSONData, map[string]string{settings.SecureWebhookToken: "test-token"})
+	if err != nil {
+		t.Fatalf("provisioned jsonData does not load: %v", err)
+	}
+	for name, pair := range map[string][2]string{
+		"prometheus":   {s.Prometheus.URL, defaults.Prometheus.URL},
+		"loki":         {s.Loki.URL, defaults.Loki.URL},
+		"tempo":        {s.Tempo.URL, defaults.Tempo.URL},
+		"alertmanager": {s.Alertmanager.URL, defaults.Alertmanager.URL},
+		"ollama":       {s.Ollama.URL, defaults.Ollama.URL},
+		"storage":      {s.Storage.Path, defaults.Storage.Path},
+		"kube mode":    {s.Kubernetes.Mode, settings.KubeInCluster},
+	} {
+		if pair[0] != pair[1] {
+			t.Errorf("app %s = %q, want %q", name, pair[0], pair[1])
+		}
+	}
+	if !slices.Equal(s.Kubernetes.Namespaces, []string{"shop"}) {
+		t.Errorf("app kubernetes.namespaces = %v, want [shop] (the namespaces grafana-rbac.yaml grants)", s.Kubernetes.Namespaces)
+	}
+	env := map[string]bool{}
+	list, _ := gc["env"].([]any)
+	for _, e := range list {
+		env[e.(map[string]any)["name"].(string)] = true
+	}
+	for key, v := range app.SecureJSONData {
+		if !strings.HasPrefix(v, "$") || !env[strings.Trim(v, "${}")] {
+			t.Errorf("secureJsonData.%s = %q must be a $VARIABLE that the grafana container has", key, v)
+		}
+	}
+	if app.SecureJSONData[settings.SecureWebhookToken] == "" {
+		t.Error("secureJsonData.webhookToken is not provisioned (Alertmanager authenticates with it)")
+	}
+
+	// Dashboard provider: file type, path = where the ConfigMap is mounted.
+	var dp struct {
+		Providers []struct {
+			Name, Type string
+			Options    struct {
+				Path string `json:"path"`
+			} `json:"options"`
+		} `json:"providers"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapFile(t, objs, "grafana-provisioning", "dashboards.yaml")), &dp); err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]string{}
+	vms, _ := gc["volumeMounts"].([]any)
+	for _, m := range vms {
+		mm := m.(map[string]any)
+		mounts[mm["mountPath"].(string)] = mm["name"].(string)
+	}
+	if len(dp.Providers) != 1 || dp.Providers[0].Type != "file" || mounts[dp.Providers[0].Options.Path] != "dashboards" {
+		t.Errorf("dashboard providers %+v: want one file provider reading the dashboards volume (mounts %v)", dp.Providers, mounts)
+	}
+	if mounts["/etc/grafana/provisioning"] != "provisioning" {
+		t.Error("provisioning ConfigMap is not mounted at /etc/grafana/provisioning")
+	}
+
+	// grafana.ini: the plugin settings and no telemetry.
+	ini := parseINI(configMapFile(t, objs, "grafana-config", "grafana.ini"))
+	for key, want := range map[string]string{
+		"plugins.forward_host_env_vars":          "meshwatch-mesh-app",
+		"plugins.allow_loading_unsigned_plugins": "meshwatch-mesh-app",
+		"plugins.preinstall_disabled":            "true",
+		"plugins.public_key_retrieval_disabled":  "true",
+		"analytics.reporting_enabled":            "false",
+		"analytics.check_for_updates":            "false",
+		"analytics.check_for_plugin_updates":     "false",
+		"analytics.feedback_links_enabled":       "false",
+		"news.news_feed_enabled":                 "false",
+		"snapshots.external_enabled":             "false",
+	} {
+		if ini[key] != want {
+			t.Errorf("grafana.ini %s = %q, want %q", key, ini[key], want)
+		}
+	}
+}
+
+func parseINI(s string) map[string]string {
+	out := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if ok {
+				out[section+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return out
+}
+
+func TestAlertmanagerRoutesToMeshWatch(t *testing.T) {
+	objs := render(t, overlays[0])
+	var cfg struct {
+		Route struct {
+			Receiver string   `json:"receiver"`
+			GroupBy  []string `json:"group_by"`
+		} `json:"route"`
+		Receivers []struct {
+			Name           string `json:"name"`
+			WebhookConfigs []struct {
+				URL          string `json:"url"`
+				SendResolved bool   `json:"send_resolved"`
+				HTTPConfig   struct {
+					Authorization struct {
+						Type            string `json:"type"`
+						CredentialsFile string `json:"credentials_file"`
+					} `json:"authorization"`
+				} `json:"http_config"`
+			} `json:"webhook_configs"`
+		} `json:"receivers"`
+	}
+	if err := yaml.Unmarshal([]byte(configMapFile(t, objs, "alertmanager-config", "alertmanager.yml")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Route.GroupBy, []string{"namespace", "workload"}) {
+		t.Errorf("group_by %v, want [namespace workload]", cfg.Route.GroupBy)
+	}
+	if len(cfg.Receivers) != 1 || cfg.Receivers[0].Name != cfg.Route.Receiver || len(cfg.Receivers[0].WebhookConfigs) != 1 {
+		t.Fatalf("receivers %+v: want the one meshwatch webhook", cfg.Receivers)
+	}
+	wh := cfg.Receivers[0].WebhookConfigs[0]
+	if wh.URL != "http://grafana.monitoring.svc:3000/api/plugins/meshwatch-mesh-app/resources/alerts/alertmanager" {
+		t.Errorf("webhook url %q", wh.URL)
+	}
+	if !wh.SendResolved || wh.HTTPConfig.Authorization.Type != "Bearer" {
+		t.Errorf("webhook %+v: want send_resolved and a Bearer token", wh)
+	}
+	// The credentials file is the webhook-token key of the Secret the Grafana
+	// container reads MESHWATCH_WEBHOOK_TOKEN from.
+	d := find(t, objs, "Deployment", "monitoring", "alertmanager")
+	spec, _ := podSpec(d)
+	mountDir := ""
+	for _, c := range containers(spec) {
+		vms, _ := c.m["volumeMounts"].([]any)
+		for _, m := range vms {
+			if mm := m.(map[string]any); mm["name"] == "secrets" {
+				mountDir = mm["mountPath"].(string)
+			}
+		}
+	}
+	vols, _ := spec["volumes"].([]any)
+	secretName := ""
+	for _, v := range vols {
+		if vm := v.(map[string]any); vm["name"] == "secrets" {
+			secretName, _, _ = unstructured.NestedString(vm, "secret", "secretName")
+		}
+	}
+	if wh.HTTPConfig.Authorization.CredentialsFile != mountDir+"/webhook-token" || secretName != "meshwatch-secrets" {
+		t.Errorf("credentials_file %q, Secret %q mounted at %q: want meshwatch-secrets' webhook-token",
+			wh.HTTPConfig.Authorization.CredentialsFile, secretName, mountDir)
+	}
+	gc, _ := grafanaProvisioning(t)
+	found := false
+	env, _ := gc["env"].([]any)
+	for _, e := range env {
+		em := e.(map[string]any)
+		if em["name"] == "MESHWATCH_WEBHOOK_TOKEN" {
+			ref, _, _ := unstructured.NestedStringMap(em, "valueFrom", "secretKeyRef")
+			found = ref["name"] == "meshwatch-secrets" && ref["key"] == "webhook-token"
+		}
+	}
+	if !found {
+		t.Error("Grafana's MESHWATCH_WEBHOOK_TOKEN is not meshwatch-secrets/webhook-token: Alertmanager and MeshWatch would disagree")
+	}
+}

@@ -1,0 +1,121 @@
+package harness
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Loki is a running single-binary Loki (filesystem storage, in-memory ring,
+// auth disabled, so no X-Scope-OrgID header is needed).
+type Loki struct {
+	URL     string // http://127.0.0.1:<port>; push to URL+"/loki/api/v1/push"
+	DataDir string
+}
+
+// StartLoki starts a single-binary Loki on random loopback ports and waits
+// until /ready answers. Old and out-of-order lines are accepted (up to a year
+// back), so backfilled logs with past timestamps can be pushed, and queries of
+// any age are answered from the ingester (nothing needs to be flushed first).
+// Within one stream, a line may not be more than 12h older than the newest line
+// already pushed to that stream. It is stopped in t.Cleanup.
+func StartLoki(t testing.TB) *Loki {
+	t.Helper()
+	bin := RequireBinary(t, BinLoki)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mkdirs(t, dir, "data")
+	l := &Loki{DataDir: data}
+	start(t, func() spec {
+		httpPort, grpcPort, mlPort := freePort(t), freePort(t), freePort(t)
+		l.URL = "http://" + addr(httpPort)
+		cfg := filepath.Join(dir, "loki.yaml")
+		writeFile(t, cfg, lokiConfig(data, httpPort, grpcPort, mlPort), 0o644)
+		return spec{
+			name:    "loki",
+			bin:     bin,
+			dir:     dir,
+			args:    []string{"-config.file=" + cfg},
+			timeout: 90 * time.Second,
+			ready:   httpReady(readyClient, l.URL+"/ready", nil),
+		}
+	})
+	return l
+}
+
+func lokiConfig(data string, httpPort, grpcPort, memberlistPort int) string {
+	return fmt.Sprintf(`auth_enabled: false
+server:
+  http_listen_address: 127.0.0.1
+  http_listen_port: %[2]d
+  grpc_listen_address: 127.0.0.1
+  grpc_listen_port: %[3]d
+  log_level: info
+  graceful_shutdown_timeout: 1s
+common:
+  instance_addr: 127.0.0.1
+  path_prefix: %[1]s
+  replication_factor: 1
+  storage:
+    filesystem:
+      chunks_directory: %[1]s/chunks
+      rules_directory: %[1]s/rules
+  ring:
+    instance_addr: 127.0.0.1
+    kvstore:
+      store: inmemory
+memberlist:
+  bind_addr: [127.0.0.1]
+  bind_port: %[4]d
+  advertise_addr: 127.0.0.1
+frontend:
+  address: 127.0.0.1
+  encoding: protobuf
+ingester:
+  max_chunk_age: 24h
+  lifecycler:
+    address: 127.0.0.1
+    min_ready_duration: 0s
+    final_sleep: 0s
+querier:
+  # Ask the ingester for every time range: backfilled lines live there until flushed.
+  query_ingesters_within: 0
+query_range:
+  results_cache:
+    cache:
+      embedded_cache:
+        enabled: true
+        max_size_mb: 32
+schema_config:
+  configs:
+    - from: 2020-01-01
+      store: tsdb
+      object_store: filesystem
+      schema: v13
+      index:
+        prefix: index_
+        period: 24h
+limits_config:
+  reject_old_samples: false
+  reject_old_samples_max_age: 8760h
+  creation_grace_period: 1h
+  unordered_writes: true
+  max_query_lookback: 0
+  ingestion_rate_mb: 64
+  ingestion_burst_size_mb: 128
+  per_stream_rate_limit: 64MB
+  per_stream_rate_limit_burst: 128MB
+  allow_structured_metadata: true
+  discover_service_name: []
+  volume_enabled: true
+pattern_ingester:
+  enabled: false
+ruler:
+  enable_api: false
+compactor:
+  working_directory: %[1]s/compactor
+analytics:
+  reporting_enabled: false
+`, data, httpPort, grpcPort, memberlistPort)
+}

@@ -1,0 +1,19 @@
+package preview
+
+// Limits lists, honestly, where the preview host differs from Grafana. The
+// command prints it with --limits and the host page links to nothing that
+// pretends otherwise.
+var Limits = []string{
+	"It is not Grafana: no login, no orgs, no teams, no RBAC beyond the three basic org roles; the role is a cookie anyone on the page can change.",
+	"The host page renders the plugin with the real @grafana/data, @grafana/ui and @grafana/runtime packages of package.json (one Grafana version), not Grafana's own frontend: no mega-menu, search, command palette, alerting, Explore or dashboards.",
+	"The page chrome (PluginPage, nav, breadcrumbs) is a stand-in drawn with @grafana/ui; Grafana's real chrome differs in layout.",
+	"/preview/panel is one stand-in timeseries panel with synthetic data, not a dashboard: its menu shows the links the plugin registers for grafana/dashboard/panel/menu, with Grafana's context shape, but no other panel features.",
+	"Plugin streams use the preview host's own JSON-over-websocket protocol instead of Centrifuge; each subscription runs its own RunStream (Grafana shares one per channel); PublishStream is not offered.",
+	"Resource responses are passed on whole after the plugin finishes (Grafana flushes each chunk as it comes).",
+	"Only the request headers in forwardedHeaders reach the plugin (a subset of what Grafana passes); no X-Grafana-Id token, no service-account token (GF_PLUGIN_APP_CLIENT_SECRET is absent).",
+	"Secrets are kept decrypted in the settings file (mode 0600); Grafana encrypts them in its database.",
+	"Provisioning is read once, when no settings file exists yet; Grafana re-applies provisioning at every start.",
+	"No datasource plugins run: getDataSourceSrv() knows one Prometheus datasource by name but cannot query it.",
+	"Icons come from @grafana/ui's npm package and the Unicons set (@iconify-json/uil); Grafana's own custom icons that no package ships (ai, drilldown, gf-*, ...) are drawn as a dashed placeholder. Fonts are Inter and Roboto Mono from npm.",
+	"Only Grafana's shared modules that .config/bundler/externals.ts lists and npm provides are offered to module.js; angular is not (Grafana >= 12 dropped it).",
+}

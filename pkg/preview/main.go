@@ -1,0 +1,189 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config is the preview command's configuration (its flags).
+type Config struct {
+	Listen       string
+	Dist         string
+	HostDir      string
+	Provisioning string
+	SettingsFile string
+	Sets         []string
+	DefaultRole  Role
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func defaultSettingsFile() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "meshwatch", "preview-settings.json")
+}
+
+// parseFlags reads the command line of `meshwatch preview`.
+func parseFlags(args []string, out io.Writer) (Config, bool, error) {
+	var cfg Config
+	var sets multiFlag
+	var role string
+	var limits bool
+	fl := flag.NewFlagSet("preview", flag.ContinueOnError)
+	fl.SetOutput(out)
+	fl.Usage = func() {
+		_, _ = fmt.Fprint(out, `Usage: meshwatch preview [flags]
+
+Serves MeshWatch's built pages in a real browser on the plugin's real backend,
+without Grafana. This is a preview host, not Grafana (see --limits).
+
+Build first: npm run preview:build && npm run build && go build -o dist/gpx_mesh_linux_amd64 ./pkg
+Then open the printed address; pick Viewer, Editor or Admin at the top of the page.
+
+Flags:
+`)
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&cfg.Listen, "listen", "127.0.0.1:3001", "address to listen on (port 0 picks a free port)")
+	fl.StringVar(&cfg.Dist, "dist", "dist", "the built plugin (plugin.json, module.js, gpx_mesh_<os>_<arch>)")
+	fl.StringVar(&cfg.HostDir, "host-dir", filepath.Join("tests", "preview", "host", "dist"), "the built host page (npm run preview:build)")
+	fl.StringVar(&cfg.Provisioning, "provisioning", filepath.Join("provisioning", "plugins", "apps.yaml"), "Grafana app provisioning file giving the first settings ($ENV interpolated)")
+	fl.StringVar(&cfg.SettingsFile, "settings-file", defaultSettingsFile(), "where saved settings persist (mode 0600; holds secrets); empty keeps them in memory")
+	fl.Var(&sets, "set", "override a jsonData value: key=value, dotted keys (prometheus.url=http://127.0.0.1:9090); repeatable")
+	fl.StringVar(&role, "role", string(Admin), "role of a browser that has not picked one (Viewer, Editor, Admin)")
+	fl.BoolVar(&limits, "limits", false, "print how the preview host differs from Grafana, and exit")
+	if err := fl.Parse(args); err != nil {
+		return Config{}, false, err
+	}
+	if fl.NArg() > 0 {
+		return Config{}, false, fmt.Errorf("unexpected arguments: %s", strings.Join(fl.Args(), " "))
+	}
+	if limits {
+		_, _ = fmt.Fprintln(out, "The MeshWatch preview host is not Grafana. Where it differs:")
+		for _, l := range Limits {
+			_, _ = fmt.Fprintln(out, "  - "+l)
+		}
+		return Config{}, true, nil
+	}
+	r, ok := parseRole(role)
+	if !ok {
+		return Config{}, false, fmt.Errorf("--role %q: want Viewer, Editor or Admin", role)
+	}
+	cfg.DefaultRole = r
+	cfg.Sets = sets
+	return cfg, false, nil
+}
+
+// Main runs `meshwatch preview` until SIGINT or SIGTERM.
+func Main(args []string) error {
+	cfg, done, err := parseFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) || done {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, cfg, os.Stdout, os.Stderr)
+}
+
+// Run serves until ctx ends. It prints the address, once the plugin backend
+// is up, on stdout as "MeshWatch preview host — not Grafana — <url>"; logs go
+// to logOut.
+func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
+	log := slog.New(slog.NewTextHandler(logOut, nil)).With("component", "preview")
+	meta, err := readPluginMeta(cfg.Dist)
+	if err != nil {
+		return err
+	}
+	exe, err := meta.executablePath(cfg.Dist)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.HostDir, "index.html")); err != nil {
+		return fmt.Errorf("%w (build the host page first: npm run preview:build)", err)
+	}
+	var ovs []override
+	for _, s := range cfg.Sets {
+		o, err := parseOverride(s)
+		if err != nil {
+			return err
+		}
+		ovs = append(ovs, o)
+	}
+
+	seed := appState{Enabled: true, Pinned: true, JSONData: map[string]any{}}
+	if cfg.Provisioning != "" {
+		app, err := loadProvisioning(cfg.Provisioning, meta.ID, os.Getenv)
+		switch {
+		case err == nil:
+			seed = appState{Enabled: !app.Disabled, Pinned: true, JSONData: app.JSONData, SecureJSONData: app.SecureJSONData}
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotProvisioned):
+			log.Warn("no provisioned settings; starting from empty jsonData", "reason", err.Error())
+		default:
+			return err
+		}
+	}
+	st, fromFile, err := openStore(cfg.SettingsFile, seed)
+	if err != nil {
+		return err
+	}
+	st.applyOverrides(ovs)
+	if fromFile {
+		log.Info("settings loaded from the settings file", "file", cfg.SettingsFile)
+	} else {
+		log.Info("settings seeded from provisioning", "file", cfg.Provisioning, "settingsFile", cfg.SettingsFile)
+	}
+	for _, o := range ovs {
+		log.Info("jsonData override", "set", o.String())
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	appURL := "http://" + ln.Addr().String() + "/"
+	proc, err := startProcess(exe, pluginEnv(meta, appURL), logOut, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer proc.Close()
+
+	srv := newServer(serverOptions{Meta: meta, Dist: cfg.Dist, HostDir: cfg.HostDir, AppURL: appURL,
+		DefaultRole: cfg.DefaultRole, Store: st, Backend: proc, Log: log})
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	_, _ = fmt.Fprintf(stdout, "MeshWatch preview host — not Grafana — %s\n", appURL)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	return nil
+}

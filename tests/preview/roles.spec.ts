@@ -1,0 +1,86 @@
+/*
+ * What each role may do. Grafana shows an app's configuration only to users
+ * with plugins:write (Admin) and refuses the settings POST to anyone else;
+ * the preview host does the same, and the plugin's pages must not offer a
+ * Viewer any mutating control.
+ */
+import { PAGES, PLUGIN_ID, type PageName, expect, openPage, test } from './fixtures';
+
+const MUTATING = /save|approve|reject|promote|roll ?back|delete|remove|disable|enable|reset|sign.?off/i;
+
+for (const role of ['Viewer', 'Editor'] as const) {
+  test.describe(`as ${role}`, () => {
+    test.use({ role });
+
+    test('no page offers a mutating control', async ({ page }) => {
+      for (const name of Object.keys(PAGES) as PageName[]) {
+        await openPage(page, name);
+        const buttons = page.locator('main').getByRole('button', { name: MUTATING });
+        const enabled = await buttons.evaluateAll((els) =>
+          els.filter((el) => !(el as HTMLButtonElement).disabled).map((el) => el.textContent)
+        );
+        expect(enabled, `${name}: mutating controls offered to a ${role}`).toEqual([]);
+      }
+    });
+
+    test('the configuration page shows the overview only, without Save', async ({ page }) => {
+      await openPage(page, 'configuration');
+      await expect(page.getByText('Configuration needs the Admin role')).toBeVisible();
+      await expect(page.getByRole('button', { name: /save/i })).toHaveCount(0);
+      await expect(page.getByRole('tab', { name: 'Configuration' })).toHaveCount(0);
+    });
+
+    test('saving settings is refused with 403, as Grafana does', async ({ page }) => {
+      await openPage(page, 'incidents');
+      const before = await (await page.request.get(`/api/plugins/${PLUGIN_ID}/settings`)).json();
+      const res = await page.request.post(`/api/plugins/${PLUGIN_ID}/settings`, {
+        data: { enabled: true, pinned: true, jsonData: { prometheus: { url: 'http://127.0.0.1:1' } } },
+      });
+      expect(res.status()).toBe(403);
+      expect((await res.json()).message).toContain('plugins:write');
+      const after = await (await page.request.get(`/api/plugins/${PLUGIN_ID}/settings`)).json();
+      expect(after.jsonData).toEqual(before.jsonData);
+    });
+  });
+}
+
+test.describe('as Admin', () => {
+  test.use({ role: 'Admin' });
+
+  test('the configuration page offers Save and Test', async ({ page }) => {
+    await openPage(page, 'configuration');
+    await expect(page.getByRole('tab', { name: 'Configuration' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Save settings' })).toBeEnabled();
+    await expect(page.getByRole('button', { name: 'Test' })).toBeEnabled();
+  });
+});
+
+test('the role switch signs the page in as another role', async ({ page }) => {
+  await openPage(page, 'incidents');
+  await page.getByRole('group', { name: 'Signed-in role' }).getByRole('radio', { name: 'Viewer' }).click();
+  await expect(
+    page.getByRole('group', { name: 'Signed-in role' }).getByRole('radio', { name: 'Viewer' })
+  ).toBeChecked();
+  await expect(page.getByText('Vera Viewer as')).toBeVisible();
+  await expect(
+    page.getByRole('navigation', { name: 'MeshWatch' }).getByRole('link', { name: 'Configuration' })
+  ).toHaveCount(0);
+  const res = await page.request.post(`/api/plugins/${PLUGIN_ID}/settings`, { data: { enabled: true } });
+  expect(res.status()).toBe(403);
+});
+
+test('the health endpoint answers like Grafana for every role', async ({ playwright }) => {
+  for (const role of ['Viewer', 'Editor', 'Admin']) {
+    const api = await playwright.request.newContext({
+      baseURL: process.env.PREVIEW_URL,
+      extraHTTPHeaders: { 'X-Preview-Role': role },
+    });
+    const health = await api.get(`/api/plugins/${PLUGIN_ID}/health`);
+    // Every dependency is a closed port here, so the check fails the way Grafana reports it.
+    expect(health.status()).toBe(503);
+    const body = await health.json();
+    expect(body.status).toBe('ERROR');
+    expect(body.details.results.length).toBeGreaterThan(0);
+    await api.dispose();
+  }
+});

@@ -1,0 +1,27 @@
+/*
+ * npm run screenshots: every page at 1440×900 in the light and the dark
+ * theme, as an Admin, on the preview host, into
+ * src/img/screenshots/<page>-<theme>.png.
+ */
+import path from 'node:path';
+import { PAGES, type PageName, expect, openPage, test } from './fixtures';
+
+const OUT = path.resolve(__dirname, '..', '..', 'src', 'img', 'screenshots');
+
+for (const theme of ['light', 'dark'] as const) {
+  test.describe(`${theme} theme`, () => {
+    test.use({ theme, role: 'Admin', viewport: { width: 1440, height: 900 } });
+
+    for (const name of Object.keys(PAGES) as PageName[]) {
+      test(`${name}`, async ({ page }) => {
+        await openPage(page, name);
+        if (name === 'panel-menu') {
+          await page.getByRole('button', { name: /Menu for panel/ }).click();
+          await expect(page.getByRole('menu')).toBeVisible();
+        }
+        await page.mouse.move(0, 0);
+        await page.screenshot({ path: path.join(OUT, `${name}-${theme}.png`), animations: 'disabled' });
+      });
+    }
+  });
+}
