@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageAndUnknownCommand(t *testing.T) {
+	if code, _, stderr := runCLI(); code != 2 || !strings.Contains(stderr, "simulate") {
+		t.Errorf("no args: code %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI("frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestSimulateList(t *testing.T) {
+	code, stdout, _ := runCLI("simulate", "--list")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"healthy", "sidecar-memory-leak", "canary-5xx-regression", "timeout-cascade", "shop/api (istio-proxy)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--list lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestSimulateBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"simulate"}, "--scenario is required; valid scenarios: app-oomkill"},
+		{[]string{"simulate", "--scenario", "meltdown", "--out", "x"}, `unknown scenario "meltdown"; valid scenarios:`},
+		{[]string{"simulate", "--scenario", "healthy"}, "--mode backfill needs --out DIR"},
+		{[]string{"simulate", "--scenario", "healthy", "--mode", "live"}, "--mode live needs --listen HOST:PORT"},
+		{[]string{"simulate", "--scenario", "healthy", "--mode", "stream", "--out", "x"}, `--mode "stream": valid modes are backfill, live`},
+		{[]string{"simulate", "--scenario", "healthy", "--out", "x", "--end", "yesterday"}, "is not RFC3339"},
+		{[]string{"simulate", "--scenario", "healthy", "--out", "x", "--duration", "1fortnight"}, "invalid value"},
+		{[]string{"simulate", "--scenario", "healthy", "--mode", "live", "--listen", "nope"}, "--listen"},
+		{[]string{"simulate", "--scenario", "healthy", "--out", "x", "--loki", "localhost:3100"}, "must be an http(s) URL"},
+		{[]string{"simulate", "--scenario", "healthy", "--out", "x", "extra"}, "unexpected arguments: extra"},
+	} {
+		code, _, stderr := runCLI(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: code %d, stderr %q; want code 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func TestSimulateBackfill(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI("simulate", "--scenario", "crashloop", "--mode", "backfill", "--out", dir,
+		"--duration", "20m", "--seed", "5", "--end", "2026-11-01T20:00:00Z")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "promtool tsdb create-blocks-from openmetrics") {
+		t.Errorf("stdout %q", stdout)
+	}
+	om, err := os.ReadFile(filepath.Join(dir, "metrics.om"))
+	if err != nil || !bytes.HasSuffix(om, []byte("# EOF\n")) {
+		t.Fatalf("metrics.om: %v", err)
+	}
+	var truth map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err := json.Unmarshal(b, &truth); err != nil || truth["workload"] != "orders" || truth["causeClass"] != "crashloop" {
+		t.Errorf("truth.json %s", b)
+	}
+	for _, f := range []string{"logs.jsonl", "traces/api/search.json", "k8s"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}

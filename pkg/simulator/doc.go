@@ -1,0 +1,42 @@
+// Package simulator generates the telemetry of a five-service homelab service
+// mesh (namespace "shop" on a single k3s node, Istio sidecars with STRICT
+// mTLS, Flagger canaries) under declarative fault scenarios, for tests,
+// demos and evaluations of MeshWatch without a cluster.
+//
+// The mesh: istio-ingressgateway → frontend → api → {orders, payments,
+// inventory}; orders keeps its rows in orders-db (TCP, in the mesh); payments
+// runs under a Flagger canary (payments-primary v1, canary payments v2) fed by
+// flagger-loadtester during an analysis. Traffic is simulated request by
+// request (call trees with Istio route timeouts and retries), so metrics,
+// logs and traces agree with each other.
+//
+// Scenarios are data (scenarios/*.yaml, see Scenario and Effect): a new one is
+// a new file. Each carries its ground truth (root-cause workload, cause class,
+// onset). A run is fully determined by scenario, seed, end time, duration and
+// step: the same inputs give byte-identical output.
+//
+// What is emitted, with the names and label sets a real k3s scrape gives:
+//   - Istio standard metrics from every sidecar and the gateway (job
+//     "kubernetes-pods", the annotation-based scrape of the merged
+//     :15020/stats/prometheus endpoint, with target labels namespace and pod):
+//     istio_requests_total, istio_request_duration_milliseconds,
+//     istio_request_bytes, istio_response_bytes (Envoy's default buckets),
+//     istio_tcp_*, istio_build, envoy_server_memory_*.
+//   - cAdvisor (job "kubernetes-nodes-cadvisor"), kube-state-metrics (job
+//     "kube-state-metrics", honor_labels so namespace/pod are the object's),
+//     node-exporter (job "node-exporter"), istiod's pilot_* (job
+//     "kubernetes-pods") and Flagger's flagger_* (job "kubernetes-pods",
+//     honor_labels: namespace is the canary's).
+//   - Structured JSON logs per container with Loki stream labels namespace,
+//     app, pod, container, level (every non-2xx request, a 1-in-N sample of
+//     the rest, lifecycle and control-plane lines).
+//   - Traces in Tempo's HTTP API shapes (/api/search, /api/traces/{id},
+//     /api/v2/traces/{id}) for a reservoir of error, slow and normal traces.
+//   - The Kubernetes objects of the scenario's end state (Deployments, Pods,
+//     Events, Flagger Canary, Istio policy objects) as unstructured maps.
+//
+// Two ways to feed real servers: Backfill writes OpenMetrics for
+// `promtool tsdb create-blocks-from openmetrics`, logs (JSONL, or pushed to
+// Loki with their own timestamps), traces and objects; Live serves /metrics
+// in the Prometheus text format and pushes logs to Loki as they happen.
+package simulator

@@ -1,0 +1,390 @@
+package simulator
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// fxState is the effects in force on one workload during a tick.
+type fxState struct {
+	latMs, latSigma float64
+	errRate         float64
+	errCode         int
+	errDetail       string
+	shed            float64
+}
+
+// spanRec is one span of the request being simulated (times in ms from the root's start).
+type spanRec struct {
+	parent     int
+	pod        *pod
+	client     bool
+	gateway    bool
+	name       string
+	method     string
+	path       string
+	peer       string // service called (client spans)
+	db         bool
+	start, dur float64
+	code       int
+	flags      uint8
+	errMsg     string
+}
+
+// reqCtx is the request being simulated.
+type reqCtx struct {
+	t       time.Time // root start
+	traceHi uint64
+	traceLo uint64
+	fx      []fxState
+}
+
+func (e *Engine) tickEffects(t time.Time) []fxState {
+	fx := make([]fxState, len(e.mesh.Workloads))
+	for i := range e.effects {
+		eff := &e.effects[i]
+		on, ramp := eff.active(t)
+		if !on {
+			continue
+		}
+		wi := e.mesh.index(eff.Target)
+		p := e.cur[wi]
+		if p == nil || (eff.Version != "" && p.version != eff.Version) {
+			continue
+		}
+		f := &fx[wi]
+		switch eff.Kind {
+		case Latency:
+			f.latMs += eff.Magnitude * ramp
+			f.latSigma = 0.55
+		case TimeoutCascade:
+			f.latMs += eff.Magnitude * ramp
+			f.latSigma = 0.45
+			f.shed += eff.ErrorRate * ramp
+		case ErrorRate:
+			f.errRate += eff.Magnitude * ramp
+			f.errCode = eff.Code
+			if f.errCode == 0 {
+				f.errCode = 500
+			}
+			f.errDetail = eff.Detail
+		}
+	}
+	return fx
+}
+
+// simulateTraffic runs every request that starts during the tick.
+func (e *Engine) simulateTraffic(t0 time.Time) {
+	fx := e.tickEffects(t0.Add(e.stepDur / 2))
+	e.loadAR = 0.92*e.loadAR + 0.08*e.noise.NormFloat64()
+	rate := e.mesh.BaseRPS * dailyShape(t0) * math.Exp(0.25*e.loadAR)
+	gw := e.cur[e.mesh.index("istio-ingressgateway")]
+	var total float64
+	for _, r := range e.mesh.Routes {
+		total += r.Weight
+	}
+	n := poisson(e.traffic, rate*e.dt)
+	for i := 0; i < n; i++ {
+		at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
+		x := e.traffic.Float64() * total
+		route := e.mesh.Routes[len(e.mesh.Routes)-1]
+		for _, r := range e.mesh.Routes {
+			if x < r.Weight {
+				route = r
+				break
+			}
+			x -= r.Weight
+		}
+		root := Call{Service: "frontend", Method: route.Method, Path: route.Path, Calls: route.Calls, Status: route.Status, RespBytes: route.RespBytes, Prob: 1}
+		e.rootRequest(at, gw, root, fx, false)
+	}
+	// Flagger's load tester drives the canary during an analysis.
+	if lt := e.cur[e.mesh.index("flagger-loadtester")]; lt != nil && e.canary.loadActive() {
+		for i, n := 0, poisson(e.traffic, 5*e.dt); i < n; i++ {
+			at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
+			e.rootRequest(at, lt, Call{Service: "payments-canary", Method: "POST", Path: "/charge", Prob: 1, RespBytes: 300}, fx, false)
+		}
+	}
+	for i := range e.effects {
+		eff := &e.effects[i]
+		if on, _ := eff.active(t0); !on || eff.Kind != PlaintextSource {
+			continue
+		}
+		src := e.cur[e.mesh.index(eff.Source)]
+		for j, n := 0, poisson(e.traffic, eff.Magnitude*e.dt); j < n; j++ {
+			at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
+			e.rootRequest(at, src, Call{Service: e.mesh.Workload(eff.Target).Service, Method: "GET", Path: "/orders/export", Prob: 1, RespBytes: 52000}, fx, true)
+		}
+	}
+	e.tcpChurn()
+}
+
+// tcpChurn opens and closes pooled database connections.
+func (e *Engine) tcpChurn() {
+	src, dst := e.cur[e.mesh.index("orders")], e.cur[e.mesh.index("orders-db")]
+	if src == nil || dst == nil || !src.appUp() {
+		return
+	}
+	if _, ok := e.tcpSer[tcpKey{dest: false, srcPod: podIndex(src), dstPod: podIndex(dst)}]; !ok || src.app.startedAt.After(e.now.Add(-e.stepDur)) {
+		e.recordTCP(src, dst, 0, 0, 5, 0) // pool warm-up
+	}
+	if n := float64(poisson(e.traffic, 5*e.dt/900)); n > 0 {
+		e.recordTCP(src, dst, 0, 0, n, n) // max connection lifetime
+	}
+}
+
+func (e *Engine) rootRequest(at time.Time, src *pod, c Call, fx []fxState, plaintext bool) {
+	e.reqSeq++
+	hi := splitmix(uint64(e.opts.Seed)*0x9e3779b97f4a7c15 + e.reqSeq)
+	ctx := reqCtx{t: at, traceHi: hi, traceLo: splitmix(hi), fx: fx}
+	e.scratch = e.scratch[:0]
+	code, dur := e.call(&ctx, src, -1, c, 0, plaintext)
+	e.traces.offer(e, &ctx, e.scratch, code, dur)
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// resolveService picks the pod a call to service lands on.
+func (e *Engine) resolveService(service string) *pod {
+	switch service {
+	case "payments":
+		primary := e.cur[e.mesh.index("payments-primary")]
+		if canary := e.cur[e.mesh.index("payments")]; canary != nil && e.canary.weight > 0 && e.traffic.IntN(100) < e.canary.weight {
+			return canary
+		}
+		return primary
+	case "payments-canary":
+		return e.cur[e.mesh.index("payments")]
+	}
+	for i, w := range e.mesh.Workloads {
+		if w.Service == service {
+			return e.cur[i]
+		}
+	}
+	return nil
+}
+
+func (e *Engine) addSpan(s spanRec) int {
+	e.scratch = append(e.scratch, s)
+	return len(e.scratch) - 1
+}
+
+// call simulates one call from src to a service: Istio routing, timeouts,
+// retries, both reporters' metrics, and the client span.
+func (e *Engine) call(ctx *reqCtx, src *pod, parent int, c Call, startMs float64, plaintext bool) (int, float64) {
+	dst := e.resolveService(c.Service)
+	pol := e.mesh.Policies[src.w.Name+">"+c.Service]
+	tries := 1
+	if pol.Attempts > 0 {
+		tries += pol.Attempts
+	}
+	reqB := lognormal(e.traffic, 420, 0.2)
+	if c.Method == "POST" {
+		reqB = lognormal(e.traffic, 1400, 0.3)
+	}
+	span := e.addSpan(spanRec{parent: parent, pod: src, client: true, gateway: src.w.Gateway, method: c.Method, path: c.Path, peer: c.Service, start: startMs})
+	if src.w.Gateway {
+		e.scratch[span].name = fmt.Sprintf("%s:%d/*", hostOf(c.Service, ShopNamespace), 8080)
+	} else {
+		e.scratch[span].name = c.Method
+	}
+	policy := policyMTLS
+	if plaintext {
+		policy = policyNone
+	}
+	var (
+		elapsed float64
+		code    int
+		flags   = flagNone
+		respB   float64
+		target  = dst
+	)
+	for try := 0; try < tries; try++ {
+		if !dst.appUp() {
+			code, flags, target = 503, flagUH, nil
+			elapsed += 0.2 + 0.3*e.traffic.Float64()
+			respB = 19 // "no healthy upstream"
+			break
+		}
+		limit, perTry := math.Inf(1), false
+		if pol.TimeoutMs > 0 {
+			limit = pol.TimeoutMs - elapsed
+		}
+		if pol.PerTryMs > 0 && pol.PerTryMs < limit {
+			limit, perTry = pol.PerTryMs, true
+		}
+		net := 0.25 + 0.3*e.traffic.Float64()
+		sCode, sDur, sResp := e.serve(ctx, src, dst, span, c, startMs+elapsed+net, plaintext)
+		if sDur+net > limit {
+			// The client's proxy gives up; the server's proxy sees the
+			// downstream disconnect.
+			e.recordHTTP(true, src, dst, c.Service, 0, flagDC, policy, limit, reqB, 0)
+			elapsed += limit
+			if perTry && try < tries-1 && pol.RetryOn5xx && (pol.TimeoutMs == 0 || elapsed < pol.TimeoutMs) {
+				elapsed += 25
+				continue
+			}
+			code, flags, respB = 504, flagUT, 24 // "upstream request timeout"
+			break
+		}
+		e.recordHTTP(true, src, dst, c.Service, sCode, flagNone, policy, sDur, reqB, sResp)
+		elapsed += sDur + 2*net
+		code, respB = sCode, sResp
+		if sCode >= 500 && pol.RetryOn5xx {
+			if try < tries-1 {
+				elapsed += 25
+				continue
+			}
+			flags = flagURX
+		}
+		break
+	}
+	if src.w.Sidecar && !plaintext {
+		e.recordHTTP(false, src, target, c.Service, code, flags, policyUnknown, elapsed, reqB, respB)
+	}
+	src.reqOut++
+	sp := &e.scratch[span]
+	sp.dur, sp.code, sp.flags = elapsed, code, flags
+	return code, elapsed
+}
+
+// serve simulates the callee's work: its own time, its downstream calls in
+// order (failing fast), injected errors, its log line and its server span.
+func (e *Engine) serve(ctx *reqCtx, src, dst *pod, parent int, c Call, startMs float64, plaintext bool) (int, float64, float64) {
+	dst.reqIn++
+	w := dst.w
+	f := ctx.fx[dst.wi]
+	span := e.addSpan(spanRec{parent: parent, pod: dst, name: c.Method + " " + c.Path, method: c.Method, path: c.Path, start: startMs})
+	if f.shed > 0 && e.traffic.Float64() < f.shed {
+		dur := lognormal(e.traffic, 1.5, 0.3)
+		e.finishServe(ctx, dst, span, c, 503, dur, "overloaded: request queue full, shedding load", "")
+		return 503, dur, 90
+	}
+	self := lognormal(e.traffic, w.LatencyMs, w.LatencySigma)
+	if f.latMs > 0 {
+		self += lognormal(e.traffic, f.latMs, f.latSigma)
+	}
+	elapsed := self * 0.3
+	code := c.Status
+	if code == 0 {
+		code = 200
+	}
+	var errMsg, upstream string
+	for _, ch := range c.Calls {
+		if ch.Prob < 1 && e.traffic.Float64() >= ch.Prob {
+			continue
+		}
+		if ch.TCP {
+			elapsed += e.dbExchange(dst, span, startMs+elapsed)
+			continue
+		}
+		cc, cd := e.call(ctx, dst, span, ch, startMs+elapsed, false)
+		elapsed += cd
+		if cc >= 500 {
+			upstream = ch.Service
+			sp := e.scratch[len(e.scratch)-1]
+			for i := len(e.scratch) - 1; i > span; i-- {
+				if e.scratch[i].client && e.scratch[i].parent == span {
+					sp = e.scratch[i]
+					break
+				}
+			}
+			errMsg = fmt.Sprintf("%s %s: upstream %s returned %d%s", ch.Method, ch.Path, ch.Service, cc, flagText(sp.flags))
+			code = 503
+			if cc == 504 {
+				code = 504
+			}
+			break
+		}
+	}
+	elapsed += self * 0.7
+	if code < 500 && f.errRate > 0 && e.traffic.Float64() < f.errRate {
+		code = f.errCode
+		errMsg = f.errDetail
+		if errMsg == "" {
+			errMsg = "internal error"
+		}
+	}
+	resp := lognormal(e.traffic, 800, 0.25)
+	if c.RespBytes > 0 {
+		resp = lognormal(e.traffic, c.RespBytes, 0.25)
+	}
+	if code >= 500 {
+		resp = lognormal(e.traffic, 90, 0.1)
+	}
+	e.finishServe(ctx, dst, span, c, code, elapsed, errMsg, upstream)
+	return code, elapsed, math.Round(resp)
+}
+
+func flagText(f uint8) string {
+	switch f {
+	case flagUT:
+		return " (UT: upstream request timeout)"
+	case flagURX:
+		return " (URX: retry limit exceeded)"
+	case flagUH:
+		return " (UH: no healthy upstream)"
+	}
+	return ""
+}
+
+func (e *Engine) finishServe(ctx *reqCtx, p *pod, span int, c Call, code int, dur float64, errMsg, upstream string) {
+	sp := &e.scratch[span]
+	sp.dur, sp.code, sp.errMsg = dur, code, errMsg
+	if p.app == nil {
+		return
+	}
+	level := ""
+	switch {
+	case code >= 500:
+		level = "error"
+	case code >= 400 || dur > 1000:
+		level = "warn"
+	case e.sample.IntN(e.opts.LogSampleEvery) == 0:
+		level = "info"
+	}
+	if level == "" {
+		return
+	}
+	msg := "request completed"
+	switch {
+	case code >= 500:
+		msg = "request failed"
+	case code == 404:
+		msg = "not found"
+	case dur > 1000:
+		msg = "slow request"
+	}
+	fields := map[string]any{
+		"method": c.Method, "route": c.Path, "status": code, "latency_ms": math.Round(dur*100) / 100,
+		"trace_id": traceHex(ctx), "span_id": spanHex(ctx, span),
+	}
+	if errMsg != "" {
+		fields["error"] = errMsg
+	}
+	if upstream != "" {
+		fields["upstream"] = upstream
+	}
+	at := ctx.t.Add(time.Duration((sp.start + dur) * float64(time.Millisecond)))
+	e.log(at, p, p.app, level, msg, fields)
+}
+
+// dbExchange is one orders → orders-db query over the pooled TCP connection.
+func (e *Engine) dbExchange(src *pod, parent int, startMs float64) float64 {
+	dst := e.cur[e.mesh.index("orders-db")]
+	lat := lognormal(e.traffic, 1.1, 0.5)
+	if dst == nil || !dst.appUp() {
+		return lat
+	}
+	dst.reqIn++
+	src.reqOut++
+	e.addSpan(spanRec{parent: parent, pod: src, client: true, db: true, name: "SELECT orders", peer: "orders-db", start: startMs, dur: lat})
+	e.recordTCP(src, dst, math.Round(lognormal(e.traffic, 2600, 0.6)), math.Round(lognormal(e.traffic, 310, 0.3)), 0, 0)
+	return lat
+}
