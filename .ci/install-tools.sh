@@ -22,7 +22,7 @@ LOKI_PUSH_VERSION=v0.0.0-20250630054201-94c0ba7b0952   # github.com/grafana/loki
 KUBERNETES_VERSION=v1.36.3          # kube-apiserver; staging modules at v0.36.3
 FLAGGER_VERSION=v1.36.1             # artifacts/flagger/crd.yaml
 ISTIO_API_VERSION=v1.31.1           # kubernetes/customresourcedefinitions.gen.yaml
-ETCD_DEB_PACKAGE=etcd-server        # Debian's etcd (3.4.x on bookworm/trixie)
+ETCD_DEB_PACKAGE=etcd-server        # Debian's etcd (3.4.23 here), used when no etcd is on PATH
 # -----------------------------------------------------------------------------
 
 TOOLS="${MESHWATCH_TOOLS:-$HOME/.cache/meshwatch/tools}"
@@ -79,7 +79,9 @@ modfile_list() {
 
 # throwaway_module DIR MODULE VERSION LOCALFN: a module in DIR that requires
 # MODULE@VERSION and carries its replace and exclude directives (which only
-# apply in a main module). Local-path replace targets are handed to
+# apply in a main module). Callers then `go get -tool` the commands, which
+# resolves exactly what building them needs (no `go mod tidy`: it would also
+# fetch every other platform's and test's dependencies). Local-path replace targets are handed to
 # "LOCALFN old new", which prints the module@version to use instead, or
 # nothing to drop that replace.
 throwaway_module() {
@@ -121,7 +123,6 @@ build_prometheus() {
   throwaway_module "$WORK/prometheus" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" no_local
   "${NICE[@]}" go get -tool "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
-  "${NICE[@]}" go mod tidy
   local cmd
   for cmd in prometheus promtool; do
     "${NICE[@]}" go build -tags netgo -o "$BIN/$cmd" \
@@ -146,7 +147,6 @@ loki_local() {
 build_loki() {
   throwaway_module "$WORK/loki" github.com/grafana/loki/v3 "$LOKI_VERSION" loki_local
   "${NICE[@]}" go get -tool "github.com/grafana/loki/v3/cmd/loki@$LOKI_VERSION"
-  "${NICE[@]}" go mod tidy
   "${NICE[@]}" go build -tags netgo -o "$BIN/loki" \
     -ldflags "$LDFLAGS -X github.com/grafana/loki/v3/pkg/util/build.Version=$LOKI_VERSION" \
     github.com/grafana/loki/v3/cmd/loki
@@ -165,7 +165,6 @@ build_kube() {
   local minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
   throwaway_module "$WORK/kube" k8s.io/kubernetes "$KUBERNETES_VERSION" kube_local
   "${NICE[@]}" go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$KUBERNETES_VERSION"
-  "${NICE[@]}" go mod tidy
   "${NICE[@]}" go build -tags netgo -o "$BIN/kube-apiserver" \
     -ldflags "$LDFLAGS -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
     k8s.io/kubernetes/cmd/kube-apiserver

@@ -253,6 +253,7 @@ func TestLokiPushAndQueryOldLines(t *testing.T) {
 	t.Parallel()
 	l := harness.StartLoki(t)
 	old := time.Now().Add(-2 * time.Hour)
+	day := time.Now().Add(-30 * time.Hour) // older than a day: still answered
 	line := func(ts time.Time, s string) []string { return []string{strconv.FormatInt(ts.UnixNano(), 10), s} }
 	push := map[string]any{"streams": []any{
 		map[string]any{
@@ -265,7 +266,7 @@ func TestLokiPushAndQueryOldLines(t *testing.T) {
 		},
 		map[string]any{
 			"stream": map[string]string{"namespace": "bookinfo", "app": "ratings"},
-			"values": [][]string{line(old, `level=error msg="upstream connect error in ratings"`)},
+			"values": [][]string{line(day, `level=error msg="upstream connect error in ratings"`)},
 		},
 	}}
 	body, _ := json.Marshal(push)
@@ -305,9 +306,19 @@ func TestLokiPushAndQueryOldLines(t *testing.T) {
 		return nil
 	})
 	got := r.Data.Result[0]
-	if got.Stream["app"] != "reviews" || !strings.Contains(got.Values[0][1], "upstream connect error") ||
+	if len(got.Stream) != 2 || got.Stream["app"] != "reviews" || !strings.Contains(got.Values[0][1], "upstream connect error") ||
 		got.Values[0][0] != strconv.FormatInt(old.Add(time.Second).UnixNano(), 10) {
 		t.Fatalf("unexpected result: %+v", got)
+	}
+
+	q.Set("query", `{app="ratings"} |= "upstream"`)
+	q.Set("start", strconv.FormatInt(day.Add(-time.Hour).UnixNano(), 10))
+	q.Set("end", strconv.FormatInt(day.Add(time.Hour).UnixNano(), 10))
+	if err := getJSON(l.URL+"/loki/api/v1/query_range?"+q.Encode(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Data.Result) != 1 || len(r.Data.Result[0].Values) != 1 {
+		t.Fatalf("30h-old line: got %+v", r.Data.Result)
 	}
 }
 

@@ -15,11 +15,14 @@ type Loki struct {
 }
 
 // StartLoki starts a single-binary Loki on random loopback ports and waits
-// until /ready answers. Old and out-of-order lines are accepted (up to a year
-// back), so backfilled logs with past timestamps can be pushed, and queries of
-// any age are answered from the ingester (nothing needs to be flushed first).
-// Within one stream, a line may not be more than 12h older than the newest line
-// already pushed to that stream. It is stopped in t.Cleanup.
+// until /ready answers (about 1s). It is stopped in t.Cleanup.
+//
+// Backfill-friendly limits: lines up to a year old are accepted (older ones
+// get 400) and answered straight from the ingester, nothing needs flushing;
+// within one stream lines may arrive in any order (up to ~6 months behind the
+// newest). Stream labels stay exactly as pushed (no service_name or
+// detected_level added) and queries may span any length (keep ranges short:
+// the frontend splits them into 1h pieces).
 func StartLoki(t testing.TB) *Loki {
 	t.Helper()
 	bin := RequireBinary(t, BinLoki)
@@ -72,8 +75,14 @@ memberlist:
 frontend:
   address: 127.0.0.1
   encoding: protobuf
+  # Find the scheduler (through its ring) within a second, not 10s.
+  scheduler_dns_lookup_period: 500ms
+frontend_worker:
+  dns_lookup_duration: 500ms
 ingester:
-  max_chunk_age: 24h
+  # Lines older than max_chunk_age are neither kept nor queried in the
+  # ingester; a stream accepts lines up to max_chunk_age/2 behind its newest.
+  max_chunk_age: 8760h
   lifecycler:
     address: 127.0.0.1
     min_ready_duration: 0s
@@ -97,17 +106,21 @@ schema_config:
         prefix: index_
         period: 24h
 limits_config:
-  reject_old_samples: false
+  # The ingester answers for lines up to max_chunk_age old; reject older ones
+  # loudly rather than accept lines no query would ever return.
+  reject_old_samples: true
   reject_old_samples_max_age: 8760h
   creation_grace_period: 1h
   unordered_writes: true
   max_query_lookback: 0
+  max_query_length: 0
   ingestion_rate_mb: 64
   ingestion_burst_size_mb: 128
   per_stream_rate_limit: 64MB
   per_stream_rate_limit_burst: 128MB
   allow_structured_metadata: true
   discover_service_name: []
+  discover_log_levels: false
   volume_enabled: true
 pattern_ingester:
   enabled: false

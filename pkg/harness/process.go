@@ -62,13 +62,13 @@ func start(t testing.TB, build func() spec) *proc {
 		if err == nil {
 			t.Logf("harness: %s ready in %s", s.name, time.Since(t0).Round(time.Millisecond))
 			t.Cleanup(func() {
+				if t.Failed() { // the log as it was when the test ended, not its shutdown
+					t.Logf("harness: last %d lines of %s log (%s):\n%s", logTailLines, p.name, p.logPath, p.tail(logTailLines))
+				}
 				t0 := time.Now()
 				p.stop()
 				if d := time.Since(t0); d > 2*time.Second {
 					t.Logf("harness: %s took %s to stop", s.name, d.Round(time.Millisecond))
-				}
-				if t.Failed() {
-					t.Logf("harness: last %d lines of %s log (%s):\n%s", logTailLines, p.name, p.logPath, p.tail(logTailLines))
 				}
 			})
 			return p
