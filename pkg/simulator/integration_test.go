@@ -73,20 +73,6 @@ var detectorQueries = map[string]string{
 	"canary-rollback": `max_over_time(flagger_canary_status{name="payments",namespace="shop"}[55m]) > 1`,
 }
 
-// detectorFires is the truth table: which detectors fire in which scenario.
-var detectorFires = map[string][]string{
-	"healthy":                nil,
-	"canary-success":         nil,
-	"sidecar-memory-leak":    {"proxy-leak"},
-	"canary-5xx-regression":  {"canary-5xx", "canary-rollback"},
-	"upstream-latency":       {"inventory-p99"},
-	"crashloop":              {"restarts"},
-	"app-oomkill":            {"restarts", "oom-killed"},
-	"plaintext-under-strict": {"plaintext"},
-	"istiod-config-rejects":  {"xds-rejects"},
-	"timeout-cascade":        {"timeouts", "inventory-p99"},
-}
-
 type promResponse struct {
 	Status string `json:"status"`
 	Error  string `json:"error"`
@@ -118,8 +104,8 @@ func TestIntegrationPrometheusDetectsEachScenario(t *testing.T) {
 	harness.RequireBinary(t, harness.BinPromtool)
 	harness.RequireBinary(t, harness.BinPrometheus)
 	scenarios := simulator.Scenarios()
-	if len(detectorFires) != len(scenarios) {
-		t.Fatalf("truth table covers %d of %d scenarios", len(detectorFires), len(scenarios))
+	if len(simulator.DetectorFires) != len(scenarios) {
+		t.Fatalf("truth table covers %d of %d scenarios", len(simulator.DetectorFires), len(scenarios))
 	}
 	blocks := filepath.Join(t.TempDir(), "blocks")
 	if err := os.MkdirAll(blocks, 0o755); err != nil {
@@ -163,7 +149,7 @@ func TestIntegrationPrometheusDetectsEachScenario(t *testing.T) {
 			for _, d := range names {
 				r := promInstant(t, p.URL, detectorQueries[d], end)
 				fired := len(r.Data.Result) > 0
-				if want := slices.Contains(detectorFires[sc.Name], d); fired != want {
+				if want := slices.Contains(simulator.DetectorFires[sc.Name], d); fired != want {
 					t.Errorf("detector %s fired=%v, want %v (%v)", d, fired, want, r.Data.Result)
 				}
 			}

@@ -289,19 +289,23 @@ func fmtFloat(f float64) string {
 	return strings.TrimSpace(strings.Replace(string(appendValue(nil, math.Round(f*100)/100)), "+", "", 1))
 }
 
+// DetectorFires is the truth table of which detectors fire in which scenario;
+// the unit tests and the real-server integration tests both check it.
+var DetectorFires = map[string][]string{
+	"healthy":                nil,
+	"canary-success":         nil,
+	"sidecar-memory-leak":    {"proxy-leak"},
+	"canary-5xx-regression":  {"canary-5xx", "canary-rollback"},
+	"upstream-latency":       {"inventory-p99"},
+	"crashloop":              {"restarts"},
+	"app-oomkill":            {"restarts", "oom-killed"},
+	"plaintext-under-strict": {"plaintext"},
+	"istiod-config-rejects":  {"xds-rejects"},
+	"timeout-cascade":        {"timeouts", "inventory-p99"},
+}
+
 func TestEachScenarioShowsItsFaultAndOnlyIt(t *testing.T) {
-	fires := map[string][]string{
-		"healthy":                nil,
-		"canary-success":         nil,
-		"sidecar-memory-leak":    {"proxy-leak"},
-		"canary-5xx-regression":  {"canary-5xx", "canary-rollback"},
-		"upstream-latency":       {"inventory-p99"},
-		"crashloop":              {"restarts"},
-		"app-oomkill":            {"restarts", "oom-killed"},
-		"plaintext-under-strict": {"plaintext"},
-		"istiod-config-rejects":  {"xds-rejects"},
-		"timeout-cascade":        {"timeouts", "inventory-p99"},
-	}
+	fires := DetectorFires
 	if len(fires) != len(Scenarios()) {
 		t.Errorf("table covers %d scenarios, there are %d", len(fires), len(Scenarios()))
 	}
