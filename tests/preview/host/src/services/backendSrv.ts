@@ -113,17 +113,7 @@ export class PreviewBackendSrv implements BackendSrv {
       })
         .then(async (res) => {
           const data = (await readBody(res, options.responseType)) as T;
-          const response: FetchResponse<T> = {
-            data,
-            status: res.status,
-            statusText: res.statusText,
-            ok: res.ok,
-            headers: res.headers,
-            redirected: res.redirected,
-            type: res.type,
-            url: res.url,
-            config,
-          };
+          const response: FetchResponse<T> = { ...responseMeta(res, config), data };
           finished = true;
           if (!res.ok) {
             const err: FetchError = { status: res.status, statusText: res.statusText, data, config };
@@ -240,16 +230,7 @@ export class PreviewBackendSrv implements BackendSrv {
       const body = buildBody(options, headers);
       fetch(url, { method, headers, body, signal: controller.signal })
         .then(async (res) => {
-          const base = {
-            status: res.status,
-            statusText: res.statusText,
-            ok: res.ok,
-            headers: res.headers,
-            redirected: res.redirected,
-            type: res.type,
-            url: res.url,
-            config,
-          };
+          const base = responseMeta(res, config);
           const reader = res.body?.getReader();
           if (!reader) {
             subscriber.next({ ...base, data: undefined });
@@ -269,4 +250,18 @@ export class PreviewBackendSrv implements BackendSrv {
       return () => controller.abort();
     });
   }
+}
+
+/** The parts of a FetchResponse that come from the HTTP response itself. */
+function responseMeta(res: Response, config: BackendSrvRequest) {
+  return {
+    status: res.status,
+    statusText: res.statusText,
+    ok: res.ok,
+    headers: res.headers,
+    redirected: res.redirected,
+    type: res.type,
+    url: res.url,
+    config,
+  };
 }
