@@ -9,12 +9,18 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"testing"
 )
+
+// Owner stops a fake when it is done: a *testing.T, or a harness.Session in
+// programs (the preview host's --stack).
+type Owner interface {
+	Helper()
+	Cleanup(func())
+}
 
 // Tempo is a fake of Tempo's HTTP API: GET /api/status/buildinfo (as
 // documented for Tempo 2.x: version, revision, branch, buildDate, goVersion).
-func Tempo(t testing.TB, version string) *httptest.Server {
+func Tempo(t Owner, version string) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
@@ -29,7 +35,7 @@ func Tempo(t testing.TB, version string) *httptest.Server {
 
 // Ollama is a fake of Ollama's HTTP API (github.com/ollama/ollama/api):
 // GET /api/version and GET /api/tags listing models.
-func Ollama(t testing.TB, version string, models ...string) *httptest.Server {
+func Ollama(t Owner, version string, models ...string) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/version", func(w http.ResponseWriter, _ *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -34,7 +33,7 @@ type Alertmanager struct {
 // StartAlertmanager starts an Alertmanager on a random loopback port with the
 // cluster listener disabled and waits until /-/ready answers. It is stopped in
 // t.Cleanup.
-func StartAlertmanager(t testing.TB, opts AlertmanagerOptions) *Alertmanager {
+func StartAlertmanager(t T, opts AlertmanagerOptions) *Alertmanager {
 	t.Helper()
 	bin := RequireBinary(t, BinAlertmanager)
 	dir := t.TempDir()

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,7 +53,7 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // StartKube starts etcd and kube-apiserver on random loopback ports, waits for
 // /readyz, installs the CRDs from $MESHWATCH_TOOLS/crds and waits until they
 // are Established. Both servers are stopped in t.Cleanup.
-func StartKube(t testing.TB) *Kube {
+func StartKube(t T) *Kube {
 	t.Helper()
 	apiserverBin := RequireBinary(t, BinKubeAPIServer)
 	etcdBin := RequireBinary(t, BinEtcd)
@@ -170,7 +169,7 @@ func (k *Kube) AsServiceAccount(namespace, name string) *rest.Config {
 
 // Kubeconfig writes (once) a kubeconfig file for the admin user and returns
 // its path, for tools such as kubectl (`kubectl --kubeconfig <path>`).
-func (k *Kube) Kubeconfig(t testing.TB) string {
+func (k *Kube) Kubeconfig(t T) string {
 	t.Helper()
 	k.kubeconfigOnce.Do(func() {
 		cfg := clientcmdapi.NewConfig()
@@ -265,7 +264,7 @@ func readManifests(path string) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-func rsaKeyPEM(t testing.TB) string {
+func rsaKeyPEM(t T) string {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -274,7 +273,7 @@ func rsaKeyPEM(t testing.TB) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
-func randomHex(t testing.TB, n int) string {
+func randomHex(t T, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -3,7 +3,6 @@ package harness
 import (
 	"fmt"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -23,7 +22,7 @@ type Loki struct {
 // newest). Stream labels stay exactly as pushed (no service_name or
 // detected_level added) and queries may span any length (keep ranges short:
 // the frontend splits them into 1h pieces).
-func StartLoki(t testing.TB) *Loki {
+func StartLoki(t T) *Loki {
 	t.Helper()
 	bin := RequireBinary(t, BinLoki)
 	dir := t.TempDir()

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -49,7 +48,7 @@ type proc struct {
 // start runs the spec built by build (called again, with fresh ports, when a
 // port was taken between picking and binding), waits for readiness, and
 // registers the stop and the failure log dump with t.Cleanup.
-func start(t testing.TB, build func() spec) *proc {
+func start(t T, build func() spec) *proc {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		s := build()
@@ -176,7 +175,7 @@ var (
 // freePort returns a loopback TCP port that was free a moment ago and that this
 // process has not handed out before. It prefers ports below the kernel's
 // ephemeral range, so that outgoing connections do not grab them meanwhile.
-func freePort(t testing.TB) int {
+func freePort(t T) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
@@ -246,7 +245,7 @@ func httpReady(client *http.Client, url string, header http.Header) func(ctx con
 }
 
 // mkdirs creates dir and its subdirectories.
-func mkdirs(t testing.TB, dir string, subs ...string) {
+func mkdirs(t T, dir string, subs ...string) {
 	t.Helper()
 	for _, s := range append([]string{""}, subs...) {
 		if err := os.MkdirAll(filepath.Join(dir, s), 0o755); err != nil {
@@ -255,7 +254,7 @@ func mkdirs(t testing.TB, dir string, subs ...string) {
 	}
 }
 
-func writeFile(t testing.TB, path, content string, mode os.FileMode) {
+func writeFile(t T, path, content string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)

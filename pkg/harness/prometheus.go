@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -22,6 +21,9 @@ type PrometheusOptions struct {
 	RuleFiles []string
 	// ScrapeTargets are host:port targets scraped at /metrics as job "harness".
 	ScrapeTargets []string
+	// HonorLabels keeps the targets' own job, instance and namespace labels
+	// (honor_labels), as the simulator's exposition needs.
+	HonorLabels bool
 	// ScrapeInterval and EvaluationInterval default to 1s.
 	ScrapeInterval     time.Duration
 	EvaluationInterval time.Duration
@@ -48,7 +50,7 @@ type Prometheus struct {
 // targets and Alertmanagers in 5s batches, so the first scrape (and the first
 // alert sent) comes about 5s after start; firing alerts are re-sent every
 // EvaluationInterval (--rules.alert.resend-delay).
-func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
+func StartPrometheus(t T, opts PrometheusOptions) *Prometheus {
 	t.Helper()
 	bin := RequireBinary(t, BinPrometheus)
 	dir := t.TempDir()
@@ -100,7 +102,7 @@ func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
 }
 
 // Reload makes Prometheus re-read ConfigFile and its rule files.
-func (p *Prometheus) Reload(t testing.TB) {
+func (p *Prometheus) Reload(t T) {
 	t.Helper()
 	resp, err := http.Post(p.URL+"/-/reload", "", nil)
 	if err != nil {
@@ -144,7 +146,11 @@ func prometheusConfig(o PrometheusOptions) (string, error) {
 		b.WriteString("scrape_configs: []\n")
 		return b.String(), nil
 	}
-	b.WriteString("scrape_configs:\n  - job_name: harness\n    static_configs:\n      - targets:\n")
+	b.WriteString("scrape_configs:\n  - job_name: harness\n")
+	if o.HonorLabels {
+		b.WriteString("    honor_labels: true\n")
+	}
+	b.WriteString("    static_configs:\n      - targets:\n")
 	for _, tg := range o.ScrapeTargets {
 		fmt.Fprintf(&b, "          - %q\n", tg)
 	}
@@ -184,7 +190,7 @@ func promDur(d time.Duration) string {
 // `promtool tsdb create-blocks-from openmetrics` and returns the blocks
 // directory, to be passed as PrometheusOptions.Blocks. Blocks span up to 24h
 // (--max-block-duration), so hours or days of history backfill in a few blocks.
-func Backfill(t testing.TB, openMetricsPath string) string {
+func Backfill(t T, openMetricsPath string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "blocks")
 	res, err := promtool(t, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h", openMetricsPath, out)
@@ -196,7 +202,7 @@ func Backfill(t testing.TB, openMetricsPath string) string {
 
 // CheckRules runs `promtool check rules` on the files and returns its
 // combined output; err is non-nil when promtool reports a problem.
-func CheckRules(t testing.TB, files ...string) (string, error) {
+func CheckRules(t T, files ...string) (string, error) {
 	t.Helper()
 	return promtool(t, append([]string{"check", "rules"}, files...)...)
 }
@@ -204,12 +210,12 @@ func CheckRules(t testing.TB, files ...string) (string, error) {
 // TestRules runs `promtool test rules` on the rule test files (their
 // rule_files are relative to each test file) and returns its combined output;
 // err is non-nil when a test fails.
-func TestRules(t testing.TB, files ...string) (string, error) {
+func TestRules(t T, files ...string) (string, error) {
 	t.Helper()
 	return promtool(t, append([]string{"test", "rules"}, files...)...)
 }
 
-func promtool(t testing.TB, args ...string) (string, error) {
+func promtool(t T, args ...string) (string, error) {
 	t.Helper()
 	bin := RequireBinary(t, BinPromtool)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

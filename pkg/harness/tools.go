@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // Binary names that .ci/install-tools.sh installs.
@@ -49,7 +48,7 @@ func ToolsDir() string {
 
 // Tools returns the paths of all test binaries and the CRD directory. If any
 // is missing the test is skipped (failed when CI=true).
-func Tools(t testing.TB) ToolPaths {
+func Tools(t T) ToolPaths {
 	t.Helper()
 	return ToolPaths{
 		Prometheus:    RequireBinary(t, BinPrometheus),
@@ -65,7 +64,7 @@ func Tools(t testing.TB) ToolPaths {
 // RequireBinary returns the path of the named binary, looked up in
 // $MESHWATCH_TOOLS/bin and then in PATH. If it is missing the test is skipped,
 // or failed when the environment variable CI is true.
-func RequireBinary(t testing.TB, name string) string {
+func RequireBinary(t T, name string) string {
 	t.Helper()
 	p := filepath.Join(ToolsDir(), "bin", name)
 	if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
@@ -81,7 +80,7 @@ func RequireBinary(t testing.TB, name string) string {
 	return ""
 }
 
-func requireCRDDir(t testing.TB) string {
+func requireCRDDir(t T) string {
 	t.Helper()
 	dir := filepath.Join(ToolsDir(), "crds")
 	for _, f := range []string{"flagger.yaml", "istio.yaml"} {
@@ -93,7 +92,7 @@ func requireCRDDir(t testing.TB) string {
 }
 
 // missing skips the test, or fails it under CI where every tool must be there.
-func missing(t testing.TB, format string, args ...any) {
+func missing(t T, format string, args ...any) {
 	t.Helper()
 	if inCI() {
 		t.Fatalf("harness: "+format, args...)

@@ -1,7 +1,7 @@
 // Package plugin is MeshWatch's Grafana-facing shell: it turns Grafana's app
 // instance settings into typed settings, wires the capability packages to
-// resource routes and the health check, and owns their lifecycle. It holds no
-// domain logic of its own.
+// resource routes, the health check and Grafana Live streams, and owns their
+// lifecycle. It holds no domain logic of its own.
 package plugin
 
 import (
@@ -26,6 +26,7 @@ const PluginID = "meshwatch-mesh-app"
 var (
 	_ backend.CallResourceHandler   = (*App)(nil)
 	_ backend.CheckHealthHandler    = (*App)(nil)
+	_ backend.StreamHandler         = (*App)(nil)
 	_ instancemgmt.InstanceDisposer = (*App)(nil)
 )
 
@@ -40,6 +41,8 @@ type App struct {
 	version     string
 	// checkTimeout bounds each dependency probe in CheckHealth.
 	checkTimeout time.Duration
+	// streams is the Grafana Live side (streams.go).
+	streams streamState
 }
 
 // clients are the upstream connections built from the settings; a nil client
@@ -56,7 +59,7 @@ func NewApp(_ context.Context, s backend.AppInstanceSettings) (instancemgmt.Inst
 	cfg, err := settings.Load(s.JSONData, s.DecryptedSecureJSONData)
 	app := &App{settings: cfg, settingsErr: err, checkTimeout: 5 * time.Second, version: pluginVersion()}
 	if err != nil {
-		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", err.Error())
+		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", maskURLCredentials(err.Error()))
 	}
 	app.clients = buildClients(cfg)
 	mux := http.NewServeMux()

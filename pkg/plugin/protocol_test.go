@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,9 +16,11 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/meshwatch/meshwatch/pkg/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/plugin"
 	"github.com/meshwatch/meshwatch/pkg/pluginhost"
 )
 
@@ -339,4 +343,73 @@ func TestProtocolHealthAgainstRealServers(t *testing.T) {
 		t.Fatal("the Kubernetes token leaked into the health message")
 	}
 	t.Logf("health against real servers:\n%s", res.Message)
+}
+
+// TestProtocolAlertsStream joins the alerts Live channel over the plugin
+// protocol (SubscribeStream, then RunStream as Grafana runs it) against a
+// real Prometheus evaluating one firing and one pending alert.
+func TestProtocolAlertsStream(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(rules, []byte(plugin.AlertRulesForTest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prom := harness.StartPrometheus(t, harness.PrometheusOptions{RuleFiles: []string{rules}, EvaluationInterval: time.Second})
+	p, logs := startPlugin(t)
+	pc := pluginContext(t, map[string]any{
+		"prometheus": map[string]any{"url": prom.URL},
+		"kubernetes": map[string]any{"mode": "disabled"},
+		"storage":    map[string]any{"path": filepath.Join(t.TempDir(), "mw.db")},
+	}, map[string]string{"prometheusAuth": "s3cr3t-prom-token"})
+	pc.User = &backend.User{Login: "viewer", Role: "Viewer"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	sub, err := p.SubscribeStream(ctx, &backend.SubscribeStreamRequest{PluginContext: pc, Path: "alerts", Data: []byte(`{"intervalMs":1000}`)})
+	if err != nil || sub.Status != backend.SubscribeStreamStatusOK {
+		t.Fatalf("subscribe alerts: %+v %v", sub, err)
+	}
+	if sub.InitialData == nil {
+		t.Error("the subscription carries no initial frame")
+	}
+	if nf, err := p.SubscribeStream(ctx, &backend.SubscribeStreamRequest{PluginContext: pc, Path: "incidents"}); err != nil ||
+		nf.Status != backend.SubscribeStreamStatusNotFound {
+		t.Errorf("unknown channel path: %+v %v", nf, err)
+	}
+
+	type alertRow struct{ state, name, workload, summary string }
+	var got []alertRow
+	errDone := errors.New("both alerts seen")
+	err = p.RunStream(ctx, &backend.RunStreamRequest{PluginContext: pc, Path: "alerts", Data: []byte(`{"intervalMs":1000}`)},
+		func(pkt *backend.StreamPacket) error {
+			var f data.Frame
+			if err := json.Unmarshal(pkt.Data, &f); err != nil {
+				return err
+			}
+			if f.Meta != nil && len(f.Meta.Notices) > 0 {
+				return fmt.Errorf("notice from a healthy Prometheus: %+v", f.Meta.Notices)
+			}
+			n, _ := f.RowLen()
+			got = got[:0]
+			for i := 0; i < n; i++ {
+				got = append(got, alertRow{f.Fields[0].At(i).(string), f.Fields[1].At(i).(string),
+					f.Fields[2].At(i).(string) + "/" + f.Fields[3].At(i).(string), f.Fields[6].At(i).(string)})
+			}
+			if n == 2 {
+				return errDone
+			}
+			return nil
+		})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("stream ended before both alerts arrived: %v (last rows %+v)", err, got)
+	}
+	want := []alertRow{
+		{"firing", "CheckoutErrorBudgetBurn", "shop/checkout", "checkout is burning its error budget"},
+		{"pending", "CartLatencyRising", "shop/cart", "cart p99 latency is rising"},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("rows\n got %+v\nwant %+v", got, want)
+	}
+	if strings.Contains(logs.String(), "s3cr3t") {
+		t.Fatal("the Prometheus credential leaked into the plugin log")
+	}
 }

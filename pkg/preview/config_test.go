@@ -1,11 +1,15 @@
 package preview
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProvisioningInterpolatesEnvLikeGrafana(t *testing.T) {
@@ -81,6 +85,32 @@ func TestFlags(t *testing.T) {
 	}
 	if _, _, err := parseFlags([]string{"--role", "Owner"}, &out); err == nil {
 		t.Fatal("want an error for an unknown role")
+	}
+	cfg, _, err = parseFlags([]string{"--stack", "crashloop", "--stack-eval", "5s"}, &out)
+	if err != nil || cfg.Stack != "crashloop" || cfg.StackEval != 5*time.Second || cfg.StackRules != filepath.Join("deploy", "base", "monitoring", "rules") {
+		t.Fatalf("--stack: %+v %v", cfg, err)
+	}
+}
+
+// An unknown --stack scenario stops the preview before anything starts,
+// naming the valid ones.
+func TestRunRefusesAnUnknownStackScenario(t *testing.T) {
+	dist := t.TempDir()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dist, "plugin.json"), []byte(`{"id":"meshwatch-mesh-app","type":"app","backend":true,"executable":"gpx_mesh","info":{"version":"0.0.0"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dist, "gpx_mesh_"+runtime.GOOS+"_"+runtime.GOARCH)
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "index.html"), []byte("<html></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := Run(context.Background(), Config{Listen: "127.0.0.1:0", Dist: dist, HostDir: host, Stack: "meltdown",
+		StackRules: "../../deploy/base/monitoring/rules", DefaultRole: Admin}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `--stack meltdown: unknown scenario "meltdown"`) || !strings.Contains(err.Error(), "sidecar-memory-leak") {
+		t.Errorf("err = %v", err)
 	}
 }
 

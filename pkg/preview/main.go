@@ -13,9 +13,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/stack"
 )
 
 // Config is the preview command's configuration (its flags).
@@ -27,6 +30,12 @@ type Config struct {
 	SettingsFile string
 	Sets         []string
 	DefaultRole  Role
+	// Stack, when set, is a simulator scenario: the preview starts the
+	// simulated mesh with real Prometheus, Alertmanager and Loki (and the
+	// Tempo and Ollama contract fakes) on loopback and points the app at them.
+	Stack      string
+	StackRules string
+	StackEval  time.Duration
 }
 
 type multiFlag []string
@@ -70,6 +79,9 @@ Flags:
 	fl.StringVar(&cfg.SettingsFile, "settings-file", defaultSettingsFile(), "where saved settings persist (mode 0600; holds secrets); empty keeps them in memory")
 	fl.Var(&sets, "set", "override a jsonData value: key=value, dotted keys (prometheus.url=http://127.0.0.1:9090); repeatable")
 	fl.StringVar(&role, "role", string(Admin), "role of a browser that has not picked one (Viewer, Editor, Admin)")
+	fl.StringVar(&cfg.Stack, "stack", "", "run the simulated mesh under this scenario (meshwatch simulate --list) with real Prometheus, Alertmanager and Loki behind the preview; needs the tools from .ci/install-tools.sh")
+	fl.StringVar(&cfg.StackRules, "stack-rules", filepath.Join("deploy", "base", "monitoring", "rules"), "--stack: the alert rule files Prometheus evaluates")
+	fl.DurationVar(&cfg.StackEval, "stack-eval", 15*time.Second, "--stack: rule evaluation interval")
 	fl.BoolVar(&limits, "limits", false, "print how the preview host differs from Grafana, and exit")
 	if err := fl.Parse(args); err != nil {
 		return Config{}, false, err
@@ -123,8 +135,22 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	if _, err := os.Stat(filepath.Join(cfg.HostDir, "index.html")); err != nil {
 		return fmt.Errorf("%w (build the host page first: npm run preview:build)", err)
 	}
+	var sets []string
+	if cfg.Stack != "" {
+		mesh, err := stack.Start(ctx, stack.Options{Scenario: cfg.Stack, RulesDir: cfg.StackRules, EvaluationInterval: cfg.StackEval,
+			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
+		if err != nil {
+			return fmt.Errorf("--stack %s: %w", cfg.Stack, err)
+		}
+		defer func() { _ = mesh.Close() }()
+		for k, v := range mesh.Settings() {
+			sets = append(sets, k+"="+v) // explicit --set flags come after, and win
+		}
+		sort.Strings(sets)
+	}
+	sets = append(sets, cfg.Sets...)
 	var ovs []override
-	for _, s := range cfg.Sets {
+	for _, s := range sets {
 		o, err := parseOverride(s)
 		if err != nil {
 			return err

@@ -134,6 +134,31 @@ func NewLive(o Options) (*Live, error) {
 	return &Live{e: e}, nil
 }
 
+// NewLiveWithHistory simulates the planned run up to its end (o.End, zero:
+// now), recording it for WriteOpenMetrics like Simulate, and returns a Live
+// that continues the same run in real time from there: the backfilled
+// history and the scraped samples are one continuous series, with the
+// scenario's fault in force at the end. The history's log lines are pushed
+// by the first Advance.
+func NewLiveWithHistory(ctx context.Context, o Options) (*Live, error) {
+	if o.End.IsZero() {
+		o.End = time.Now().UTC()
+	}
+	e, err := Simulate(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Live{e: e}, nil
+}
+
+// WriteOpenMetrics writes the recorded history (NewLiveWithHistory) as
+// OpenMetrics for promtool; call it before Run.
+func (l *Live) WriteOpenMetrics(w io.Writer) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.e.WriteOpenMetrics(w)
+}
+
 // Engine gives access to the running engine (lock-free: only between Runs).
 func (l *Live) Engine() *Engine { return l.e }
 

@@ -10,6 +10,13 @@ export const testIds = {
   },
   incidents: {
     container: 'data-testid incidents-container',
+    alertsNow: 'data-testid incidents-alerts-now',
+    alertsTable: 'data-testid incidents-alerts-table',
+    alertRow: 'data-testid incidents-alert-row',
+    alertsEmpty: 'data-testid incidents-alerts-empty',
+    alertsNotice: 'data-testid incidents-alerts-notice',
+    alertsStreamError: 'data-testid incidents-alerts-stream-error',
+    alertsUpdated: 'data-testid incidents-alerts-updated',
   },
   canaries: {
     container: 'data-testid canaries-container',

@@ -2,10 +2,11 @@
  * Starts the preview host for the browser tests: checks that the plugin, its
  * backend and the host page are built, compiles the Go server entry
  * (`meshwatch preview`, pkg/cmd/meshwatch), and runs it on 127.0.0.1:0 with a fresh
- * settings file. Every upstream URL points at a closed loopback port, so the
- * health check answers at once and nothing leaves the machine
- * (PREVIEW_UPSTREAMS=typical, set by npm run screenshots, uses each
- * service's usual port on 127.0.0.1 instead).
+ * settings file and `--stack sidecar-memory-leak`: the simulated mesh under
+ * that fault, scraped by a real Prometheus evaluating the mesh alert rules,
+ * with a real Alertmanager and Loki and the Tempo and Ollama contract fakes,
+ * all on loopback (the tools come from .ci/install-tools.sh). A second host
+ * serves the link fixture plugin with every upstream on a closed port.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
+
+/** The fault the main host's simulated mesh is under (its alert: MeshSidecarMemoryLeak on shop/api). */
+const STACK_SCENARIO = 'sidecar-memory-leak';
 
 function goArch(): string {
   return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm' } as Record<string, string>)[process.arch] ?? process.arch;
@@ -39,7 +43,7 @@ async function closedPort(): Promise<number> {
 function waitForUrl(proc: ChildProcess, log: () => string): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`the preview host did not start in 60 s:\n${log()}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`the preview host did not start in 180 s:\n${log()}`)), 180_000);
     proc.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = out.match(/not Grafana — (http:\/\/\S+)/);
@@ -68,19 +72,13 @@ export default async function globalSetup() {
   execFileSync('go', ['build', '-o', server, './pkg/cmd/meshwatch'], { cwd: root, stdio: 'inherit' });
 
   const closed = `http://127.0.0.1:${await closedPort()}`;
-  // Screenshots show each service's usual loopback port (stable pictures);
-  // the suite uses one port known to be closed.
-  const typical: Record<string, string> = {
-    prometheus: 'http://127.0.0.1:9090',
-    loki: 'http://127.0.0.1:3100',
-    tempo: 'http://127.0.0.1:3200',
-    alertmanager: 'http://127.0.0.1:9093',
-    ollama: 'http://127.0.0.1:11434',
-  };
-  const screenshots = process.env.PREVIEW_UPSTREAMS === 'typical';
-  const upstreams = Object.keys(typical).flatMap((k) => ['--set', `${k}.url=${screenshots ? typical[k] : closed}`]);
+  const closedUpstreams = ['prometheus', 'loki', 'tempo', 'alertmanager', 'ollama'].flatMap((k) => [
+    '--set',
+    `${k}.url=${closed}`,
+  ]);
+  const mesh = ['--stack', STACK_SCENARIO, '--stack-eval', '5s'];
   const servers: ChildProcess[] = [];
-  const start = async (name: string, dist: string) => {
+  const start = async (name: string, dist: string, upstreams: string[]) => {
     const dir = path.join(work, name);
     fs.mkdirSync(dir);
     const args = [
@@ -106,8 +104,8 @@ export default async function globalSetup() {
   fs.symlinkSync(path.join(root, 'dist', exe), path.join(fixtureDist, exe));
 
   try {
-    process.env.PREVIEW_URL = await start('main', 'dist');
-    process.env.PREVIEW_FIXTURE_URL = await start('fixture', fixtureDist);
+    process.env.PREVIEW_URL = await start('main', 'dist', mesh);
+    process.env.PREVIEW_FIXTURE_URL = await start('fixture', fixtureDist, closedUpstreams);
   } catch (e) {
     servers.forEach((p) => p.kill('SIGTERM'));
     throw e;

@@ -84,14 +84,15 @@ test.describe('plugin streams (Grafana Live) through the preview host', () => {
   test.use({ baseURL: process.env.PREVIEW_FIXTURE_URL });
 
   test('a page subscribes over the websocket and gets the backend’s answer', async ({ page }) => {
-    // The fixture page subscribes to plugin/meshwatch-mesh-app/fixture/ticks;
-    // the real backend serves no streams yet, so SubscribeStream fails and the
-    // subscription ends with an Invalid status, as Grafana reports it.
+    // The fixture page subscribes to plugin/meshwatch-mesh-app/fixture/ticks,
+    // a path the real backend does not serve: SubscribeStream answers
+    // NotFound and the subscription ends with an Invalid status, as Grafana
+    // reports it. (A served path, `alerts`, is tested in incidents.spec.ts.)
     await page.goto('/a/meshwatch-mesh-app/fixture');
     const live = page.getByTestId('fixture-live');
     await expect(live).toContainText('"type":"complete"');
     const events = JSON.parse((await live.textContent()) ?? '[]');
     expect(events[0]).toMatchObject({ type: 'status', state: 'connecting' });
-    expect(events).toContainEqual({ type: 'status', state: 'invalid', error: 'subscribe failed' });
+    expect(events).toContainEqual({ type: 'status', state: 'invalid', error: 'not found' });
   });
 });

@@ -15,6 +15,10 @@ for (const theme of ['light', 'dark'] as const) {
     for (const name of Object.keys(PAGES) as PageName[]) {
       test(`${name}`, async ({ page }) => {
         await openPage(page, name);
+        if (name === 'incidents') {
+          // The stack's alert, live from Prometheus.
+          await expect(page.getByTestId('data-testid incidents-alert-row').first()).toBeVisible({ timeout: 45_000 });
+        }
         if (name === 'panel-menu') {
           await page.getByRole('button', { name: /Menu for panel/ }).click();
           await expect(page.getByRole('menu')).toBeVisible();

@@ -1,0 +1,261 @@
+// Package alerts reads the alerts Prometheus is evaluating now (its
+// GET /api/v1/alerts answer: every alerting rule instance that is pending or
+// firing), orders them so the most urgent come first, and turns them into the
+// data frame MeshWatch streams to the Incidents page.
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/meshwatch/meshwatch/pkg/upstream"
+)
+
+// States Prometheus reports for an alert that is active; others (Prometheus 3
+// may list "inactive" ones that are kept firing) are dropped.
+const (
+	StateFiring  = "firing"
+	StatePending = "pending"
+)
+
+// Path is the Prometheus API path Fetch reads.
+const Path = "/api/v1/alerts"
+
+// Alert is one active alert (one alerting-rule instance) as Prometheus
+// evaluates it.
+type Alert struct {
+	// Name is the alertname label.
+	Name string
+	// State is StateFiring or StatePending.
+	State string
+	// Severity, Namespace and Workload are the labels of those names.
+	Severity  string
+	Namespace string
+	Workload  string
+	// Summary is the summary annotation.
+	Summary string
+	// DashboardURL is the dashboard_url annotation, a Grafana-relative link
+	// such as /d/meshwatch-workload?var-namespace=shop&var-workload=api.
+	DashboardURL string
+	// Runbook is the runbook annotation.
+	Runbook string
+	// ActiveAt is when the alert became pending.
+	ActiveAt time.Time
+	// Labels are all the alert's labels.
+	Labels map[string]string
+}
+
+// apiAnswer is the envelope of every Prometheus API answer.
+type apiAnswer struct {
+	Status    string          `json:"status"`
+	ErrorType string          `json:"errorType"`
+	Error     string          `json:"error"`
+	Data      json.RawMessage `json:"data"`
+}
+
+type apiAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	State       string            `json:"state"`
+	ActiveAt    *time.Time        `json:"activeAt"`
+}
+
+// Parse reads a Prometheus GET /api/v1/alerts answer and returns its firing
+// and pending alerts in display order (see Sort).
+func Parse(body []byte) ([]Alert, error) {
+	var ans apiAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, fmt.Errorf("the answer is not JSON: %w", err)
+	}
+	switch ans.Status {
+	case "success":
+	case "error":
+		parts := []string{}
+		for _, p := range []string{ans.ErrorType, ans.Error} {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "no reason given")
+		}
+		return nil, fmt.Errorf("the alerts API answered with an error: %s", strings.Join(parts, ": "))
+	default:
+		return nil, fmt.Errorf("the answer is not a Prometheus API answer (status %q)", ans.Status)
+	}
+	var d struct {
+		Alerts *[]apiAlert `json:"alerts"`
+	}
+	if len(ans.Data) == 0 || string(ans.Data) == "null" {
+		return nil, errors.New("the answer has no data.alerts list")
+	}
+	if err := json.Unmarshal(ans.Data, &d); err != nil {
+		return nil, fmt.Errorf("data.alerts is not a list of alerts: %w", err)
+	}
+	if d.Alerts == nil {
+		return nil, errors.New("the answer has no data.alerts list")
+	}
+	out := make([]Alert, 0, len(*d.Alerts))
+	for _, a := range *d.Alerts {
+		state := strings.ToLower(a.State)
+		if state != StateFiring && state != StatePending {
+			continue
+		}
+		labels := a.Labels
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		al := Alert{
+			Name:         labels["alertname"],
+			State:        state,
+			Severity:     labels["severity"],
+			Namespace:    labels["namespace"],
+			Workload:     labels["workload"],
+			Summary:      a.Annotations["summary"],
+			DashboardURL: a.Annotations["dashboard_url"],
+			Runbook:      a.Annotations["runbook"],
+			Labels:       labels,
+		}
+		if a.ActiveAt != nil {
+			al.ActiveAt = a.ActiveAt.UTC()
+		}
+		out = append(out, al)
+	}
+	Sort(out)
+	return out, nil
+}
+
+// Sort orders alerts for display: firing before pending, then by severity
+// (critical, warning, info, anything else), then the longest active first,
+// then by name, namespace and workload.
+func Sort(alerts []Alert) {
+	sort.SliceStable(alerts, func(i, j int) bool {
+		a, b := alerts[i], alerts[j]
+		if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {
+			return ra < rb
+		}
+		if ra, rb := severityRank(a.Severity), severityRank(b.Severity); ra != rb {
+			return ra < rb
+		}
+		if !a.ActiveAt.Equal(b.ActiveAt) {
+			return a.ActiveAt.Before(b.ActiveAt)
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Workload < b.Workload
+	})
+}
+
+func stateRank(s string) int {
+	if s == StateFiring {
+		return 0
+	}
+	return 1
+}
+
+func severityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "critical":
+		return 0
+	case "warning":
+		return 1
+	case "info":
+		return 2
+	}
+	return 3
+}
+
+// Fetch reads the alerts Prometheus is evaluating now through c. Every error
+// starts with "<service> at <url>" and, like all upstream errors, carries no
+// credentials.
+func Fetch(ctx context.Context, c *upstream.Client) ([]Alert, error) {
+	body, err := c.Do(ctx, http.MethodGet, Path, nil, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", c.Name(), c.URL(Path, nil), err)
+	}
+	return alerts, nil
+}
+
+// Frame field names, in frame order.
+const (
+	FieldState        = "state"
+	FieldAlertname    = "alertname"
+	FieldNamespace    = "namespace"
+	FieldWorkload     = "workload"
+	FieldSeverity     = "severity"
+	FieldActiveAt     = "activeAt"
+	FieldSummary      = "summary"
+	FieldDashboardURL = "dashboardUrl"
+	FieldRunbook      = "runbook"
+)
+
+// FrameName is the name of the frames Frame and ErrorFrame build.
+const FrameName = "alerts"
+
+// Frame turns alerts into the "alerts" frame, one row per alert in the given
+// order. An empty list gives the same fields with no rows.
+func Frame(alerts []Alert) *data.Frame {
+	n := len(alerts)
+	state, name, ns, wl, sev := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	active := make([]time.Time, n)
+	summary, dash, runbook := make([]string, n), make([]string, n), make([]string, n)
+	for i, a := range alerts {
+		state[i], name[i], ns[i], wl[i], sev[i] = a.State, a.Name, a.Namespace, a.Workload, a.Severity
+		active[i] = a.ActiveAt
+		summary[i], dash[i], runbook[i] = a.Summary, a.DashboardURL, a.Runbook
+	}
+	f := data.NewFrame(FrameName,
+		data.NewField(FieldState, nil, state),
+		data.NewField(FieldAlertname, nil, name),
+		data.NewField(FieldNamespace, nil, ns),
+		data.NewField(FieldWorkload, nil, wl),
+		data.NewField(FieldSeverity, nil, sev),
+		data.NewField(FieldActiveAt, nil, active),
+		data.NewField(FieldSummary, nil, summary),
+		data.NewField(FieldDashboardURL, nil, dash),
+		data.NewField(FieldRunbook, nil, runbook),
+	)
+	// A meta object on every frame, so a consumer that merges frames (Grafana
+	// Live's streaming frame keeps the last meta it saw) drops an earlier
+	// error notice when the next frame has none.
+	f.Meta = &data.FrameMeta{}
+	return f
+}
+
+// ErrorFrame is the empty alerts frame carrying err as an error notice.
+// source names where the alerts come from ("Prometheus at http://…"); it
+// prefixes the text unless err already starts with it (upstream errors do).
+// err must not carry credentials: upstream errors never do.
+func ErrorFrame(err error, source string) *data.Frame {
+	f := Frame(nil)
+	f.Meta.Notices = []data.Notice{{Severity: data.NoticeSeverityError, Text: NoticeText(err, source)}}
+	return f
+}
+
+// NoticeText is the error notice ErrorFrame puts on the frame.
+func NoticeText(err error, source string) string {
+	msg := "unknown error"
+	if err != nil {
+		msg = err.Error()
+	}
+	if source == "" || strings.HasPrefix(msg, source) {
+		return msg
+	}
+	return source + ": " + msg
+}

@@ -1,0 +1,218 @@
+// Package stack runs a small MeshWatch world on loopback for the preview
+// host: the simulated five-service mesh live under a fault scenario (its
+// history backfilled up to now, then scraped in real time), a real
+// Prometheus that scrapes it and evaluates the mesh alert rules, a real
+// Alertmanager that Prometheus notifies, a real Loki fed the mesh's logs,
+// and contract fakes of Tempo and Ollama (which cannot run here; they are
+// fakes, and are named so). The servers are the test harness' (pkg/harness),
+// run outside tests through a harness.Session.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/contractfake"
+	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/simulator"
+)
+
+// Versions the contract fakes report (those deploy/ runs).
+const (
+	TempoFakeVersion  = "2.8.2"
+	OllamaFakeVersion = "0.12.6"
+	OllamaFakeModel   = "phi3:mini"
+)
+
+// Options configure Start.
+type Options struct {
+	// Scenario is a simulator scenario name (meshwatch simulate --list).
+	Scenario string
+	// History is how much of the run is backfilled before now; zero means
+	// the scenario's own duration, so its fault is in force at the start.
+	History time.Duration
+	// Seed makes the run reproducible.
+	Seed int64
+	// RulesDir holds the mesh alert rule files Prometheus evaluates
+	// (deploy/base/monitoring/rules).
+	RulesDir string
+	// EvaluationInterval of the alert rules; zero means 15s.
+	EvaluationInterval time.Duration
+	// Logf receives progress lines (nil: dropped).
+	Logf func(format string, args ...any)
+}
+
+// Stack is a running stack. Close stops it.
+type Stack struct {
+	Scenario     string
+	Prometheus   string // URL
+	Alertmanager string
+	Loki         string
+	Tempo        string // contract fake
+	Ollama       string // contract fake
+	Simulator    string // the mesh's /metrics, /truth and /k8s
+
+	session *harness.Session
+	cancel  context.CancelFunc
+	done    chan struct{}
+	simSrv  *http.Server
+	live    *simulator.Live
+	once    sync.Once
+}
+
+// Start backfills the scenario's history, starts the servers and the live
+// simulation, and returns once every server answers. ctx bounds the start;
+// the simulation runs until Close.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	sc, err := simulator.LookupScenario(o.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := filepath.Glob(filepath.Join(o.RulesDir, "*.yaml"))
+	if err != nil || len(rules) == 0 {
+		return nil, fmt.Errorf("no alert rule files (*.yaml) in %q: run from the repository root or pass the rules directory", o.RulesDir)
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	eval := o.EvaluationInterval
+	if eval <= 0 {
+		eval = 15 * time.Second
+	}
+
+	began := time.Now()
+	live, err := simulator.NewLiveWithHistory(ctx, simulator.Options{Scenario: sc, Seed: o.Seed, Duration: o.History})
+	if err != nil {
+		return nil, fmt.Errorf("simulate %s: %w", o.Scenario, err)
+	}
+	session, err := harness.NewSession(logf)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Scenario: sc.Name, session: session, live: live, done: make(chan struct{})}
+	om := filepath.Join(session.Dir(), "history.om")
+	if err := writeHistory(om, live); err != nil {
+		_ = session.Close()
+		return nil, err
+	}
+	logf("stack: %s simulated from %s to now in %s", sc.Name, live.Engine().Start().Format(time.RFC3339), time.Since(began).Round(time.Millisecond))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = session.Close()
+		return nil, err
+	}
+	s.Simulator = "http://" + ln.Addr().String()
+	s.simSrv = &http.Server{Handler: live, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.simSrv.Serve(ln) }()
+
+	err = session.Do(func(t harness.T) {
+		blocks := harness.Backfill(t, om)
+		am := harness.StartAlertmanager(t, harness.AlertmanagerOptions{GroupBy: []string{"namespace", "workload"}})
+		prom := harness.StartPrometheus(t, harness.PrometheusOptions{
+			RuleFiles: rules, ScrapeTargets: []string{ln.Addr().String()}, HonorLabels: true,
+			ScrapeInterval: simulator.DefaultStep, EvaluationInterval: eval,
+			Blocks: blocks, AlertmanagerURL: am.URL,
+		})
+		loki := harness.StartLoki(t)
+		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
+		s.Tempo = contractfake.Tempo(t, TempoFakeVersion).URL
+		s.Ollama = contractfake.Ollama(t, OllamaFakeVersion, OllamaFakeModel).URL
+	})
+	if err != nil {
+		_ = s.simSrv.Close()
+		_ = session.Close()
+		return nil, err
+	}
+
+	// The first Advance pushes the history's log lines; later ones what
+	// each second adds.
+	live.Pusher = &simulator.LokiPusher{URL: s.Loki}
+	if err := live.Advance(ctx, time.Now()); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("push the history's logs to Loki: %w", err)
+	}
+	errs := make(chan error, 1)
+	live.Errors = errs
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		_ = live.Run(runCtx)
+	}()
+	go func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case err := <-errs:
+				logf("stack: pushing logs to Loki: %v", err)
+			}
+		}
+	}()
+	logf("stack: ready in %s: %s", time.Since(began).Round(time.Millisecond), s)
+	return s, nil
+}
+
+func writeHistory(path string, live *simulator.Live) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := live.WriteOpenMetrics(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Settings are the app's jsonData values (dotted keys, as the preview's
+// --set takes them) that point the plugin at the stack.
+func (s *Stack) Settings() map[string]string {
+	return map[string]string{
+		"prometheus.url":   s.Prometheus,
+		"alertmanager.url": s.Alertmanager,
+		"loki.url":         s.Loki,
+		"tempo.url":        s.Tempo,
+		"ollama.url":       s.Ollama,
+	}
+}
+
+// String lists the servers, one "name=url" each.
+func (s *Stack) String() string {
+	parts := []string{"scenario=" + s.Scenario, "simulator=" + s.Simulator}
+	for k, v := range s.Settings() {
+		name := strings.TrimSuffix(k, ".url")
+		if name == "tempo" || name == "ollama" {
+			name += "(contract fake)"
+		}
+		parts = append(parts, name+"="+v)
+	}
+	sort.Strings(parts[2:])
+	return strings.Join(parts, " ")
+}
+
+// Close stops the simulation and every server, and removes their data.
+func (s *Stack) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+			<-s.done
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(s.simSrv.Shutdown(ctx), s.session.Close())
+	})
+	return err
+}

@@ -1,0 +1,106 @@
+import { DataFrame, DataFrameJSON, dataFrameFromJSON } from '@grafana/data';
+
+/** Field names of the backend's "alerts" frame (pkg/alerts), in frame order. */
+export const ALERT_FIELDS = [
+  'state',
+  'alertname',
+  'namespace',
+  'workload',
+  'severity',
+  'activeAt',
+  'summary',
+  'dashboardUrl',
+  'runbook',
+] as const;
+
+/** The Live channel path the backend serves the alerts on. */
+export const ALERTS_CHANNEL_PATH = 'alerts';
+
+/** One alert Prometheus is evaluating now. */
+export interface AlertRow {
+  state: 'firing' | 'pending' | string;
+  alertname: string;
+  namespace: string;
+  workload: string;
+  severity: string;
+  /** Unix milliseconds, or undefined when Prometheus gave no time. */
+  activeAt?: number;
+  summary: string;
+  dashboardUrl: string;
+  runbook: string;
+}
+
+/** What one packet of the alerts stream says. */
+export interface AlertsSnapshot {
+  rows: AlertRow[];
+  /** The error notices' text: the backend could not read the alerts. */
+  notice?: string;
+}
+
+/**
+ * Reads a stream packet (a DataFrameJSON with schema). Returns undefined for
+ * anything that is not the alerts frame.
+ */
+export function readAlertsPacket(msg: unknown): AlertsSnapshot | undefined {
+  if (!msg || typeof msg !== 'object' || !('schema' in msg) || !(msg as DataFrameJSON).schema) {
+    return undefined;
+  }
+  let frame: DataFrame;
+  try {
+    frame = dataFrameFromJSON(msg as DataFrameJSON);
+  } catch {
+    return undefined;
+  }
+  return readAlertsFrame(frame);
+}
+
+/** Reads the alerts frame; undefined when the frame lacks its fields. */
+export function readAlertsFrame(frame: DataFrame): AlertsSnapshot | undefined {
+  const byName = new Map(frame.fields.map((f) => [f.name, f.values]));
+  if (!byName.has('state') || !byName.has('alertname')) {
+    return undefined;
+  }
+  const str = (name: string, i: number): string => {
+    const v = byName.get(name)?.[i];
+    return v == null ? '' : String(v);
+  };
+  const rows: AlertRow[] = [];
+  for (let i = 0; i < frame.length; i++) {
+    rows.push({
+      state: str('state', i),
+      alertname: str('alertname', i),
+      namespace: str('namespace', i),
+      workload: str('workload', i),
+      severity: str('severity', i),
+      activeAt: toMillis(byName.get('activeAt')?.[i]),
+      summary: str('summary', i),
+      dashboardUrl: str('dashboardUrl', i),
+      runbook: str('runbook', i),
+    });
+  }
+  const notices = (frame.meta?.notices ?? []).filter((n) => n.severity === 'error' && n.text);
+  const notice = notices.length ? notices.map((n) => n.text).join('\n') : undefined;
+  return { rows, notice };
+}
+
+/** Go's zero time (0001-01-01) and anything unparsable mean "no time". */
+function toMillis(v: unknown): number | undefined {
+  const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+/**
+ * How a dashboard link may be rendered: Grafana-relative paths ("/d/…") stay
+ * in the app, absolute http(s) URLs open in a new tab, anything else (e.g. a
+ * javascript: URL in an alert annotation) is not linked.
+ */
+export function dashboardLink(url: string): { href: string; external: boolean } | undefined {
+  const u = url.trim();
+  if (u.startsWith('/') && !u.startsWith('//') && !u.startsWith('/\\')) {
+    return { href: u, external: false };
+  }
+  if (/^https?:\/\/[^\s]+$/i.test(u)) {
+    return { href: u, external: true };
+  }
+  return undefined;
+}

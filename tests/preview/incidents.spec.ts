@@ -1,0 +1,49 @@
+/*
+ * The Incidents page's live alerts, end to end: the real Prometheus behind
+ * the preview (--stack sidecar-memory-leak) evaluates the mesh alert rules
+ * over the simulated mesh; the plugin backend's `alerts` stream
+ * (SubscribeStream + RunStream) reads them and the preview host delivers
+ * the frames over its Live websocket to the page.
+ */
+import { type WebSocket } from '@playwright/test';
+import { expectNoSeriousAxeViolations, expectTabReachesEveryControl } from './a11y';
+import { ROLES, expect, openPage, test } from './fixtures';
+
+const ROW = 'data-testid incidents-alert-row';
+const CHANNEL = 'plugin/meshwatch-mesh-app/alerts';
+
+for (const role of ROLES) {
+  test.describe(`as ${role}`, () => {
+    test.use({ role });
+
+    test('Alerts now shows the scenario’s alert, live from Prometheus', async ({ page }) => {
+      const sockets: WebSocket[] = [];
+      const sent: string[] = [];
+      page.on('websocket', (ws) => {
+        sockets.push(ws);
+        ws.on('framesent', (f) => sent.push(String(f.payload)));
+      });
+      await openPage(page, 'incidents');
+      const row = page.getByTestId(ROW).filter({ hasText: 'MeshSidecarMemoryLeak' });
+      // The rule is evaluated every 5 s on the stack; the stream sends at
+      // once and then on change.
+      await expect(row).toHaveCount(1, { timeout: 45_000 });
+      await expect(row).toContainText('shop/api');
+      await expect(row).toContainText(/Pending|Firing/);
+      await expect(row.getByRole('link', { name: /Dashboard/ })).toHaveAttribute('href', /^\/d\/meshwatch-/);
+      await expect(page.getByTestId('data-testid incidents-alerts-notice')).toHaveCount(0);
+
+      // It came over the preview host's Live websocket, subscribed to the
+      // plugin's channel.
+      expect(sockets.map((s) => new URL(s.url()).pathname)).toContain('/api/live/ws');
+      expect(sent.some((f) => f.includes(`"channel":"${CHANNEL}"`))).toBe(true);
+
+      await expectNoSeriousAxeViolations(page);
+      await expectTabReachesEveryControl(page);
+
+      // Leaving the page ends the subscription.
+      await page.getByRole('navigation', { name: 'MeshWatch' }).getByRole('link', { name: 'Canaries' }).click();
+      await expect.poll(() => sent.some((f) => f.includes('"unsubscribe":true'))).toBe(true);
+    });
+  });
+}
