@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	"github.com/grafana/grafana-plugin-sdk-go/build/buildinfo"
 
+	"github.com/meshwatch/meshwatch/pkg/alerts"
 	"github.com/meshwatch/meshwatch/pkg/connect"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
@@ -41,8 +42,8 @@ type App struct {
 	version     string
 	// checkTimeout bounds each dependency probe in CheckHealth.
 	checkTimeout time.Duration
-	// streams is the Grafana Live side (streams.go).
-	streams streamState
+	// alertsFeed serves the alerts Live channel (streams.go).
+	alertsFeed *alerts.Feed
 }
 
 // clients are the upstream connections built from the settings; a nil client
@@ -59,9 +60,10 @@ func NewApp(_ context.Context, s backend.AppInstanceSettings) (instancemgmt.Inst
 	cfg, err := settings.Load(s.JSONData, s.DecryptedSecureJSONData)
 	app := &App{settings: cfg, settingsErr: err, checkTimeout: 5 * time.Second, version: pluginVersion()}
 	if err != nil {
-		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", maskURLCredentials(err.Error()))
+		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", err.Error())
 	}
 	app.clients = buildClients(cfg)
+	app.alertsFeed = &alerts.Feed{Read: app.alertsFrame}
 	mux := http.NewServeMux()
 	app.registerRoutes(mux)
 	app.CallResourceHandler = httpadapter.New(mux)

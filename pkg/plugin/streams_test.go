@@ -190,7 +190,7 @@ func TestAlertsStreamPrometheusDown(t *testing.T) {
 	down := closedURL(t)
 	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": down, "timeoutSeconds": 2},
 		"kubernetes": map[string]any{"mode": "disabled"}}, map[string]string{"prometheusAuth": "s3cr3t-prom-token"})
-	app.streams.heartbeat = 1500 * time.Millisecond
+	app.alertsFeed.Heartbeat = 1500 * time.Millisecond
 
 	c := newCollector()
 	stop, done := runStream(t, app, `{"intervalMs": 1000}`, c)
@@ -283,62 +283,5 @@ func TestSubscribeAndPublish(t *testing.T) {
 	}
 	if err := app.RunStream(ctx, &backend.RunStreamRequest{Path: "nope"}, backend.NewStreamSender(newCollector())); err == nil {
 		t.Error("RunStream on an unknown path should fail")
-	}
-}
-
-func TestAlertsInterval(t *testing.T) {
-	cases := map[string]time.Duration{
-		``:                      15 * time.Second,
-		`null`:                  15 * time.Second,
-		`{}`:                    15 * time.Second,
-		`not json`:              15 * time.Second,
-		`{"intervalMs":"fast"}`: 15 * time.Second,
-		`{"intervalMs":5000}`:   5 * time.Second,
-		`{"intervalMs":2500.0}`: 2500 * time.Millisecond,
-		`{"intervalMs":10}`:     time.Second,
-		`{"intervalMs":-1}`:     time.Second,
-		`{"intervalMs":3e9}`:    5 * time.Minute,
-	}
-	for in, want := range cases {
-		if got := alertsInterval(json.RawMessage(in)); got != want {
-			t.Errorf("%q: %v, want %v", in, got, want)
-		}
-	}
-}
-
-func TestSendGate(t *testing.T) {
-	g := sendGate{every: time.Minute}
-	t0 := time.Unix(1700000000, 0)
-	a, b := []byte(`{"a":1}`), []byte(`{"a":2}`)
-	steps := []struct {
-		content []byte
-		at      time.Duration
-		want    bool
-	}{
-		{a, 0, true},                                 // first frame
-		{a, 15 * time.Second, false},                 // unchanged
-		{b, 30 * time.Second, true},                  // changed
-		{b, 89 * time.Second, false},                 // unchanged, 59 s after the last send
-		{b, 90 * time.Second, true},                  // heartbeat
-		{a, 91 * time.Second, true},                  // changed back
-		{[]byte(`{"a":1}`), 92 * time.Second, false}, // equal content, new slice
-	}
-	for i, s := range steps {
-		now := t0.Add(s.at)
-		if got := g.due(s.content, now); got != s.want {
-			t.Fatalf("step %d: due %v, want %v", i, got, s.want)
-		}
-		if s.want {
-			g.sent(s.content, now)
-		}
-	}
-}
-
-func TestMaskURLCredentials(t *testing.T) {
-	in := `prometheus.url: "ftp://admin:hunter2@prometheus:9090" must start with http://; see http://grafana/a and https://u@h/x`
-	got := maskURLCredentials(in)
-	if strings.Contains(got, "hunter2") || strings.Contains(got, "u@h") || !strings.Contains(got, "ftp://***@prometheus:9090") ||
-		!strings.Contains(got, "http://grafana/a") {
-		t.Errorf("masked: %s", got)
 	}
 }

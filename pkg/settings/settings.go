@@ -239,7 +239,7 @@ func (s Settings) Validate() Errors {
 	}
 	endpoint := func(name string, e Endpoint) {
 		if msg := checkHTTPURL(e.URL); msg != "" {
-			add(name+".url", "%q %s", e.URL, msg)
+			add(name+".url", "%q %s", shownURL(e.URL), msg)
 		}
 		if !headerToken.MatchString(e.TenantHeader) {
 			add(name+".tenantHeader", "%q is not a valid HTTP header name", e.TenantHeader)
@@ -272,7 +272,7 @@ func (s Settings) Validate() Errors {
 	case KubeInCluster, KubeDisabled:
 	case KubeURL:
 		if msg := checkHTTPURL(s.Kubernetes.URL); msg != "" {
-			add("kubernetes.url", "%q %s (required when mode is %q)", s.Kubernetes.URL, msg, KubeURL)
+			add("kubernetes.url", "%q %s (required when mode is %q)", shownURL(s.Kubernetes.URL), msg, KubeURL)
 		}
 		if s.Kubernetes.token == "" {
 			add("kubernetes token", "mode %q needs a ServiceAccount token in secureJsonData.%s", KubeURL, SecureKubernetesToken)
@@ -302,13 +302,23 @@ var (
 	windowsAbs = regexp.MustCompile(`^[A-Za-z]:[\\/]`)
 )
 
+// urlUserinfo matches the user:password@ part of URLs in free text.
+var urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s"'@]+@`)
+
+// shownURL is a configured URL as error messages may repeat it: with any
+// user:password@ replaced by ***@, since those messages reach logs, the
+// health report and every viewer of the alerts stream.
+func shownURL(raw string) string {
+	return urlUserinfo.ReplaceAllString(raw, "${1}***@")
+}
+
 func checkHTTPURL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
 		return "is empty: give an http:// or https:// URL"
 	case err != nil:
-		return "is not a URL: " + err.Error()
+		return "is not a URL" // url.Parse's message repeats the value, credentials and all
 	case u.Scheme != "http" && u.Scheme != "https":
 		return "must start with http:// or https://"
 	case u.Host == "":

@@ -122,3 +122,29 @@ func TestPublicViewNeverCarriesSecrets(t *testing.T) {
 		t.Error("secrets must still reach the backend")
 	}
 }
+
+// A URL with credentials is refused, and the refusal does not repeat them
+// (it reaches logs, the health report and the alerts stream's viewers).
+func TestURLCredentialsAreNeverRepeated(t *testing.T) {
+	for _, raw := range []string{
+		`{"prometheus":{"url":"http://admin:hunter2@prometheus:9090"}}`,
+		`{"loki":{"url":"ftp://admin:hunter2@loki:3100"}}`,
+		`{"tempo":{"url":"http://admin:hunter2@tempo:3200/%zz"}}`,
+		`{"kubernetes":{"mode":"url","url":"https://admin:hunter2@10.0.0.1:6443"}}`,
+	} {
+		_, err := Load([]byte(raw), nil)
+		if err == nil {
+			t.Errorf("%s: accepted", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: error repeats the password: %v", raw, err)
+		}
+		if !strings.Contains(err.Error(), ".url") {
+			t.Errorf("%s: error does not name the field: %v", raw, err)
+		}
+	}
+	if got := shownURL("see http://grafana/a and https://u:p@h/x"); got != "see http://grafana/a and https://***@h/x" {
+		t.Errorf("shownURL: %s", got)
+	}
+}
