@@ -5,6 +5,7 @@ import { ROUTES } from '../src/constants';
 test.describe('navigating the app', () => {
   test('the incidents page renders', async ({ gotoPage, page }) => {
     await gotoPage(`/${ROUTES.Incidents}`);
+    await expect(page.getByRole('heading', { name: 'Alerts now' })).toBeVisible();
     await expect(page.getByText('No incidents yet')).toBeVisible();
   });
 

@@ -1,5 +1,22 @@
 package plugin
 
+import (
+	"net"
+	"testing"
+)
+
+// ClosedURL is an http URL on loopback where nothing listens.
+func ClosedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return "http://" + addr
+}
+
 // AlertRulesForTest is a Prometheus rule file with one alert that fires at
 // once and one that stays pending for an hour; the stream tests here and the
 // protocol test share it.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,17 +95,6 @@ func pluginContext(t *testing.T, jsonData map[string]any, secure map[string]stri
 	}
 }
 
-// closedURL is an http URL on loopback where nothing listens.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return "http://" + addr
-}
 
 func call(t *testing.T, p *pluginhost.Plugin, pc backend.PluginContext, method, path string, body []byte, headers map[string][]string) *pluginhost.Response {
 	t.Helper()
@@ -216,7 +204,7 @@ func TestProtocolResources(t *testing.T) {
 
 func TestProtocolHealthRequiredDependencyDown(t *testing.T) {
 	p, logs := startPlugin(t)
-	down := closedURL(t)
+	down := plugin.ClosedURL(t)
 	pc := pluginContext(t, map[string]any{
 		"prometheus":   map[string]any{"url": down, "timeoutSeconds": 2},
 		"loki":         map[string]any{"url": down},

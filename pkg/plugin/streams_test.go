@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,16 +112,6 @@ func notices(f *data.Frame) []data.Notice {
 	return f.Meta.Notices
 }
 
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return "http://" + addr
-}
 
 func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "rules.yml")
@@ -187,7 +176,7 @@ func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 }
 
 func TestAlertsStreamPrometheusDown(t *testing.T) {
-	down := closedURL(t)
+	down := ClosedURL(t)
 	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": down, "timeoutSeconds": 2},
 		"kubernetes": map[string]any{"mode": "disabled"}}, map[string]string{"prometheusAuth": "s3cr3t-prom-token"})
 	app.alertsFeed.Heartbeat = 1500 * time.Millisecond
@@ -252,7 +241,7 @@ func TestAlertsStreamInvalidSettings(t *testing.T) {
 }
 
 func TestSubscribeAndPublish(t *testing.T) {
-	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": closedURL(t), "timeoutSeconds": 1}}, nil)
+	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": ClosedURL(t), "timeoutSeconds": 1}}, nil)
 	ctx := context.Background()
 	for _, role := range []string{"Viewer", "Editor", "Admin", "None"} {
 		resp, err := app.SubscribeStream(ctx, &backend.SubscribeStreamRequest{

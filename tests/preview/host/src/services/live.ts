@@ -15,6 +15,7 @@ import {
   type DataFrameJSON,
   dataFrameFromJSON,
   isLiveChannelMessageEvent,
+  isLiveChannelStatusEvent,
   toLiveChannelId,
 } from '@grafana/data';
 import type { GrafanaLiveSrv, LiveDataStreamOptions } from '@grafana/runtime';
@@ -109,12 +110,26 @@ export class PreviewLiveSrv implements GrafanaLiveSrv {
   }
 
   getDataStream(options: LiveDataStreamOptions): Observable<DataQueryResponse> {
+    // Like Grafana's: the subscription's initial data and every message are
+    // frames; a failed subscription is an error response.
     return this.getStream<DataFrameJSON>(options.addr).pipe(
-      map((ev) => ({
-        key: options.key,
-        state: LoadingState.Streaming,
-        data: isLiveChannelMessageEvent(ev) ? [dataFrameFromJSON(ev.message)] : [],
-      }))
+      map((ev): DataQueryResponse => {
+        if (isLiveChannelMessageEvent(ev)) {
+          return { key: options.key, state: LoadingState.Streaming, data: [dataFrameFromJSON(ev.message)] };
+        }
+        if (isLiveChannelStatusEvent(ev) && ev.error) {
+          const message = ev.error instanceof Error ? ev.error.message : String(ev.error);
+          return { key: options.key, state: LoadingState.Error, error: { message }, data: [] };
+        }
+        if (isLiveChannelStatusEvent(ev) && ev.message) {
+          return {
+            key: options.key,
+            state: LoadingState.Streaming,
+            data: [dataFrameFromJSON(ev.message as DataFrameJSON)],
+          };
+        }
+        return { key: options.key, state: LoadingState.Loading, data: [] };
+      })
     );
   }
 
