@@ -5,7 +5,7 @@ package preview
 // pretends otherwise.
 var Limits = []string{
 	"It is not Grafana: no login, no orgs, no teams, no RBAC beyond the three basic org roles; the role is a cookie anyone on the page can change.",
-	"The host page renders the plugin with the real @grafana/data, @grafana/ui and @grafana/runtime packages of package.json (one Grafana version), not Grafana's own frontend: no mega-menu, search, command palette, alerting, Explore or dashboards.",
+	"The host page renders the plugin with the real @grafana/data, @grafana/ui and @grafana/runtime packages of package.json (one Grafana version), not Grafana's own frontend: no mega-menu, search, command palette, alerting, Explore or dashboards (a link to /d/<uid> shows a labelled placeholder: the dashboard's title, the variables the link sets, its panels).",
 	"The page chrome (PluginPage, nav, breadcrumbs) is a stand-in drawn with @grafana/ui; Grafana's real chrome differs in layout.",
 	"/preview/panel is one stand-in timeseries panel with synthetic data, not a dashboard: its menu shows the links the plugin registers for grafana/dashboard/panel/menu, with Grafana's context shape, but no other panel features.",
 	"Plugin streams use the preview host's own JSON-over-websocket protocol instead of Centrifuge; each subscription runs its own RunStream (Grafana shares one per channel); PublishStream is not offered.",

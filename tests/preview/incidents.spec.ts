@@ -45,5 +45,25 @@ for (const role of ROLES) {
       await page.getByRole('navigation', { name: 'MeshWatch' }).getByRole('link', { name: 'Canaries' }).click();
       await expect.poll(() => sent.some((f) => f.includes('"unsubscribe":true'))).toBe(true);
     });
+
+    test('an alert’s Dashboard link opens the labelled dashboard placeholder with its variables', async ({ page }) => {
+      await openPage(page, 'incidents');
+      const row = page.getByTestId(ROW).filter({ hasText: 'MeshSidecarMemoryLeak' });
+      await expect(row).toHaveCount(1, { timeout: 45_000 });
+      const link = row.getByRole('link', { name: /Dashboard/ });
+      const href = (await link.getAttribute('href')) ?? '';
+      const uid = href.match(/^\/d\/([^/?]+)/)?.[1];
+      await link.click();
+      await expect(page).toHaveURL(new RegExp(`/d/${uid}`));
+      // Dashboards are Grafana's: the host says so and shows what would open.
+      await expect(page.getByRole('heading', { level: 1 })).toHaveText(/^Dashboard: MeshWatch \/ /);
+      await expect(page.getByText('Dashboards are drawn by Grafana, not by the preview host')).toBeVisible();
+      const vars = page.getByRole('definition');
+      await expect(vars.filter({ hasText: /^shop$/ })).toHaveCount(1);
+      await expect(vars.filter({ hasText: /^api$/ })).toHaveCount(1);
+      const panels = page.getByRole('list', { name: 'Dashboard panels' }).getByRole('listitem');
+      expect(await panels.count()).toBeGreaterThan(3);
+      await expectNoSeriousAxeViolations(page);
+    });
   });
 }

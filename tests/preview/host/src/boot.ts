@@ -14,6 +14,8 @@ export interface PluginInclude {
   type: string;
   name: string;
   path?: string;
+  /** Dashboards: the uid links use (/d/<uid>). */
+  uid?: string;
   role?: string;
   action?: string;
   addToNav?: boolean;

@@ -16,6 +16,7 @@ import { ExtensionModalHost } from './extensions';
 import { AppRootPage } from './pages/AppRootPage';
 import { HomePage } from './pages/HomePage';
 import { NotFound } from './pages/NotFound';
+import { DashboardPlaceholderPage } from './pages/DashboardPlaceholderPage';
 import { PanelPreviewPage } from './pages/PanelPreviewPage';
 import { PluginDetailsPage } from './pages/PluginDetailsPage';
 import { installServices } from './services/install';
@@ -63,6 +64,7 @@ function HostApp() {
             <Route path="/a/:pluginId/*" element={<AppRootPage />} />
             <Route path="/plugins/:pluginId" element={<PluginDetailsPage />} />
             <Route path="/preview/panel" element={<PanelPreviewPage />} />
+            <Route path="/d/:uid/*" element={<DashboardPlaceholderPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Layout>
