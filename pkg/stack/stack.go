@@ -177,9 +177,11 @@ func writeHistory(path string, live *simulator.Live) error {
 }
 
 // Settings are the app's jsonData values (dotted keys, as the preview's
-// --set takes them) that point the plugin at the stack.
+// --set takes them) that point the plugin at the stack. The stack has no
+// Kubernetes API, so that dependency is switched off.
 func (s *Stack) Settings() map[string]string {
 	return map[string]string{
+		"kubernetes.mode":  "disabled",
 		"prometheus.url":   s.Prometheus,
 		"alertmanager.url": s.Alertmanager,
 		"loki.url":         s.Loki,
@@ -192,7 +194,10 @@ func (s *Stack) Settings() map[string]string {
 func (s *Stack) String() string {
 	parts := []string{"scenario=" + s.Scenario, "simulator=" + s.Simulator}
 	for k, v := range s.Settings() {
-		name := strings.TrimSuffix(k, ".url")
+		name, ok := strings.CutSuffix(k, ".url")
+		if !ok {
+			continue
+		}
 		if name == "tempo" || name == "ollama" {
 			name += "(contract fake)"
 		}

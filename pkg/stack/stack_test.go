@@ -124,11 +124,14 @@ func TestStackRunsTheScenarioLive(t *testing.T) {
 	if len(tags.Models) != 1 || tags.Models[0].Name != OllamaFakeModel {
 		t.Errorf("ollama fake tags %+v", tags)
 	}
+	if s.Settings()["kubernetes.mode"] != "disabled" {
+		t.Error("the stack has no Kubernetes API; the app must not look for one")
+	}
 	if !strings.Contains(s.String(), "tempo(contract fake)=") {
 		t.Errorf("String does not name the fakes: %s", s)
 	}
 	for k, v := range s.Settings() {
-		if !strings.HasPrefix(v, "http://127.0.0.1:") {
+		if strings.HasSuffix(k, ".url") && !strings.HasPrefix(v, "http://127.0.0.1:") {
 			t.Errorf("%s = %q is not on loopback", k, v)
 		}
 	}
