@@ -95,7 +95,6 @@ func pluginContext(t *testing.T, jsonData map[string]any, secure map[string]stri
 	}
 }
 
-
 func call(t *testing.T, p *pluginhost.Plugin, pc backend.PluginContext, method, path string, body []byte, headers map[string][]string) *pluginhost.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -12,6 +12,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/meshwatch/meshwatch/pkg/alerts"
 	"github.com/meshwatch/meshwatch/pkg/harness"
 )
 
@@ -82,23 +83,27 @@ func runStream(t *testing.T, app *App, data string, c *collector) (stop func() e
 
 type row struct{ state, name, ns, wl, sev, summary, dash, runbook string }
 
+// rowsOf reads the alerts frame by field name (its layout is pkg/alerts'
+// to test).
 func rowsOf(t *testing.T, f *data.Frame) []row {
 	t.Helper()
-	want := []string{"state", "alertname", "namespace", "workload", "severity", "activeAt", "summary", "dashboardUrl", "runbook"}
-	if f.Name != "alerts" || len(f.Fields) != len(want) {
-		t.Fatalf("frame %q has %d fields", f.Name, len(f.Fields))
-	}
-	for i, n := range want {
-		if f.Fields[i].Name != n {
-			t.Fatalf("field %d is %q, want %q", i, f.Fields[i].Name, n)
-		}
+	if f.Name != alerts.FrameName {
+		t.Fatalf("frame %q, want %q", f.Name, alerts.FrameName)
 	}
 	n, _ := f.RowLen()
 	out := make([]row, n)
-	s := func(field, i int) string { return f.Fields[field].At(i).(string) }
+	s := func(name string, i int) string {
+		fd, _ := f.FieldByName(name)
+		if fd == nil {
+			t.Fatalf("frame has no field %q", name)
+		}
+		return fd.At(i).(string)
+	}
+	activeAt, _ := f.FieldByName("activeAt")
 	for i := range out {
-		out[i] = row{s(0, i), s(1, i), s(2, i), s(3, i), s(4, i), s(6, i), s(7, i), s(8, i)}
-		if at := f.Fields[5].At(i).(time.Time); at.IsZero() || time.Since(at) > 10*time.Minute {
+		out[i] = row{s("state", i), s("alertname", i), s("namespace", i), s("workload", i), s("severity", i),
+			s("summary", i), s("dashboardUrl", i), s("runbook", i)}
+		if at := activeAt.At(i).(time.Time); at.IsZero() || time.Since(at) > 10*time.Minute {
 			t.Errorf("row %d activeAt %v", i, at)
 		}
 	}
@@ -111,7 +116,6 @@ func notices(f *data.Frame) []data.Notice {
 	}
 	return f.Meta.Notices
 }
-
 
 func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "rules.yml")
