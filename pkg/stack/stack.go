@@ -81,6 +81,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil || len(rules) == 0 {
 		return nil, fmt.Errorf("no alert rule files (*.yaml) in %q: run from the repository root or pass the rules directory", o.RulesDir)
 	}
+	alertRules, err := readAlertRules(rules)
+	if err != nil {
+		return nil, err
+	}
 	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -118,11 +122,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 
 	err = session.Do(func(t harness.T) {
 		blocks := harness.Backfill(t, om)
+		n := restoreForState(ctx, t, blocks, alertRules, live.Engine().Start(), live.Engine().Now(), logf)
+		logf("stack: %d alerts were pending or firing at the end of the history", n)
 		am := harness.StartAlertmanager(t, harness.AlertmanagerOptions{GroupBy: []string{"namespace", "workload"}})
 		prom := harness.StartPrometheus(t, harness.PrometheusOptions{
 			RuleFiles: rules, ScrapeTargets: []string{ln.Addr().String()}, HonorLabels: true,
 			ScrapeInterval: simulator.DefaultStep, EvaluationInterval: eval,
 			Blocks: blocks, AlertmanagerURL: am.URL,
+			// Restore every alert's `for` from ALERTS_FOR_STATE, however short.
+			ExtraFlags: []string{"--rules.alert.for-grace-period=1s"},
 		})
 		loki := harness.StartLoki(t)
 		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
@@ -162,6 +170,39 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}()
 	logf("stack: ready in %s: %s", time.Since(began).Round(time.Millisecond), s)
 	return s, nil
+}
+
+// restoreForState replays the rules over the backfilled history on a
+// throwaway Prometheus and adds the ALERTS_FOR_STATE samples of the alerts
+// active at its end to blocks (see forstate.go). It returns how many.
+func restoreForState(ctx context.Context, t harness.T, blocks string, rules []alertRule, start, end time.Time, logf func(string, ...any)) int {
+	replay, err := harness.NewSession(logf)
+	if err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	var active []activeAlert
+	err = replay.Do(func(rt harness.T) {
+		p := harness.StartPrometheus(rt, harness.PrometheusOptions{Blocks: blocks})
+		var qerr error
+		if active, qerr = activeAlerts(ctx, p.URL, rules, start, end); qerr != nil {
+			rt.Fatalf("stack: replaying the alert rules over the history: %v", qerr)
+		}
+	})
+	_ = replay.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) == 0 {
+		return 0
+	}
+	om := filepath.Join(t.TempDir(), "for-state.om")
+	if err := writeForState(om, active, end); err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	if err := mergeBlocks(harness.Backfill(t, om), blocks); err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	return len(active)
 }
 
 func writeHistory(path string, live *simulator.Live) error {

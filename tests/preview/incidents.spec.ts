@@ -67,3 +67,15 @@ for (const role of ROLES) {
     });
   });
 }
+
+test('the alert turns Firing on the open page: its `for` is restored from the history', async ({ page }) => {
+  // The leak began hours before the stack started, longer ago than the
+  // rule's 30m `for`; the stack recorded that in ALERTS_FOR_STATE, so
+  // Prometheus fires it after two evaluations (30 s apart) and the stream
+  // pushes the change to the page without a reload.
+  test.setTimeout(180_000);
+  await openPage(page, 'incidents');
+  const row = page.getByTestId(ROW).filter({ hasText: 'MeshSidecarMemoryLeak' });
+  await expect(row).toHaveCount(1, { timeout: 45_000 });
+  await expect(row).toContainText('Firing', { timeout: 120_000 });
+});

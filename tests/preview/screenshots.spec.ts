@@ -16,8 +16,11 @@ for (const theme of ['light', 'dark'] as const) {
       test(`${name}`, async ({ page }) => {
         await openPage(page, name);
         if (name === 'incidents') {
+          test.setTimeout(180_000);
           // The stack's alert, live from Prometheus.
-          await expect(page.getByTestId('data-testid incidents-alert-row').first()).toBeVisible({ timeout: 45_000 });
+          await expect(page.getByTestId('data-testid incidents-alert-row').first()).toContainText('Firing', {
+            timeout: 120_000,
+          });
         }
         if (name === 'panel-menu') {
           await page.getByRole('button', { name: /Menu for panel/ }).click();

@@ -1,0 +1,229 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Alerts that were already pending or firing when the stack starts.
+//
+// Prometheus evaluates alert rules only at "now", so over a backfilled
+// history every alert would start Pending and wait out its `for` (30 min for
+// the sidecar leak). A Prometheus that had been running through that history
+// would have recorded each alert's start in ALERTS_FOR_STATE and, after a
+// restart, restored it from there. The stack reproduces that record: it
+// evaluates each rule's expression over the history with a real Prometheus
+// (as the rule manager would have, at the group's interval), finds the
+// alerts true at the end and since when, and backfills their
+// ALERTS_FOR_STATE samples, so the Prometheus that runs the rules restores
+// them on start (with --rules.alert.for-grace-period short enough to apply).
+
+// alertRule is one alerting rule of a Prometheus rule file.
+type alertRule struct {
+	Alert  string            `json:"alert"`
+	Expr   string            `json:"expr"`
+	For    string            `json:"for"`
+	Labels map[string]string `json:"labels"`
+	// interval of its group.
+	interval time.Duration
+}
+
+// readAlertRules reads the alerting rules of Prometheus rule files.
+func readAlertRules(files []string) ([]alertRule, error) {
+	var out []alertRule
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var rf struct {
+			Groups []struct {
+				Interval string      `json:"interval"`
+				Rules    []alertRule `json:"rules"`
+			} `json:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, g := range rf.Groups {
+			iv := time.Minute // Prometheus' default evaluation_interval
+			if g.Interval != "" {
+				if iv, err = time.ParseDuration(g.Interval); err != nil {
+					return nil, fmt.Errorf("%s: group interval %q: %w", f, g.Interval, err)
+				}
+			}
+			for _, r := range g.Rules {
+				if r.Alert == "" {
+					continue
+				}
+				r.interval = iv
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+// activeAlert is an alert true at the end of the history.
+type activeAlert struct {
+	labels   map[string]string // the alert's labels, alertname included
+	activeAt time.Time
+}
+
+// rangeSeries is one series of a query_range answer.
+type rangeSeries struct {
+	Metric map[string]string `json:"metric"`
+	Values [][2]any          `json:"values"`
+}
+
+// activeAlerts evaluates each rule's expression over [start, end] at its
+// group's interval on the Prometheus at promURL and returns the alerts whose
+// expression holds at end, each with the start of its unbroken run.
+func activeAlerts(ctx context.Context, promURL string, rules []alertRule, start, end time.Time) ([]activeAlert, error) {
+	var out []activeAlert
+	for _, r := range rules {
+		if templated(r.Labels) {
+			continue // labels that depend on the value: not reproducible here
+		}
+		series, err := queryRange(ctx, promURL, r.Expr, start, end, r.interval)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Alert, err)
+		}
+		for _, s := range series {
+			at, ok := runEndingAt(s.Values, end, r.interval)
+			if !ok {
+				continue
+			}
+			ls := map[string]string{}
+			for k, v := range s.Metric {
+				if k != "__name__" {
+					ls[k] = v
+				}
+			}
+			for k, v := range r.Labels {
+				ls[k] = v
+			}
+			ls["alertname"] = r.Alert
+			out = append(out, activeAlert{labels: ls, activeAt: at})
+		}
+	}
+	return out, nil
+}
+
+func templated(labels map[string]string) bool {
+	for _, v := range labels {
+		if strings.Contains(v, "{{") {
+			return true
+		}
+	}
+	return false
+}
+
+// runEndingAt finds, in samples at step intervals, the unbroken run that
+// reaches the last step at or before end, and returns its first timestamp.
+func runEndingAt(values [][2]any, end time.Time, step time.Duration) (time.Time, bool) {
+	if len(values) == 0 {
+		return time.Time{}, false
+	}
+	ts := func(i int) float64 { f, _ := values[i][0].(float64); return f }
+	last := len(values) - 1
+	if end.Sub(time.Unix(int64(ts(last)), 0)) >= step {
+		return time.Time{}, false // not true at the end
+	}
+	first := last
+	for first > 0 && ts(first)-ts(first-1) <= step.Seconds()+0.001 {
+		first--
+	}
+	return time.Unix(int64(ts(first)), 0).UTC(), true
+}
+
+func queryRange(ctx context.Context, promURL, expr string, start, end time.Time, step time.Duration) ([]rangeSeries, error) {
+	q := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix(), 10)},
+		"step":  {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, promURL+"/api/v1/query_range", strings.NewReader(q.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	var ans struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []rangeSeries `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, fmt.Errorf("query_range: %s: %w", resp.Status, err)
+	}
+	if ans.Status != "success" {
+		return nil, fmt.Errorf("query_range: %s", ans.Error)
+	}
+	return ans.Data.Result, nil
+}
+
+// writeForState writes the alerts' ALERTS_FOR_STATE samples (value: the
+// unix time the alert became active) at `at`, as OpenMetrics for promtool.
+func writeForState(path string, alerts []activeAlert, at time.Time) error {
+	var b strings.Builder
+	b.WriteString("# TYPE ALERTS_FOR_STATE gauge\n")
+	lines := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		keys := make([]string, 0, len(a.labels))
+		for k := range a.labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		pairs := make([]string, len(keys))
+		for i, k := range keys {
+			pairs[i] = k + "=" + strconv.Quote(a.labels[k])
+		}
+		lines = append(lines, fmt.Sprintf("ALERTS_FOR_STATE{%s} %d %d\n", strings.Join(pairs, ","), a.activeAt.Unix(), at.Unix()))
+	}
+	sort.Strings(lines) // one series per label set, in a stable order
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+	b.WriteString("# EOF\n")
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// mergeBlocks moves the TSDB blocks of src into dst.
+func mergeBlocks(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := os.Rename(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
