@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/promrules"
 )
 
 // The mesh alert rules: promtool checks them and runs their unit tests, and
@@ -100,51 +101,15 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-type alertRule struct {
-	Group       string
-	Interval    time.Duration
-	Alert       string            `json:"alert"`
-	Expr        string            `json:"expr"`
-	For         string            `json:"for"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-}
+type alertRule = promrules.AlertRule
 
 func loadAlertRules(t testing.TB) []alertRule {
 	t.Helper()
-	var out []alertRule
-	for _, f := range ruleFiles(t) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf struct {
-			Groups []struct {
-				Name     string      `json:"name"`
-				Interval string      `json:"interval"`
-				Rules    []alertRule `json:"rules"`
-			} `json:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range rf.Groups {
-			iv := time.Minute // Prometheus' default evaluation_interval
-			if g.Interval != "" {
-				if iv, err = time.ParseDuration(g.Interval); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue // recording rule
-				}
-				r.Group, r.Interval = g.Name, iv
-				out = append(out, r)
-			}
-		}
+	rules, err := promrules.ReadAlertRules(ruleFiles(t)...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return rules
 }
 
 type firing struct {
@@ -287,13 +252,7 @@ func TestAlertsFireInScenarios(t *testing.T) {
 // replayAlert returns the alert's firings during the run.
 func replayAlert(t *testing.T, prom *promClient, r alertRule, run scenarioRun) []firing {
 	t.Helper()
-	var hold time.Duration
-	if r.For != "" {
-		var err error
-		if hold, err = time.ParseDuration(r.For); err != nil {
-			t.Fatalf("%s: for %q: %v", r.Alert, r.For, err)
-		}
-	}
+	hold := r.For
 	q := rendered{Expr: r.Expr, Start: run.Start, End: run.End, Step: r.Interval}
 	res, err := prom.query(q)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/meshwatch/meshwatch/pkg/promrules"
 )
 
 // Alerts that were already pending or firing when the stack starts.
@@ -29,52 +29,6 @@ import (
 // alerts true at the end and since when, and backfills their
 // ALERTS_FOR_STATE samples, so the Prometheus that runs the rules restores
 // them on start (with --rules.alert.for-grace-period short enough to apply).
-
-// alertRule is one alerting rule of a Prometheus rule file.
-type alertRule struct {
-	Alert  string            `json:"alert"`
-	Expr   string            `json:"expr"`
-	For    string            `json:"for"`
-	Labels map[string]string `json:"labels"`
-	// interval of its group.
-	interval time.Duration
-}
-
-// readAlertRules reads the alerting rules of Prometheus rule files.
-func readAlertRules(files []string) ([]alertRule, error) {
-	var out []alertRule
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var rf struct {
-			Groups []struct {
-				Interval string      `json:"interval"`
-				Rules    []alertRule `json:"rules"`
-			} `json:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		for _, g := range rf.Groups {
-			iv := time.Minute // Prometheus' default evaluation_interval
-			if g.Interval != "" {
-				if iv, err = time.ParseDuration(g.Interval); err != nil {
-					return nil, fmt.Errorf("%s: group interval %q: %w", f, g.Interval, err)
-				}
-			}
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue
-				}
-				r.interval = iv
-				out = append(out, r)
-			}
-		}
-	}
-	return out, nil
-}
 
 // activeAlert is an alert true at the end of the history.
 type activeAlert struct {
@@ -91,18 +45,18 @@ type rangeSeries struct {
 // activeAlerts evaluates each rule's expression over [start, end] at its
 // group's interval on the Prometheus at promURL and returns the alerts whose
 // expression holds at end, each with the start of its unbroken run.
-func activeAlerts(ctx context.Context, promURL string, rules []alertRule, start, end time.Time) ([]activeAlert, error) {
+func activeAlerts(ctx context.Context, promURL string, rules []promrules.AlertRule, start, end time.Time) ([]activeAlert, error) {
 	var out []activeAlert
 	for _, r := range rules {
 		if templated(r.Labels) {
 			continue // labels that depend on the value: not reproducible here
 		}
-		series, err := queryRange(ctx, promURL, r.Expr, start, end, r.interval)
+		series, err := queryRange(ctx, promURL, r.Expr, start, end, r.Interval)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Alert, err)
 		}
 		for _, s := range series {
-			at, ok := runEndingAt(s.Values, end, r.interval)
+			at, ok := runEndingAt(s.Values, end, r.Interval)
 			if !ok {
 				continue
 			}

@@ -3,7 +3,6 @@ package stack
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -51,24 +50,5 @@ func TestWriteForState(t *testing.T) {
 		`ALERTS_FOR_STATE{alertname="MeshSidecarMemoryLeak",namespace="shop",severity="warning",workload="api"} 1799985600 1800000000` + "\n# EOF\n"
 	if string(b) != want {
 		t.Errorf("got\n%s\nwant\n%s", b, want)
-	}
-}
-
-func TestReadAlertRules(t *testing.T) {
-	rules, err := readAlertRules([]string{filepath.Join(rulesDir, "mesh-alerts.yaml")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var leak *alertRule
-	for i := range rules {
-		if rules[i].Alert == "MeshSidecarMemoryLeak" {
-			leak = &rules[i]
-		}
-		if rules[i].Expr == "" || rules[i].interval <= 0 {
-			t.Errorf("%s: expr %q interval %v", rules[i].Alert, rules[i].Expr, rules[i].interval)
-		}
-	}
-	if leak == nil || leak.For != "30m" || leak.interval != 30*time.Second || !strings.Contains(leak.Expr, "predict_linear") {
-		t.Errorf("MeshSidecarMemoryLeak read as %+v", leak)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/promrules"
 	"github.com/meshwatch/meshwatch/pkg/simulator"
 )
 
@@ -81,7 +82,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil || len(rules) == 0 {
 		return nil, fmt.Errorf("no alert rule files (*.yaml) in %q: run from the repository root or pass the rules directory", o.RulesDir)
 	}
-	alertRules, err := readAlertRules(rules)
+	alertRules, err := promrules.ReadAlertRules(rules...)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // restoreForState replays the rules over the backfilled history on a
 // throwaway Prometheus and adds the ALERTS_FOR_STATE samples of the alerts
 // active at its end to blocks (see forstate.go). It returns how many.
-func restoreForState(ctx context.Context, t harness.T, blocks string, rules []alertRule, start, end time.Time, logf func(string, ...any)) int {
+func restoreForState(ctx context.Context, t harness.T, blocks string, rules []promrules.AlertRule, start, end time.Time, logf func(string, ...any)) int {
 	replay, err := harness.NewSession(logf)
 	if err != nil {
 		t.Fatalf("stack: %v", err)
