@@ -151,12 +151,12 @@ func NewLiveWithHistory(ctx context.Context, o Options) (*Live, error) {
 	return &Live{e: e}, nil
 }
 
-// WriteOpenMetrics writes the recorded history (NewLiveWithHistory) as
+// WriteHistory writes the recorded history (NewLiveWithHistory) to path as
 // OpenMetrics for promtool; call it before Run.
-func (l *Live) WriteOpenMetrics(w io.Writer) error {
+func (l *Live) WriteHistory(path string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.e.WriteOpenMetrics(w)
+	return writeFile(path, l.e.WriteOpenMetrics)
 }
 
 // Engine gives access to the running engine (lock-free: only between Runs).

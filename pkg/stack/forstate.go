@@ -2,10 +2,7 @@ package stack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshwatch/meshwatch/pkg/harness"
 	"github.com/meshwatch/meshwatch/pkg/promrules"
+	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
 // Alerts that were already pending or firing when the stack starts.
@@ -30,6 +29,43 @@ import (
 // ALERTS_FOR_STATE samples, so the Prometheus that runs the rules restores
 // them on start (with --rules.alert.for-grace-period short enough to apply).
 
+// restoreForState replays the rules over the backfilled history on a
+// throwaway Prometheus and adds the ALERTS_FOR_STATE samples of the alerts
+// active at its end to blocks. It returns how many.
+func restoreForState(ctx context.Context, t harness.T, blocks string, rules []promrules.AlertRule, start, end time.Time, logf func(string, ...any)) int {
+	replay, err := harness.NewSession(logf)
+	if err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	var active []activeAlert
+	err = replay.Do(func(rt harness.T) {
+		p := harness.StartPrometheus(rt, harness.PrometheusOptions{Blocks: blocks})
+		prom, err := upstream.New(upstream.Config{Name: "Prometheus (replay)", BaseURL: p.URL, Timeout: time.Minute, MaxResponseBytes: 64 << 20})
+		if err != nil {
+			rt.Fatalf("stack: %v", err)
+		}
+		var qerr error
+		if active, qerr = activeAlerts(ctx, prom, rules, start, end); qerr != nil {
+			rt.Fatalf("stack: replaying the alert rules over the history: %v", qerr)
+		}
+	})
+	_ = replay.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) == 0 {
+		return 0
+	}
+	om := filepath.Join(t.TempDir(), "for-state.om")
+	if err := writeForState(om, active, end); err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	if err := mergeBlocks(harness.Backfill(t, om), blocks); err != nil {
+		t.Fatalf("stack: %v", err)
+	}
+	return len(active)
+}
+
 // activeAlert is an alert true at the end of the history.
 type activeAlert struct {
 	labels   map[string]string // the alert's labels, alertname included
@@ -43,15 +79,15 @@ type rangeSeries struct {
 }
 
 // activeAlerts evaluates each rule's expression over [start, end] at its
-// group's interval on the Prometheus at promURL and returns the alerts whose
+// group's interval on the Prometheus behind prom and returns the alerts whose
 // expression holds at end, each with the start of its unbroken run.
-func activeAlerts(ctx context.Context, promURL string, rules []promrules.AlertRule, start, end time.Time) ([]activeAlert, error) {
+func activeAlerts(ctx context.Context, prom *upstream.Client, rules []promrules.AlertRule, start, end time.Time) ([]activeAlert, error) {
 	var out []activeAlert
 	for _, r := range rules {
 		if templated(r.Labels) {
 			continue // labels that depend on the value: not reproducible here
 		}
-		series, err := queryRange(ctx, promURL, r.Expr, start, end, r.Interval)
+		series, err := queryRange(ctx, prom, r.Expr, start, end, r.Interval)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Alert, err)
 		}
@@ -103,26 +139,12 @@ func runEndingAt(values [][2]any, end time.Time, step time.Duration) (time.Time,
 	return time.Unix(int64(ts(first)), 0).UTC(), true
 }
 
-func queryRange(ctx context.Context, promURL, expr string, start, end time.Time, step time.Duration) ([]rangeSeries, error) {
+func queryRange(ctx context.Context, prom *upstream.Client, expr string, start, end time.Time, step time.Duration) ([]rangeSeries, error) {
 	q := url.Values{
 		"query": {expr},
 		"start": {strconv.FormatInt(start.Unix(), 10)},
 		"end":   {strconv.FormatInt(end.Unix(), 10)},
 		"step":  {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, promURL+"/api/v1/query_range", strings.NewReader(q.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, err
 	}
 	var ans struct {
 		Status string `json:"status"`
@@ -131,8 +153,8 @@ func queryRange(ctx context.Context, promURL, expr string, start, end time.Time,
 			Result []rangeSeries `json:"result"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &ans); err != nil {
-		return nil, fmt.Errorf("query_range: %s: %w", resp.Status, err)
+	if err := prom.GetJSON(ctx, "/api/v1/query_range", q, &ans); err != nil {
+		return nil, err
 	}
 	if ans.Status != "success" {
 		return nil, fmt.Errorf("query_range: %s", ans.Error)

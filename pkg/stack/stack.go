@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -106,7 +105,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s := &Stack{Scenario: sc.Name, session: session, live: live, done: make(chan struct{})}
 	om := filepath.Join(session.Dir(), "history.om")
-	if err := writeHistory(om, live); err != nil {
+	if err := live.WriteHistory(om); err != nil {
 		_ = session.Close()
 		return nil, err
 	}
@@ -171,51 +170,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}()
 	logf("stack: ready in %s: %s", time.Since(began).Round(time.Millisecond), s)
 	return s, nil
-}
-
-// restoreForState replays the rules over the backfilled history on a
-// throwaway Prometheus and adds the ALERTS_FOR_STATE samples of the alerts
-// active at its end to blocks (see forstate.go). It returns how many.
-func restoreForState(ctx context.Context, t harness.T, blocks string, rules []promrules.AlertRule, start, end time.Time, logf func(string, ...any)) int {
-	replay, err := harness.NewSession(logf)
-	if err != nil {
-		t.Fatalf("stack: %v", err)
-	}
-	var active []activeAlert
-	err = replay.Do(func(rt harness.T) {
-		p := harness.StartPrometheus(rt, harness.PrometheusOptions{Blocks: blocks})
-		var qerr error
-		if active, qerr = activeAlerts(ctx, p.URL, rules, start, end); qerr != nil {
-			rt.Fatalf("stack: replaying the alert rules over the history: %v", qerr)
-		}
-	})
-	_ = replay.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(active) == 0 {
-		return 0
-	}
-	om := filepath.Join(t.TempDir(), "for-state.om")
-	if err := writeForState(om, active, end); err != nil {
-		t.Fatalf("stack: %v", err)
-	}
-	if err := mergeBlocks(harness.Backfill(t, om), blocks); err != nil {
-		t.Fatalf("stack: %v", err)
-	}
-	return len(active)
-}
-
-func writeHistory(path string, live *simulator.Live) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := live.WriteOpenMetrics(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // Settings are the app's jsonData values (dotted keys, as the preview's
