@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // PrometheusOptions configures StartPrometheus. The zero value is a Prometheus
@@ -173,17 +175,8 @@ func durOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// promDur renders a duration in Prometheus' format (e.g. 1s, 1500ms, 2m).
-func promDur(d time.Duration) string {
-	switch {
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	case d%time.Second == 0:
-		return fmt.Sprintf("%ds", d/time.Second)
-	default:
-		return fmt.Sprintf("%dms", d/time.Millisecond)
-	}
-}
+// promDur renders a duration in Prometheus' format (e.g. 1s, 100ms, 1h30m).
+func promDur(d time.Duration) string { return model.Duration(d).String() }
 
 // Backfill turns an OpenMetrics text file (samples with timestamps in seconds,
 // ending with "# EOF") into TSDB blocks with
