@@ -160,14 +160,7 @@ func (c *canaryState) tick(e *Engine, t time.Time) {
 			c.event(e, t, "Warning", "Rolling back %s.%s failed checks threshold reached %d", c.name, c.ns, c.status.FailedChecks)
 			c.weight = 0
 			c.event(e, t, "Warning", "Canary failed! Scaling down %s.%s", c.name, c.ns)
-			if p := e.cur[c.wCanary]; p != nil {
-				e.stopPod(p, t)
-			}
-			c.setPhase(t, PhaseFailed, "Canary analysis failed, Deployment scaled to zero.")
-			c.failures++
-			c.mFail.hidden = false
-			c.mFail.set(float64(c.failures))
-			c.nextTick = time.Time{}
+			c.finish(e, t, PhaseFailed, "Canary analysis failed, Deployment scaled to zero.", &c.failures, c.mFail)
 			return
 		}
 		if c.weight == 0 {
@@ -214,15 +207,22 @@ func (c *canaryState) tick(e *Engine, t time.Time) {
 		c.setPhase(t, PhaseFinalising, "Canary analysis completed, routing all traffic to primary.")
 	case PhaseFinalising:
 		c.event(e, t, "Normal", "Promotion completed! Scaling down %s.%s", c.name, c.ns)
-		if p := e.cur[c.wCanary]; p != nil {
-			e.stopPod(p, t)
-		}
-		c.setPhase(t, PhaseSucceeded, "Canary analysis completed successfully, promotion finished.")
-		c.successes++
-		c.mSucc.hidden = false
-		c.mSucc.set(float64(c.successes))
-		c.nextTick = time.Time{}
+		c.finish(e, t, PhaseSucceeded, "Canary analysis completed successfully, promotion finished.", &c.successes, c.mSucc)
 	}
+}
+
+// finish ends an analysis in phase: the canary Deployment scales to zero,
+// the outcome's counter (and its Flagger metric) goes up and the canary
+// waits for its next rollout.
+func (c *canaryState) finish(e *Engine, t time.Time, phase, message string, outcomes *int, m *metric) {
+	if p := e.cur[c.wCanary]; p != nil {
+		e.stopPod(p, t)
+	}
+	c.setPhase(t, phase, message)
+	*outcomes++
+	m.hidden = false
+	m.set(float64(*outcomes))
+	c.nextTick = time.Time{}
 }
 
 // promotePrimary rolls payments-primary to the canary's version.
