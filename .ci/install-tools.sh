@@ -170,40 +170,31 @@ build_kube() {
     k8s.io/kubernetes/cmd/kube-apiserver
 }
 
+# install_built NAME WANT LABEL LOGNAME BUILD FILE...: runs BUILD (its
+# output in LOGNAME's log) unless every FILE is present at version WANT, then
+# records WANT for NAME.
+install_built() {
+  local name=$1 want=$2 label=$3 logname=$4 build=$5 t0; shift 5
+  if present "$name" "$want" "$@"; then
+    log "$label: already present"; return
+  fi
+  t0=$(date +%s); logged "$logname" "$build"; stamp "$name" "$want"
+  log "$label: installed in $(took "$t0")"
+}
+
 install_prometheus() {
-  local want="$PROMETHEUS_VERSION" t0
-  if present prometheus "$want" "$BIN/prometheus" "$BIN/promtool"; then
-    log "prometheus+promtool $want: already present"; return
-  fi
-  t0=$(date +%s); logged prometheus build_prometheus; stamp prometheus "$want"
-  log "prometheus+promtool $want: installed in $(took "$t0")"
+  install_built prometheus "$PROMETHEUS_VERSION" "prometheus+promtool $PROMETHEUS_VERSION" prometheus build_prometheus \
+    "$BIN/prometheus" "$BIN/promtool"
 }
-
 install_alertmanager() {
-  local want="$ALERTMANAGER_VERSION" t0
-  if present alertmanager "$want" "$BIN/alertmanager"; then
-    log "alertmanager $want: already present"; return
-  fi
-  t0=$(date +%s); logged alertmanager build_alertmanager; stamp alertmanager "$want"
-  log "alertmanager $want: installed in $(took "$t0")"
+  install_built alertmanager "$ALERTMANAGER_VERSION" "alertmanager $ALERTMANAGER_VERSION" alertmanager build_alertmanager \
+    "$BIN/alertmanager"
 }
-
 install_loki() {
-  local want="$LOKI_VERSION push=$LOKI_PUSH_VERSION" t0
-  if present loki "$want" "$BIN/loki"; then
-    log "loki $LOKI_VERSION: already present"; return
-  fi
-  t0=$(date +%s); logged loki build_loki; stamp loki "$want"
-  log "loki $LOKI_VERSION: installed in $(took "$t0")"
+  install_built loki "$LOKI_VERSION push=$LOKI_PUSH_VERSION" "loki $LOKI_VERSION" loki build_loki "$BIN/loki"
 }
-
 install_kube() {
-  local want="$KUBERNETES_VERSION" t0
-  if present kube-apiserver "$want" "$BIN/kube-apiserver"; then
-    log "kube-apiserver $want: already present"; return
-  fi
-  t0=$(date +%s); logged kube build_kube; stamp kube-apiserver "$want"
-  log "kube-apiserver $want: installed in $(took "$t0")"
+  install_built kube-apiserver "$KUBERNETES_VERSION" "kube-apiserver $KUBERNETES_VERSION" kube build_kube "$BIN/kube-apiserver"
 }
 
 install_etcd() {
