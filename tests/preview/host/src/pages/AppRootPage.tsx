@@ -3,9 +3,9 @@ import React, { useMemo } from 'react';
 import { useLocation, useParams } from 'react-router-dom';
 import { type AppRootProps, PluginContextProvider } from '@grafana/data';
 import { locationSearchToObject } from '@grafana/runtime';
-import { Alert, LoadingPlaceholder } from '@grafana/ui';
+import { Alert } from '@grafana/ui';
 import { previewBoot } from '../boot';
-import { NotFound } from './NotFound';
+import { PluginStandIn } from './PluginStandIn';
 import { useAppPlugin } from './usePlugin';
 
 export function AppRootPage() {
@@ -13,18 +13,8 @@ export function AppRootPage() {
   const location = useLocation();
   const { plugin, error } = useAppPlugin();
   const query = useMemo(() => locationSearchToObject(location.search), [location.search]);
-  if (pluginId !== previewBoot().pluginId) {
-    return <NotFound />;
-  }
-  if (error) {
-    return (
-      <Alert severity="error" title="The plugin could not be loaded">
-        {error.message}
-      </Alert>
-    );
-  }
-  if (!plugin) {
-    return <LoadingPlaceholder text="Loading plugin…" />;
+  if (pluginId !== previewBoot().pluginId || !plugin) {
+    return <PluginStandIn otherPlugin={pluginId !== previewBoot().pluginId} error={error} />;
   }
   if (!plugin.root) {
     return <Alert severity="error" title="No root app page component found" />;

@@ -12,9 +12,9 @@ import { lastValueFrom } from 'rxjs';
 import { css } from '@emotion/css';
 import { type GrafanaTheme2, type IconName, PluginContextProvider } from '@grafana/data';
 import { getBackendSrv, locationSearchToObject, locationService } from '@grafana/runtime';
-import { Alert, Button, LoadingPlaceholder, Tab, TabContent, TabsBar, useStyles2 } from '@grafana/ui';
+import { Alert, Button, Tab, TabContent, TabsBar, useStyles2 } from '@grafana/ui';
 import { currentRole, previewBoot, roleAtLeast } from '../boot';
-import { NotFound } from './NotFound';
+import { PluginStandIn } from './PluginStandIn';
 import { useAppPlugin } from './usePlugin';
 
 export function PluginDetailsPage() {
@@ -26,18 +26,8 @@ export function PluginDetailsPage() {
   const query = useMemo(() => locationSearchToObject(location.search), [location.search]);
   const boot = previewBoot();
   const canConfigure = roleAtLeast(currentRole(), 'Admin');
-  if (pluginId !== boot.pluginId) {
-    return <NotFound />;
-  }
-  if (error) {
-    return (
-      <Alert severity="error" title="The plugin could not be loaded">
-        {error.message}
-      </Alert>
-    );
-  }
-  if (!plugin) {
-    return <LoadingPlaceholder text="Loading plugin…" />;
+  if (pluginId !== boot.pluginId || !plugin) {
+    return <PluginStandIn otherPlugin={pluginId !== boot.pluginId} error={error} />;
   }
   const meta = plugin.meta;
   const configPages = canConfigure ? (plugin.configPages ?? []) : [];
