@@ -15,7 +15,7 @@ import (
 	// mage:import
 	build "github.com/grafana/grafana-plugin-sdk-go/build"
 
-	"github.com/meshwatch/meshwatch/pkg/packaging"
+	"github.com/meshwatch/meshwatch/pkg/devkit/packaging"
 )
 
 func init() {

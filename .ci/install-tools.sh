@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned real servers that pkg/harness starts in integration tests:
+# Installs the pinned real servers that pkg/devkit/harness starts in integration tests:
 # Prometheus + promtool, Alertmanager, Loki, kube-apiserver, etcd, and the Flagger
 # and Istio CRDs. Everything is built from Go modules (the Go module proxy is the
 # only source) except etcd, which comes from Debian's etcd-server package.

@@ -12,8 +12,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
-	"github.com/meshwatch/meshwatch/pkg/promrules"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
 )
 
 // The mesh alert rules: promtool checks them and runs their unit tests, and

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
-	"github.com/meshwatch/meshwatch/pkg/simulator"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 )
 
 // The fixture: every built-in simulator scenario, 6 hours each, backfilled

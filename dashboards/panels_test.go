@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 )
 
 // The dashboards' queries, rendered as Grafana renders them, run on a real

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 )
 
 // warnings collects the API server's Warning headers of the last request.

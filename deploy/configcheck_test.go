@@ -16,7 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 )
 
 // run executes a tool and returns its combined output.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/contractfake"
+	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 

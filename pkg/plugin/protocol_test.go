@@ -17,10 +17,10 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/meshwatch/meshwatch/pkg/contractfake"
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/plugin"
-	"github.com/meshwatch/meshwatch/pkg/pluginhost"
+	"github.com/meshwatch/meshwatch/pkg/devkit/pluginhost"
 )
 
 // buildPlugin compiles ./pkg the way mage does (CGO off, the SDK's build tag

@@ -1,7 +1,7 @@
 /*
  * Starts the preview host for the browser tests: checks that the plugin, its
  * backend and the host page are built, compiles the Go server entry
- * (`meshwatch preview`, pkg/cmd/meshwatch), and runs it on 127.0.0.1:0 with a fresh
+ * (`meshwatch preview`, pkg/devkit/cmd/meshwatch), and runs it on 127.0.0.1:0 with a fresh
  * settings file and `--stack sidecar-memory-leak`: the simulated mesh under
  * that fault, scraped by a real Prometheus evaluating the mesh alert rules,
  * with a real Alertmanager and Loki and the Tempo and Ollama contract fakes,
@@ -69,7 +69,7 @@ export default async function globalSetup() {
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'meshwatch-preview-e2e-'));
   const server = path.join(work, 'meshwatch');
-  execFileSync('go', ['build', '-o', server, './pkg/cmd/meshwatch'], { cwd: root, stdio: 'inherit' });
+  execFileSync('go', ['build', '-o', server, './pkg/devkit/cmd/meshwatch'], { cwd: root, stdio: 'inherit' });
 
   const closed = `http://127.0.0.1:${await closedPort()}`;
   const closedUpstreams = ['prometheus', 'loki', 'tempo', 'alertmanager', 'ollama'].flatMap((k) => [

@@ -1,7 +1,7 @@
 /*
  * getGrafanaLiveSrv() for the preview host. Grafana speaks Centrifuge on
  * /api/live/ws; the preview server speaks a small JSON protocol on the same
- * path (pkg/preview/live.go) that runs the plugin's SubscribeStream and
+ * path (pkg/devkit/preview/live.go) that runs the plugin's SubscribeStream and
  * RunStream. This turns it into the observables plugins use.
  */
 import { BehaviorSubject, Observable, map } from 'rxjs';

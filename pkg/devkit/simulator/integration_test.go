@@ -25,8 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
-	"github.com/meshwatch/meshwatch/pkg/simulator"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 )
 
 // Each scenario runs for one hour in its own window, windows two hours

@@ -20,10 +20,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/contractfake"
-	"github.com/meshwatch/meshwatch/pkg/harness"
-	"github.com/meshwatch/meshwatch/pkg/promrules"
-	"github.com/meshwatch/meshwatch/pkg/simulator"
+	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
+	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 )
 
 // Versions the contract fakes report (those deploy/ runs).

@@ -108,7 +108,7 @@ func TestRunRefusesAnUnknownStackScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Run(context.Background(), Config{Listen: "127.0.0.1:0", Dist: dist, HostDir: host, Stack: "meltdown",
-		StackRules: "../../deploy/base/monitoring/rules", DefaultRole: Admin}, io.Discard, io.Discard)
+		StackRules: "../../../deploy/base/monitoring/rules", DefaultRole: Admin}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), `--stack meltdown: unknown scenario "meltdown"`) || !strings.Contains(err.Error(), "sidecar-memory-leak") {
 		t.Errorf("err = %v", err)
 	}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
-	"github.com/meshwatch/meshwatch/pkg/promrules"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/simulator"
+	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 )
 
 type simulateFlags struct {

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/stack"
+	"github.com/meshwatch/meshwatch/pkg/devkit/stack"
 )
 
 // Config is the preview command's configuration (its flags).

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/meshwatch/meshwatch/pkg/preview"
+	"github.com/meshwatch/meshwatch/pkg/devkit/preview"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/meshwatch/meshwatch/pkg/pluginhost"
+	"github.com/meshwatch/meshwatch/pkg/devkit/pluginhost"
 )
 
 // errPluginUnavailable is answered as Grafana does, with 503.

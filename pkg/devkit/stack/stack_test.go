@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 )
 
-const rulesDir = "../../deploy/base/monitoring/rules"
+const rulesDir = "../../../deploy/base/monitoring/rules"
 
 func getJSON(t *testing.T, u string, v any) {
 	t.Helper()

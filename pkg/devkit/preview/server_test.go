@@ -19,7 +19,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/meshwatch/meshwatch/pkg/pluginhost"
+	"github.com/meshwatch/meshwatch/pkg/devkit/pluginhost"
 )
 
 // fakeBackend records what the server sends the plugin. It is a test double

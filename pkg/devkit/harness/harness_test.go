@@ -24,7 +24,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/meshwatch/meshwatch/pkg/harness"
+	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 )
 
 // eventually retries f every 200ms until it returns nil or timeout passes.

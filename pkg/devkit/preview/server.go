@@ -9,7 +9,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/meshwatch/meshwatch/pkg/pluginhost"
+	"github.com/meshwatch/meshwatch/pkg/devkit/pluginhost"
 )
 
 // Backend is what the server needs from the plugin process;
