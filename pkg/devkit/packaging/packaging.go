@@ -1,8 +1,8 @@
 // Package packaging turns dist/ into the zip that Grafana's plugin installer
 // and plugin validator expect — one top folder named by the plugin id, the
 // frontend, plugin.json, docs, logos, screenshots and one backend executable
-// per platform with its run bit — and verifies an existing zip against that
-// layout.
+// per platform with its run bit, every entry with a real modification time —
+// and verifies an existing zip against that layout.
 package packaging
 
 import (
@@ -16,7 +16,9 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Platforms are the GOOS_GOARCH pairs the SDK's BuildAll produces.
@@ -86,10 +88,58 @@ func (m Manifest) Required() []string {
 // ZipName is <id>-<version>.zip.
 func ZipName(m Manifest) string { return m.ID + "-" + m.Info.Version + ".zip" }
 
+// minModTime is the earliest modification time written or accepted. The
+// MS-DOS date field starts at 1980; an all-zero field (read back as
+// 1979-11-30) and 1980-01-01 are the "no date" values archivers write, and
+// the plugin validator reports them.
+var minModTime = time.Date(1980, 1, 2, 0, 0, 0, 0, time.UTC)
+
+// licensePlaceholders are the Apache 2.0 appendix's fields left unfilled
+// (GitHub's copy uses braces, apache.org's brackets).
+var licensePlaceholders = []string{"{yyyy}", "{name of copyright owner}", "[yyyy]", "[name of copyright owner]"}
+
+// LicensePlaceholder returns the first unfilled template field in a LICENSE
+// text, or "".
+func LicensePlaceholder(text string) string {
+	for _, p := range licensePlaceholders {
+		if strings.Contains(text, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// sourceDateEpoch is SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/)
+// as a time, or the zero time when it is unset.
+func sourceDateEpoch() (time.Time, error) {
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Time{}, nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds: %w", v, err)
+	}
+	t := time.Unix(secs, 0).UTC()
+	if t.Before(minModTime) {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%s is %s, before the earliest date a zip can hold (1980)", v, t.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
 // Zip writes dist/ into out under a top folder named by the plugin id. It
 // checks the layout first and refuses to write an incomplete package.
+//
+// Every entry's modification time is SOURCE_DATE_EPOCH when that is set
+// (reproducible builds: the same dist/ gives the same zip bytes), otherwise
+// the file's own mtime; a time before 1980 is refused rather than written as
+// the zip's zero date.
 func Zip(dist, out string) (Manifest, error) {
 	m, err := ReadManifest(dist)
+	if err != nil {
+		return m, err
+	}
+	epoch, err := sourceDateEpoch()
 	if err != nil {
 		return m, err
 	}
@@ -124,7 +174,18 @@ func Zip(dist, out string) (Manifest, error) {
 		}
 		rel, _ := filepath.Rel(dist, p)
 		rel = filepath.ToSlash(rel)
-		hdr := &zip.FileHeader{Name: path.Join(m.ID, rel), Method: zip.Deflate}
+		modified := epoch
+		if modified.IsZero() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			modified = info.ModTime().UTC().Truncate(time.Second)
+			if modified.Before(minModTime) {
+				return fmt.Errorf("%s: modification time %s is before 1980 and cannot be stored in a zip; touch it or set SOURCE_DATE_EPOCH", p, modified.Format(time.RFC3339))
+			}
+		}
+		hdr := &zip.FileHeader{Name: path.Join(m.ID, rel), Method: zip.Deflate, Modified: modified}
 		mode := fs.FileMode(0o644)
 		if exe[rel] {
 			mode = 0o755
@@ -154,7 +215,8 @@ func Zip(dist, out string) (Manifest, error) {
 }
 
 // Verify checks a plugin zip: one top folder named by the plugin id, every
-// required file present, executables with their run bit.
+// required file present, executables with their run bit, every entry dated
+// (not the zip's zero date), a LICENSE without template placeholders.
 func Verify(zipPath string) error {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
@@ -201,10 +263,38 @@ func Verify(zipPath string) error {
 			problems = append(problems, e+" lacks its run bit")
 		}
 	}
+	var undated []string
+	for _, f := range zr.File {
+		if f.Modified.Before(minModTime) {
+			undated = append(undated, f.Name)
+		}
+	}
+	if len(undated) > 0 {
+		problems = append(problems, fmt.Sprintf("%d entries have no modification date (e.g. %s)", len(undated), undated[0]))
+	}
+	if f, ok := files["LICENSE"]; ok {
+		text, err := readEntry(f)
+		if err != nil {
+			return fmt.Errorf("%s: LICENSE: %w", zipPath, err)
+		}
+		if p := LicensePlaceholder(text); p != "" {
+			problems = append(problems, "LICENSE still has the template placeholder "+p)
+		}
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s: %s", zipPath, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func readEntry(f *zip.File) (string, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	return string(b), err
 }
 
 func sortedKeys(m map[string]bool) []string {
