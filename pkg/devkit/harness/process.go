@@ -181,6 +181,7 @@ func freePort(t T) int {
 	defer portMu.Unlock()
 	elo, ehi := ephemeralRange()
 	for i := 0; i < 1000; i++ {
+		// #nosec G404 -- spreading test servers over loopback ports, nothing secret
 		p := 20000 + rand.IntN(12000)
 		if i >= 500 { // the range is crowded or ephemeral: let the kernel pick
 			p = 0

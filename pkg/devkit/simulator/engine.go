@@ -107,13 +107,15 @@ func NewEngine(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	seed := uint64(o.Seed)
+	seed := seedBits(o.Seed)
+	// The generators are seeded PCGs on purpose: a run must be reproducible
+	// from its seed, and nothing they draw is a secret.
 	e := &Engine{
 		opts: o, truth: gt, effects: effs, mesh: DefaultMesh(), start: o.Start, now: o.Start,
 		stepDur: o.Step, dt: o.Step.Seconds(),
-		traffic: rand.New(rand.NewPCG(seed, 0x7261666669630001)),
-		noise:   rand.New(rand.NewPCG(seed, 0x6e6f697365000002)),
-		sample:  rand.New(rand.NewPCG(seed, 0x73616d706c650003)),
+		traffic: rand.New(rand.NewPCG(seed, 0x7261666669630001)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
+		noise:   rand.New(rand.NewPCG(seed, 0x6e6f697365000002)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
+		sample:  rand.New(rand.NewPCG(seed, 0x73616d706c650003)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
 		reg:     newRegistry(),
 		reqSer:  map[reqKey]*istioSeries{}, tcpSer: map[tcpKey]*tcpSeries{}, byPod: map[int][]*metric{}, destByPod: map[int][]*istioSeries{},
 		traces: newReservoir(o.MaxTraces),
@@ -133,6 +135,12 @@ func NewEngine(o Options) (*Engine, error) {
 	e.node.init(e)
 	e.canary = newCanary(e)
 	return e, nil
+}
+
+// seedBits is the run's seed as the 64 bits the generators start from
+// (its two's-complement bit pattern, so every int64 seed is a distinct one).
+func seedBits(seed int64) uint64 {
+	return uint64(seed) // #nosec G115 -- a bit-for-bit reinterpretation, wrapping negative seeds on purpose
 }
 
 // serviceNames are the Kubernetes services of the mesh (destination_service_name).

@@ -354,7 +354,7 @@ func (e *Engine) canaryObject() Object {
 
 func eventObject(i int, ev *kubeEvent) Object {
 	apiVersion := map[string]string{"Pod": "v1", "Node": "v1", "Canary": "flagger.app/v1beta1"}[ev.kind]
-	name := fmt.Sprintf("%s.%x", ev.name, uint64(ev.first.UnixNano())+uint64(i))
+	name := fmt.Sprintf("%s.%x", ev.name, ev.first.UnixNano()+int64(i))
 	ns := ev.ns
 	if ns == "" {
 		ns = "default"

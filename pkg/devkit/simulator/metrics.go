@@ -1,6 +1,10 @@
 package simulator
 
-import "strconv"
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
 
 // familySpec declares one metric family in exposition order.
 type familySpec struct {
@@ -164,12 +168,29 @@ func podIndex(p *pod) int16 {
 	if p == nil {
 		return -1
 	}
-	return int16(p.idx)
+	return keyInt16(p.idx, "pod index")
+}
+
+// keyInt16 and keyInt8 narrow a series-key component the simulation keeps
+// small (a pod index, an HTTP status, a service index). A value that does not
+// fit is a bug: wrapped, it would merge two series, so it panics instead.
+func keyInt16(n int, what string) int16 {
+	if n < math.MinInt16 || n > math.MaxInt16 {
+		panic(fmt.Sprintf("simulator: %s %d does not fit a series key", what, n))
+	}
+	return int16(n)
+}
+
+func keyInt8(n int, what string) int8 {
+	if n < math.MinInt8 || n > math.MaxInt8 {
+		panic(fmt.Sprintf("simulator: %s %d does not fit a series key", what, n))
+	}
+	return int8(n)
 }
 
 // recordHTTP counts one request at one reporter.
 func (e *Engine) recordHTTP(dest bool, src, dst *pod, svc string, code int, flags, policy uint8, durMs, reqB, respB float64) {
-	k := reqKey{dest: dest, srcPod: podIndex(src), dstPod: podIndex(dst), svc: int8(e.svcIdx[svc]), code: int16(code), flags: flags, policy: policy}
+	k := reqKey{dest: dest, srcPod: podIndex(src), dstPod: podIndex(dst), svc: keyInt8(e.svcIdx[svc], "service index"), code: keyInt16(code, "status code"), flags: flags, policy: policy}
 	if policy == policyNone {
 		k.srcPod = -1
 	}

@@ -19,14 +19,14 @@ func Simulate(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	every := int32(e.opts.Resolution / e.opts.Step)
+	every := int64(e.opts.Resolution / e.opts.Step)
 	for e.now.Before(e.opts.End) {
 		if e.tick%240 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		e.record = (e.tick+1)%every == 0
+		e.record = (int64(e.tick)+1)%every == 0
 		e.Step()
 	}
 	e.record = false

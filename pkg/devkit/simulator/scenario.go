@@ -157,6 +157,9 @@ func (s *Scenario) Validate(m *Mesh) error {
 		if e.At < 0 || e.At > s.Duration {
 			errs = append(errs, fmt.Errorf("%s: at %s is outside the scenario's %s", p, time.Duration(e.At), time.Duration(s.Duration)))
 		}
+		if e.Code != 0 && (e.Code < 100 || e.Code > 599) {
+			errs = append(errs, fmt.Errorf("%s: code %d is not an HTTP status (100-599)", p, e.Code))
+		}
 		if e.Container != "" && e.Container != ProxyContainer && e.Container != w.Container {
 			errs = append(errs, fmt.Errorf("%s: container %q is not %q or %q", p, e.Container, w.Container, ProxyContainer))
 		}

@@ -263,5 +263,5 @@ func podName(w *Workload, generation int) string {
 func uid(parts ...string) string {
 	a := stableHash(parts...)
 	b := stableHash(append(parts, "uid")...)
-	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(a>>32), uint16(a>>16), uint16(a)&0xfff, uint16(b>>48)&0xfff, b&0xffffffffffff)
+	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0xfff, b&0xffffffffffff)
 }

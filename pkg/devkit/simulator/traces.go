@@ -96,9 +96,13 @@ func traceBytes(hi, lo uint64) []byte {
 	return b
 }
 
+// spanBytes derives the ID of span i (an index into the trace, never negative).
 func spanBytes(hi, lo uint64, i int) []byte {
+	if i < 0 {
+		panic(fmt.Sprintf("simulator: span index %d", i))
+	}
 	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, splitmix(hi^lo^uint64(i+1)*0x2545f4914f6cdd1d))
+	binary.BigEndian.PutUint64(b, splitmix(hi^lo^(uint64(i)+1)*0x2545f4914f6cdd1d))
 	return b
 }
 

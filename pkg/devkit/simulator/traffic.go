@@ -136,7 +136,7 @@ func (e *Engine) tcpChurn() {
 
 func (e *Engine) rootRequest(at time.Time, src *pod, c Call, fx []fxState, plaintext bool) {
 	e.reqSeq++
-	hi := splitmix(uint64(e.opts.Seed)*0x9e3779b97f4a7c15 + e.reqSeq)
+	hi := splitmix(seedBits(e.opts.Seed)*0x9e3779b97f4a7c15 + e.reqSeq)
 	ctx := reqCtx{t: at, traceHi: hi, traceLo: splitmix(hi), fx: fx}
 	e.scratch = e.scratch[:0]
 	code, dur := e.call(&ctx, src, -1, c, 0, plaintext)
