@@ -1,6 +1,10 @@
 package dashboards
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/meshwatch/meshwatch/pkg/signals"
+)
 
 // Canary follows one Flagger canary: its phase and weight over time, the
 // canary against its primary on the analysis' own checks, and its events.
@@ -109,7 +113,7 @@ func Canary() *Dashboard {
 	b.add(12, 10, logsPanel("Canary and primary logs",
 		`Log lines of the canary's and the primary's pods, newest first (every error and warning, a sample of the rest):
 		what failed in the new revision, side by side with the version that works. Filter on the level label.`,
-		loki("A", `{namespace="$namespace", pod=~"($canary|$canary-primary)-[a-z0-9]+-[a-z0-9]+", level=~".+"}`, 500)))
+		loki("A", `{namespace="$namespace", `+signals.PodOf("$canary|$canary-primary")+`, level=~".+"}`, 500)))
 
 	return b.done()
 }

@@ -1,5 +1,7 @@
 package dashboards
 
+import "github.com/meshwatch/meshwatch/pkg/signals"
+
 // Shared selectors. The global (mesh-wide) views count each request once,
 // where it is reported in both data-plane modes: by the client sidecar
 // (reporter="source") with sidecars, by the waypoint (reporter="waypoint")
@@ -13,12 +15,12 @@ const (
 
 	nsSel = `destination_workload_namespace=~"$namespace"`
 	wlSel = `destination_workload=~"$workload"`
-
-	// podOfWorkload matches the pods of a Deployment named $workload
-	// (<name>-<pod-template-hash>-<suffix>), not those of a longer-named
-	// sibling (payments vs payments-primary).
-	podOfWorkload = `pod=~"($workload)-[a-z0-9]+-[a-z0-9]+"`
 )
+
+// podOfWorkload matches the pods of the workloads $workload, as the alert
+// rules derive a pod's workload (pkg/signals): not those of a longer-named
+// sibling (payments vs payments-primary).
+var podOfWorkload = signals.PodOf("$workload")
 
 func commonDSVars() []Variable {
 	return []Variable{

@@ -101,7 +101,7 @@ func Workload() *Dashboard {
 		prom("C", `sum by (source_workload) (rate(istio_tcp_received_bytes_total{`+serverRep+`, destination_workload_namespace="$namespace", destination_workload="$workload"}[$__rate_interval]))`, "in from {{source_workload}}")).
 		minMax(f(0), nil))
 
-	pods := `namespace="$namespace", pod=~"$workload-[a-z0-9]+-[a-z0-9]+"`
+	pods := `namespace="$namespace", ` + podOfWorkload
 	b.row("Pods")
 	b.add(8, 8, timeseries("Container memory",
 		`Working set of each container of $workload's pods (the app and istio-proxy), with their memory limits dashed.
@@ -126,11 +126,11 @@ func Workload() *Dashboard {
 	b.add(14, 10, logsPanel("Workload logs",
 		`All log lines of $workload's containers (app and sidecar), newest first. Filter by level with the labels;
 		expand a line for its fields.`,
-		loki("A", `{namespace="$namespace", `+`pod=~"$workload-[a-z0-9]+-[a-z0-9]+"}`, 1000)))
+		loki("A", `{namespace="$namespace", `+podOfWorkload+`}`, 1000)))
 	traces := b.add(10, 10, table("Requests → traces",
 		`Requests $workload logged with a trace id (every error, every slow request and a sample of the rest), newest
 		first; click a trace id to open the request in Tempo with every hop.`,
-		loki("A", `{namespace="$namespace", pod=~"$workload-[a-z0-9]+-[a-z0-9]+", level=~".+"} | json | trace_id != ""`, 100)))
+		loki("A", `{namespace="$namespace", `+podOfWorkload+`, level=~".+"} | json | trace_id != ""`, 100)))
 	traces.transform("extractFields", map[string]any{"source": "labels", "format": "auto", "replace": false, "keepTime": false}).
 		transform("organize", map[string]any{
 			"excludeByName": map[string]any{"labels": true, "Line": true, "tsNs": true, "id": true, "labelTypes": true,
