@@ -7,26 +7,30 @@
 package settings
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
+	"net/textproto"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Secure field names, as they appear in secureJsonData. Each holds either a
 // bare token (sent as "Authorization: Bearer <token>") or a full header value
-// with its scheme ("Basic dXNlcjpwYXNz").
+// with its scheme ("Basic dXNlcjpwYXNz"). The constants are key names, not
+// secrets.
 const (
 	SecurePrometheusAuth   = "prometheusAuth"
 	SecureLokiAuth         = "lokiAuth"
 	SecureTempoAuth        = "tempoAuth"
 	SecureAlertmanagerAuth = "alertmanagerAuth"
 	SecureOllamaAuth       = "ollamaAuth"
-	SecureKubernetesToken  = "kubernetesToken"
-	SecureWebhookToken     = "webhookToken"
+	SecureKubernetesToken  = "kubernetesToken" // #nosec G101 -- the secureJsonData key name, not a credential
+	SecureWebhookToken     = "webhookToken"    // #nosec G101 -- the secureJsonData key name, not a credential
 )
 
 // SecureKeys lists every secureJsonData key MeshWatch reads.
@@ -74,8 +78,8 @@ func (e Endpoint) WithAuth(auth string) Endpoint {
 
 // LLM configures the Ollama model that writes root-cause analyses.
 type LLM struct {
-	Endpoint
-	Model string `json:"model"`
+	Endpoint `tstype:",extends"`
+	Model    string `json:"model"`
 	// NumCtx is the context window sent as options.num_ctx.
 	NumCtx int `json:"numCtx"`
 	// NumPredict caps the generated tokens (options.num_predict).
@@ -87,7 +91,7 @@ type LLM struct {
 
 // Kubernetes configures access to the API server (Flagger canaries, events).
 type Kubernetes struct {
-	Mode string `json:"mode"`
+	Mode string `json:"mode" tstype:"Kube"`
 	URL  string `json:"url,omitempty"`
 	// CACert is the PEM bundle for the API server in "url" mode.
 	CACert string `json:"caCert,omitempty"`
@@ -162,17 +166,49 @@ func (es Errors) Error() string {
 	return "invalid settings: " + strings.Join(parts, "; ")
 }
 
-// Load decodes jsonData over the defaults, attaches the secrets and validates
-// the result. On a validation error it still returns the decoded settings, so
-// callers can report on the parts that are fine.
-func Load(jsonData []byte, secure map[string]string) (Settings, error) {
-	s := Defaults()
-	if len(strings.TrimSpace(string(jsonData))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(jsonData)))
-		if err := dec.Decode(&s); err != nil {
-			return Defaults(), Errors{{Field: "jsonData", Message: describeJSONError(err)}}
+// Section returns the errors that concern one top-level section of the
+// settings, named as in jsonData ("prometheus", "loki", "tempo",
+// "alertmanager", "ollama", "kubernetes", "storage", "evidenceWindowMinutes")
+// or "webhook" for the webhook token. An error concerns the section its
+// Field starts with, up to the first '.', ' ' or '[' (so "prometheus.url",
+// "prometheus secret" and an unknown key "prometheus.url" all concern
+// "prometheus"), compared without regard to case; and every "jsonData" error
+// (the document is not JSON, not an object, or has trailing data) concerns
+// every section. The result is nil when there is none.
+//
+// A caller must not build a client from a section that has errors: its
+// settings are not what the admin wrote (a field of the wrong type fell back
+// to its default) or are unsafe to use.
+func (es Errors) Section(name string) Errors {
+	var out Errors
+	for _, e := range es {
+		if e.Field == "jsonData" || strings.EqualFold(sectionOf(e.Field), name) {
+			out = append(out, e)
 		}
 	}
+	return out
+}
+
+// Has reports whether any error concerns section (see Section).
+func (es Errors) Has(section string) bool { return len(es.Section(section)) > 0 }
+
+func sectionOf(field string) string {
+	if i := strings.IndexAny(field, ". ["); i >= 0 {
+		return field[:i]
+	}
+	return field
+}
+
+// Load decodes jsonData over the defaults, attaches the secrets and validates
+// the result. The error, when not nil, is an Errors naming every bad field.
+//
+// Load decodes field by field: a value of the wrong type keeps its default
+// (and is reported), unknown keys are reported, and the other fields and all
+// secrets are kept whatever is wrong. So on an error Load still returns the
+// settings, and callers use Errors.Section to tell which parts are fine.
+func Load(jsonData []byte, secure map[string]string) (Settings, error) {
+	s := Defaults()
+	errs := decodeJSONData(jsonData, &s)
 	s.fillZeroes()
 	s.Prometheus = s.Prometheus.WithAuth(secure[SecurePrometheusAuth])
 	s.Loki = s.Loki.WithAuth(secure[SecureLokiAuth])
@@ -181,7 +217,8 @@ func Load(jsonData []byte, secure map[string]string) (Settings, error) {
 	s.Ollama.Endpoint = s.Ollama.Endpoint.WithAuth(secure[SecureOllamaAuth])
 	s.Kubernetes.token = strings.TrimSpace(secure[SecureKubernetesToken])
 	s.webhookToken = strings.TrimSpace(secure[SecureWebhookToken])
-	if errs := s.Validate(); len(errs) > 0 {
+	errs = append(errs, s.Validate()...)
+	if len(errs) > 0 {
 		return s, errs
 	}
 	return s, nil
@@ -231,27 +268,49 @@ func (s *Settings) fillZeroes() {
 
 var headerToken = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
 
-// Validate returns every invalid field; nil when all are fine.
+// reservedHeaders are the request headers that Go's HTTP client or
+// MeshWatch's own request code set (Authorization carries the secret): a
+// tenant header with one of these names would overwrite or confuse them.
+var reservedHeaders = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Authorization": true, "Connection": true,
+	"Content-Encoding": true, "Content-Length": true, "Content-Type": true, "Cookie": true,
+	"Expect": true, "Host": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Proxy-Connection": true, "Set-Cookie": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "User-Agent": true,
+}
+
+// maxNamespaceErrors is how many bad namespace names are reported one by one.
+const maxNamespaceErrors = 10
+
+// Validate returns every invalid field; nil when all are fine. No message
+// repeats a secret or URL credentials, and none repeats more than MaxShown
+// characters of a value.
 func (s Settings) Validate() Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldError{Field: field, Message: shownURL(fmt.Sprintf(format, args...))})
 	}
 	endpoint := func(name string, e Endpoint) {
 		if msg := checkHTTPURL(e.URL); msg != "" {
-			add(name+".url", "%q %s", shownURL(e.URL), msg)
+			add(name+".url", "%s", msg)
 		}
-		if !headerToken.MatchString(e.TenantHeader) {
-			add(name+".tenantHeader", "%q is not a valid HTTP header name", e.TenantHeader)
+		switch {
+		case !headerToken.MatchString(e.TenantHeader):
+			add(name+".tenantHeader", "%s is not a valid HTTP header name", quoted(e.TenantHeader))
+		case reservedHeaders[textproto.CanonicalMIMEHeaderKey(e.TenantHeader)]:
+			add(name+".tenantHeader", "%s is set by MeshWatch or Go's HTTP client and cannot carry the tenant; use a header of its own such as X-Scope-OrgID",
+				quoted(textproto.CanonicalMIMEHeaderKey(e.TenantHeader)))
 		}
-		if strings.ContainsAny(e.TenantID, "\r\n") {
-			add(name+".tenantId", "must be a single line")
+		if p := headerValueProblem(e.TenantID); p != "" {
+			add(name+".tenantId", "must be a valid HTTP header value: %s", p)
 		}
 		if e.TimeoutSeconds < 1 || e.TimeoutSeconds > 600 {
 			add(name+".timeoutSeconds", "%d is out of range: use 1 to 600 seconds", e.TimeoutSeconds)
 		}
-		if strings.ContainsAny(e.auth, "\r\n") {
+		if p := headerValueProblem(e.auth); p == "it spans more than one line" {
 			add(name+" secret", "the authorization value must be a single line")
+		} else if p != "" {
+			add(name+" secret", "the authorization value cannot be sent as an HTTP header: %s", p)
 		}
 	}
 	endpoint("prometheus", s.Prometheus)
@@ -259,8 +318,8 @@ func (s Settings) Validate() Errors {
 	endpoint("tempo", s.Tempo)
 	endpoint("alertmanager", s.Alertmanager)
 	endpoint("ollama", s.Ollama.Endpoint)
-	if strings.ContainsAny(s.Ollama.Model, " \t\r\n") {
-		add("ollama.model", "%q must be an Ollama model name such as phi3:mini (no spaces)", s.Ollama.Model)
+	if strings.ContainsAny(s.Ollama.Model, " \t\r\n") || headerValueProblem(s.Ollama.Model) != "" {
+		add("ollama.model", "%s must be an Ollama model name such as phi3:mini (no spaces)", quoted(s.Ollama.Model))
 	}
 	if s.Ollama.NumCtx < 512 || s.Ollama.NumCtx > 131072 {
 		add("ollama.numCtx", "%d is out of range: use 512 to 131072 tokens", s.Ollama.NumCtx)
@@ -272,7 +331,7 @@ func (s Settings) Validate() Errors {
 	case KubeInCluster, KubeDisabled:
 	case KubeURL:
 		if msg := checkHTTPURL(s.Kubernetes.URL); msg != "" {
-			add("kubernetes.url", "%q %s (required when mode is %q)", shownURL(s.Kubernetes.URL), msg, KubeURL)
+			add("kubernetes.url", "%s (required when mode is %q)", msg, KubeURL)
 		}
 		if s.Kubernetes.token == "" {
 			add("kubernetes token", "mode %q needs a ServiceAccount token in secureJsonData.%s", KubeURL, SecureKubernetesToken)
@@ -281,54 +340,109 @@ func (s Settings) Validate() Errors {
 			add("kubernetes.caCert", "must be a PEM certificate bundle")
 		}
 	default:
-		add("kubernetes.mode", "%q is not one of %q, %q, %q", s.Kubernetes.Mode, KubeInCluster, KubeURL, KubeDisabled)
+		add("kubernetes.mode", "%s is not one of %q, %q, %q", quoted(s.Kubernetes.Mode), KubeInCluster, KubeURL, KubeDisabled)
 	}
+	if p := headerValueProblem(s.Kubernetes.token); p != "" {
+		add("kubernetes token", "the ServiceAccount token cannot be sent as an HTTP header: %s", p)
+	}
+	bad := 0
 	for i, ns := range s.Kubernetes.Namespaces {
-		if !dnsLabel.MatchString(ns) {
-			add(fmt.Sprintf("kubernetes.namespaces[%d]", i), "%q is not a valid namespace name", ns)
+		if dnsLabel.MatchString(ns) {
+			continue
+		}
+		if bad++; bad <= maxNamespaceErrors {
+			add(fmt.Sprintf("kubernetes.namespaces[%d]", i), "%s is not a valid namespace name", quoted(ns))
 		}
 	}
-	if !strings.HasPrefix(s.Storage.Path, "/") && !windowsAbs.MatchString(s.Storage.Path) {
-		add("storage.path", "%q must be an absolute file path", s.Storage.Path)
+	if bad > maxNamespaceErrors {
+		add("kubernetes.namespaces", "%d more names are not valid namespace names", bad-maxNamespaceErrors)
+	}
+	if msg := checkStoragePath(s.Storage.Path); msg != "" {
+		add("storage.path", "%s", msg)
 	}
 	if s.EvidenceWindowMinutes < 1 || s.EvidenceWindowMinutes > 360 {
 		add("evidenceWindowMinutes", "%d is out of range: use 1 to 360 minutes", s.EvidenceWindowMinutes)
 	}
+	if p := headerValueProblem(s.webhookToken); p != "" {
+		add("webhook token", "the webhook token can never match an HTTP header: %s", p)
+	}
 	return errs
 }
 
-var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	windowsAbs = regexp.MustCompile(`^[A-Za-z]:[\\/]`)
-)
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// urlUserinfo matches the user:password@ part of URLs in free text.
-var urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s"'@]+@`)
-
-// shownURL is a configured URL as error messages may repeat it: with any
-// user:password@ replaced by ***@, since those messages reach logs, the
-// health report and every viewer of the alerts stream.
-func shownURL(raw string) string {
-	return urlUserinfo.ReplaceAllString(raw, "${1}***@")
-}
-
+// checkHTTPURL says what is wrong with a configured base URL, starting with
+// the URL as ShowURL renders it, or returns "" when it is fine. A value that
+// does not parse is never repeated, not even masked.
 func checkHTTPURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case raw == "":
+	if raw == "" {
 		return "is empty: give an http:// or https:// URL"
-	case err != nil:
-		return "is not a URL" // url.Parse's message repeats the value, credentials and all
+	}
+	if headerValueProblem(raw) != "" || strings.ContainsAny(raw, " \t") {
+		return "is not a URL: it contains white space or a control character"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse's message repeats the value, credentials and all.
+		if strings.Contains(raw, "@") {
+			return "is not a URL; if it carries user:password@, remove them and put the credentials in the secret field"
+		}
+		return "is not a URL"
+	}
+	shown := quoted(ShowURL(raw))
+	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "must start with http:// or https://"
-	case u.Host == "":
-		return "has no host"
+		return shown + " must start with http:// or https://"
 	case u.User != nil:
-		return "must not carry credentials; put them in the secret field instead"
-	case u.RawQuery != "" || u.Fragment != "":
-		return "must not have a query or fragment"
+		return shown + " must not carry credentials; put them in the secret field instead"
+	case u.Hostname() == "":
+		return shown + " has no host"
+	case strings.HasSuffix(u.Host, ":"):
+		return shown + " has an empty port"
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return shown + " must not have a query or fragment"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return shown + " has a port out of range: use 1 to 65535"
+		}
 	}
 	return ""
+}
+
+// checkStoragePath says what is wrong with storage.path, or "".
+func checkStoragePath(p string) string {
+	if headerValueProblem(p) != "" {
+		return "must be a file path without control characters"
+	}
+	if !isAbsPath(p) {
+		return quoted(p) + " must be an absolute file path"
+	}
+	for _, elem := range strings.FieldsFunc(p, isPathSeparator) {
+		if elem == ".." {
+			return quoted(p) + ` must not contain ".." elements`
+		}
+	}
+	if clean := filepath.Clean(p); clean != filepath.FromSlash(p) {
+		return fmt.Sprintf("%s is not a clean path: use %s", quoted(p), quoted(clean))
+	}
+	return ""
+}
+
+// isAbsPath reports whether p is absolute on the OS the plugin runs on. On
+// Windows a rooted path without a drive ("/var/lib/…", the default) is also
+// accepted: Windows resolves it on Grafana's current drive, never relative to
+// the working directory.
+func isAbsPath(p string) bool {
+	if filepath.IsAbs(p) {
+		return true
+	}
+	return runtime.GOOS == "windows" && len(p) > 0 && isPathSeparator(rune(p[0])) &&
+		(len(p) == 1 || !isPathSeparator(rune(p[1])))
+}
+
+func isPathSeparator(r rune) bool {
+	return r < 0x80 && os.IsPathSeparator(uint8(r))
 }
 
 // authorizationValue turns a configured secret into an Authorization header
@@ -341,24 +455,26 @@ func authorizationValue(secret string) string {
 	return "Bearer " + secret
 }
 
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("field %q has a %s value, expected %s", typeErr.Field, typeErr.Value, typeErr.Type)
-	}
-	return "is not valid JSON: " + err.Error()
-}
-
 // Public is the settings as the browser may see them: every non-secret field
-// plus which secrets are configured. It never carries a secret value.
+// plus which secrets are configured. It never carries a secret value, and its
+// URLs are masked as by ShowURL (without the length cap): no user-info, no
+// query.
 type Public struct {
-	Settings
+	Settings         `tstype:",extends"`
 	SecureConfigured map[string]bool `json:"secureConfigured"`
 }
 
 // Public returns the browser-safe view of s.
 func (s Settings) Public() Public {
-	return Public{Settings: s, SecureConfigured: map[string]bool{
+	v := s
+	for _, e := range []*Endpoint{&v.Prometheus, &v.Loki, &v.Tempo, &v.Alertmanager, &v.Ollama.Endpoint} {
+		e.URL = maskURL(e.URL)
+		e.auth = ""
+	}
+	v.Kubernetes.URL = maskURL(v.Kubernetes.URL)
+	v.Kubernetes.token = ""
+	v.webhookToken = ""
+	return Public{Settings: v, SecureConfigured: map[string]bool{
 		SecurePrometheusAuth:   s.Prometheus.HasAuth(),
 		SecureLokiAuth:         s.Loki.HasAuth(),
 		SecureTempoAuth:        s.Tempo.HasAuth(),

@@ -70,7 +70,9 @@ func TestEveryBadValueNamesItsField(t *testing.T) {
 		{`{"kubernetes":{"namespaces":["Shop_1"]}}`, "kubernetes.namespaces[0]", nil},
 		{`{"storage":{"path":"data/mw.db"}}`, "storage.path", nil},
 		{`{"evidenceWindowMinutes":1000}`, "evidenceWindowMinutes", nil},
-		{`{"prometheus":{"url":42}}`, "jsonData", nil},
+		// A wrong-typed value names its own field (it used to name "jsonData",
+		// which now means the document as a whole and concerns every section).
+		{`{"prometheus":{"url":42}}`, "prometheus.url", nil},
 		{`{"prometheus":`, "jsonData", nil},
 		{`{}`, "prometheus secret", map[string]string{SecurePrometheusAuth: "a\nb"}},
 	}
