@@ -3,13 +3,14 @@ package signals
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
 )
 
 var idRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -103,63 +104,48 @@ func TestParams(t *testing.T) {
 // The rules file reads back as the catalog: YAML's folding and quoting
 // keep every expression and annotation as it is.
 func TestRulesFileReadsBackAsTheCatalog(t *testing.T) {
-	var f struct {
-		Groups []struct {
-			Name     string `json:"name"`
-			Interval string `json:"interval"`
-			Rules    []struct {
-				Alert       string            `json:"alert"`
-				Expr        string            `json:"expr"`
-				For         string            `json:"for"`
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-			} `json:"rules"`
-		} `json:"groups"`
-	}
-	if err := yaml.UnmarshalStrict(RulesFile(), &f); err != nil {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, RulesFile(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	byAlert := map[string]Signal{}
+	read, err := promrules.ReadAlertRules(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Signal
 	for _, s := range All() {
 		if s.Rule != nil {
-			byAlert[s.Rule.Alert] = s
+			want = append(want, s)
 		}
 	}
-	groups, n := map[string]bool{}, 0
-	for _, g := range f.Groups {
-		if groups[g.Name] || g.Interval != "30s" {
-			t.Errorf("group %s: repeated, or interval %s", g.Name, g.Interval)
-		}
-		groups[g.Name] = true
-		for _, r := range g.Rules {
-			n++
-			s, ok := byAlert[r.Alert]
-			if !ok {
-				t.Errorf("%s is not in the catalog", r.Alert)
-				continue
-			}
-			want := s.Rule
-			if g.Name != want.Group || strings.TrimSuffix(r.Expr, "\n") != s.Expr() {
-				t.Errorf("%s: group %s, expr\n%s\nwant group %s, expr\n%s", r.Alert, g.Name, r.Expr, want.Group, s.Expr())
-			}
-			if hold := map[bool]string{true: dur(want.For), false: ""}[want.For > 0]; r.For != hold {
-				t.Errorf("%s: for %q, want %q", r.Alert, r.For, hold)
-			}
-			if len(r.Labels) != 1 || r.Labels["severity"] != want.Severity {
-				t.Errorf("%s: labels %v", r.Alert, r.Labels)
-			}
-			if len(r.Annotations) != len(want.Annotations()) {
-				t.Errorf("%s: annotations %v", r.Alert, r.Annotations)
-			}
-			for k, v := range want.Annotations() {
-				if r.Annotations[k] != v {
-					t.Errorf("%s: %s reads back as\n%q\nwant\n%q", r.Alert, k, r.Annotations[k], v)
-				}
-			}
-		}
+	if len(read) != len(want) {
+		t.Fatalf("the file has %d rules, the catalog %d", len(read), len(want))
 	}
-	if n != len(byAlert) {
-		t.Errorf("the file has %d rules, the catalog %d", n, len(byAlert))
+	groups := map[string]bool{}
+	for i, r := range read {
+		s, w := want[i], want[i].Rule
+		if r.Alert != w.Alert || r.Group != w.Group || r.Interval != RuleInterval || r.For != w.For {
+			t.Errorf("rule %d: %s in %s every %s for %s, want %s in %s every %s for %s", i,
+				r.Alert, r.Group, r.Interval, r.For, w.Alert, w.Group, RuleInterval, w.For)
+		}
+		if i > 0 && r.Group != read[i-1].Group && groups[r.Group] {
+			t.Errorf("group %s comes twice", r.Group)
+		}
+		groups[r.Group] = true
+		if strings.TrimSuffix(r.Expr, "\n") != s.Expr() {
+			t.Errorf("%s: expr reads back as\n%s\nwant\n%s", r.Alert, r.Expr, s.Expr())
+		}
+		if len(r.Labels) != 1 || r.Labels["severity"] != w.Severity {
+			t.Errorf("%s: labels %v", r.Alert, r.Labels)
+		}
+		if len(r.Annotations) != len(w.Annotations()) {
+			t.Errorf("%s: annotations %v", r.Alert, r.Annotations)
+		}
+		for k, v := range w.Annotations() {
+			if r.Annotations[k] != v {
+				t.Errorf("%s: %s reads back as\n%q\nwant\n%q", r.Alert, k, r.Annotations[k], v)
+			}
+		}
 	}
 }
 
@@ -194,5 +180,20 @@ func TestCommittedRulesAreGenerated(t *testing.T) {
 	if !bytes.Equal(got, RulesFile()) {
 		t.Errorf("%s is not what the catalog of signals generates: run `%s` (or `go run ./pkg/signals/gen`) and commit the result",
 			RulesFilePath, RegenerateCommand)
+	}
+}
+
+// The catalog ships in the plugin binary and is read by the development
+// kit: it depends on neither the kit nor Grafana's SDK.
+func TestDependsOnNeitherDevkitNorSDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/meshwatch/meshwatch/pkg/devkit") || strings.HasPrefix(p, "github.com/grafana/") ||
+			(strings.HasPrefix(p, "github.com/meshwatch/meshwatch/") && p != "github.com/meshwatch/meshwatch/pkg/signals") {
+			t.Errorf("pkg/signals depends on %s", p)
+		}
 	}
 }
