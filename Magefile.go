@@ -60,8 +60,9 @@ func Preview() error {
 
 // Check is the one test command: frontend typecheck, lint and unit tests,
 // the package (frontend + every backend platform + zip layout), the browser
-// suite on the preview host, go vet, and all Go tests, including the
-// integration tests on real servers and the plugin protocol test.
+// suite on the preview host, go vet, gosec (no HIGH findings), and all Go
+// tests, including the integration tests on real servers and the plugin
+// protocol test.
 func Check() error {
 	for _, script := range []string{"typecheck", "lint", "test:ci"} {
 		if err := sh.RunV("npm", "run", script); err != nil {
@@ -76,7 +77,38 @@ func Check() error {
 	if err := sh.RunV("go", append([]string{"vet"}, pkgs...)...); err != nil {
 		return err
 	}
+	mg.SerialDeps(Gosec)
 	return sh.RunV("go", append([]string{"test", "-count=1", "-timeout=40m"}, pkgs...)...)
+}
+
+// gosecTool is the gosec Gosec runs, pinned; `go run` fetches and builds it
+// into the module and build caches the first time.
+const gosecTool = "github.com/securego/gosec/v2/cmd/gosec@v2.22.11"
+
+// Gosec runs gosec over the module at HIGH severity, as Grafana's plugin
+// validator does, and fails on any finding; node_modules, dist and .git are
+// not scanned. The module cache is asked first (as a file proxy), so once
+// gosec has been fetched this works offline.
+func Gosec() error {
+	modcache, err := sh.Output("go", "env", "GOMODCACHE")
+	if err != nil {
+		return err
+	}
+	proxy, err := sh.Output("go", "env", "GOPROXY")
+	if err != nil {
+		return err
+	}
+	cache := filepath.ToSlash(filepath.Join(modcache, "cache", "download"))
+	if !strings.HasPrefix(cache, "/") {
+		cache = "/" + cache // file:///C:/... on Windows
+	}
+	env := map[string]string{"GOPROXY": "file://" + cache + "," + proxy}
+	if err := sh.RunWithV(env, "go", "run", gosecTool, "-quiet", "-severity=high",
+		"-exclude-dir=node_modules", "-exclude-dir=dist", "-exclude-dir=.git", "./..."); err != nil {
+		return fmt.Errorf("gosec found HIGH severity issues (fix them, or mark a deliberate one `#nosec Gxxx -- reason`): %w", err)
+	}
+	fmt.Println("gosec: no HIGH severity findings")
+	return nil
 }
 
 // goPackages lists the module's Go packages, leaving out the ones npm
