@@ -30,7 +30,7 @@ const (
 	SecureAlertmanagerAuth = "alertmanagerAuth"
 	SecureOllamaAuth       = "ollamaAuth"
 	SecureKubernetesToken  = "kubernetesToken" // #nosec G101 -- the secureJsonData key name, not a credential
-	SecureWebhookToken     = "webhookToken"    // #nosec G101 -- the secureJsonData key name, not a credential
+	SecureWebhookToken     = "webhookToken"
 )
 
 // SecureKeys lists every secureJsonData key MeshWatch reads.
