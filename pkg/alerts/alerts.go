@@ -6,17 +6,14 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
-	"github.com/meshwatch/meshwatch/pkg/upstream"
+	"github.com/meshwatch/meshwatch/pkg/systems/prometheus"
 )
 
 // States Prometheus reports for an alert that is active; others (Prometheus 3
@@ -25,9 +22,6 @@ const (
 	StateFiring  = "firing"
 	StatePending = "pending"
 )
-
-// Path is the Prometheus API path Fetch reads.
-const Path = "/api/v1/alerts"
 
 // Alert is one active alert (one alerting-rule instance) as Prometheus
 // evaluates it.
@@ -53,65 +47,29 @@ type Alert struct {
 	Labels map[string]string
 }
 
-// apiAnswer is the envelope of every Prometheus API answer.
-type apiAnswer struct {
-	Status    string          `json:"status"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Data      json.RawMessage `json:"data"`
+// Fetch reads the alerts Prometheus is evaluating now through c and returns
+// the firing and pending ones in display order (see Sort), ActiveAt in UTC.
+// Every error starts with "Prometheus at <base>/api/v1/alerts" and carries
+// no credentials.
+func Fetch(ctx context.Context, c *prometheus.Client) ([]Alert, error) {
+	list, err := c.Alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return active(list), nil
 }
 
-type apiAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	State       string            `json:"state"`
-	ActiveAt    *time.Time        `json:"activeAt"`
-}
-
-// Parse reads a Prometheus GET /api/v1/alerts answer and returns its firing
-// and pending alerts in display order (see Sort).
-func Parse(body []byte) ([]Alert, error) {
-	var ans apiAnswer
-	if err := json.Unmarshal(body, &ans); err != nil {
-		return nil, fmt.Errorf("the answer is not JSON: %w", err)
-	}
-	switch ans.Status {
-	case "success":
-	case "error":
-		parts := []string{}
-		for _, p := range []string{ans.ErrorType, ans.Error} {
-			if p = strings.TrimSpace(p); p != "" {
-				parts = append(parts, p)
-			}
-		}
-		if len(parts) == 0 {
-			parts = append(parts, "no reason given")
-		}
-		return nil, fmt.Errorf("the alerts API answered with an error: %s", strings.Join(parts, ": "))
-	default:
-		return nil, fmt.Errorf("the answer is not a Prometheus API answer (status %q)", ans.Status)
-	}
-	var d struct {
-		Alerts *[]apiAlert `json:"alerts"`
-	}
-	if len(ans.Data) == 0 || string(ans.Data) == "null" {
-		return nil, errors.New("the answer has no data.alerts list")
-	}
-	if err := json.Unmarshal(ans.Data, &d); err != nil {
-		return nil, fmt.Errorf("data.alerts is not a list of alerts: %w", err)
-	}
-	if d.Alerts == nil {
-		return nil, errors.New("the answer has no data.alerts list")
-	}
-	out := make([]Alert, 0, len(*d.Alerts))
-	for _, a := range *d.Alerts {
-		state := strings.ToLower(a.State)
+// active keeps the firing and pending alerts of list, in display order.
+func active(list []v1.Alert) []Alert {
+	out := make([]Alert, 0, len(list))
+	for _, a := range list {
+		state := strings.ToLower(string(a.State))
 		if state != StateFiring && state != StatePending {
 			continue
 		}
-		labels := a.Labels
-		if labels == nil {
-			labels = map[string]string{}
+		labels := make(map[string]string, len(a.Labels))
+		for k, v := range a.Labels {
+			labels[string(k)] = string(v)
 		}
 		al := Alert{
 			Name:         labels["alertname"],
@@ -119,18 +77,18 @@ func Parse(body []byte) ([]Alert, error) {
 			Severity:     labels["severity"],
 			Namespace:    labels["namespace"],
 			Workload:     labels["workload"],
-			Summary:      a.Annotations["summary"],
-			DashboardURL: a.Annotations["dashboard_url"],
-			Runbook:      a.Annotations["runbook"],
+			Summary:      string(a.Annotations["summary"]),
+			DashboardURL: string(a.Annotations["dashboard_url"]),
+			Runbook:      string(a.Annotations["runbook"]),
 			Labels:       labels,
 		}
-		if a.ActiveAt != nil {
+		if !a.ActiveAt.IsZero() {
 			al.ActiveAt = a.ActiveAt.UTC()
 		}
 		out = append(out, al)
 	}
 	Sort(out)
-	return out, nil
+	return out
 }
 
 // Sort orders alerts for display: firing before pending, then by severity
@@ -175,21 +133,6 @@ func severityRank(s string) int {
 		return 2
 	}
 	return 3
-}
-
-// Fetch reads the alerts Prometheus is evaluating now through c. Every error
-// starts with "<service> at <url>" and, like all upstream errors, carries no
-// credentials.
-func Fetch(ctx context.Context, c *upstream.Client) ([]Alert, error) {
-	body, err := c.Do(ctx, http.MethodGet, Path, nil, nil, "")
-	if err != nil {
-		return nil, err
-	}
-	alerts, err := Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", c.Name(), c.URL(Path, nil), err)
-	}
-	return alerts, nil
 }
 
 // Frame field names, in frame order.

@@ -12,7 +12,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
-	"github.com/meshwatch/meshwatch/pkg/upstream"
+	"github.com/meshwatch/meshwatch/pkg/settings"
+	"github.com/meshwatch/meshwatch/pkg/systems/prometheus"
 )
 
 const goodAnswer = `{"status":"success","data":{"alerts":[
@@ -26,8 +27,35 @@ const goodAnswer = `{"status":"success","data":{"alerts":[
   "state":"inactive","activeAt":"2026-03-01T09:00:00Z","keepFiringSince":"2026-03-01T09:10:00Z","value":"0e+00"}
 ]}}`
 
-func TestParseGoodAnswer(t *testing.T) {
-	got, err := Parse([]byte(goodAnswer))
+// promClient is a Prometheus client for base, sending "Bearer s3cr3t".
+func promClient(t *testing.T, base string) *prometheus.Client {
+	t.Helper()
+	c, err := prometheus.New(settings.Endpoint{URL: base}.WithAuth("s3cr3t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// fetchBody serves body as Prometheus' GET /api/v1/alerts answer and reads
+// it through Fetch.
+func fetchBody(t *testing.T, body string) ([]Alert, error) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/alerts" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return Fetch(context.Background(), promClient(t, srv.URL))
+}
+
+func TestFetchGoodAnswer(t *testing.T) {
+	got, err := fetchBody(t, goodAnswer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,14 +77,14 @@ func TestParseGoodAnswer(t *testing.T) {
 	}
 }
 
-func TestParseEmptyList(t *testing.T) {
-	got, err := Parse([]byte(`{"status":"success","data":{"alerts":[]}}`))
+func TestFetchEmptyList(t *testing.T) {
+	got, err := fetchBody(t, `{"status":"success","data":{"alerts":[]}}`)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("want an empty, non-nil list, got %v %v", got, err)
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestFetchAnswerErrors(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
 		"not JSON":           {`<html>502 Bad Gateway</html>`, "not JSON"},
 		"empty body":         {``, "not JSON"},
@@ -71,15 +99,15 @@ func TestParseErrors(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := Parse([]byte(c.body))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
+			got, err := fetchBody(t, c.body)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "Prometheus at http://") {
 				t.Fatalf("want an error containing %q, got %v (%v)", c.want, err, got)
 			}
 		})
 	}
 }
 
-func TestParseOrdering(t *testing.T) {
+func TestFetchOrdering(t *testing.T) {
 	type a = map[string]any
 	mk := func(name, state, sev, at, ns, wl string) a {
 		return a{"labels": a{"alertname": name, "severity": sev, "namespace": ns, "workload": wl},
@@ -99,7 +127,7 @@ func TestParseOrdering(t *testing.T) {
 		mk("Weird", "unknown", "critical", "2025-01-01T00:00:00Z", "", ""),
 	}
 	body, _ := json.Marshal(a{"status": "success", "data": a{"alerts": list}})
-	got, err := Parse(body)
+	got, err := fetchBody(t, string(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +143,7 @@ func TestParseOrdering(t *testing.T) {
 }
 
 func TestFrameFieldsAndRows(t *testing.T) {
-	alerts, err := Parse([]byte(goodAnswer))
+	alerts, err := fetchBody(t, goodAnswer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,17 +227,12 @@ func TestFetch(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := upstream.New(upstream.Config{Name: "Prometheus", BaseURL: srv.URL + "/prom", Authorization: "Bearer s3cr3t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Fetch(context.Background(), c)
+	got, err := Fetch(context.Background(), promClient(t, srv.URL+"/prom"))
 	if err != nil || len(got) != 2 || auth != "Bearer s3cr3t" {
 		t.Fatalf("Fetch: %v %d alerts, auth %q", err, len(got), auth)
 	}
 
-	bad, _ := upstream.New(upstream.Config{Name: "Prometheus", BaseURL: srv.URL + "/elsewhere", Authorization: "Bearer s3cr3t"})
-	_, err = Fetch(context.Background(), bad)
+	_, err = Fetch(context.Background(), promClient(t, srv.URL+"/elsewhere"))
 	if err == nil || !strings.HasPrefix(err.Error(), "Prometheus at "+srv.URL+"/elsewhere/api/v1/alerts answered HTTP 404") {
 		t.Fatalf("404: %v", err)
 	}
@@ -218,8 +241,7 @@ func TestFetch(t *testing.T) {
 		_, _ = w.Write([]byte("<html>login</html>"))
 	}))
 	defer html.Close()
-	hc, _ := upstream.New(upstream.Config{Name: "Prometheus", BaseURL: html.URL, Authorization: "Bearer s3cr3t"})
-	_, err = Fetch(context.Background(), hc)
+	_, err = Fetch(context.Background(), promClient(t, html.URL))
 	if err == nil || !strings.HasPrefix(err.Error(), "Prometheus at "+html.URL+"/api/v1/alerts: the answer is not JSON") {
 		t.Fatalf("non-JSON: %v", err)
 	}
