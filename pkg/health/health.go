@@ -16,28 +16,14 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
-// Status of one dependency or of the whole report.
-type Status string
-
-// Statuses, from best to worst.
+// The statuses by their short names, as MeshWatch's Go code writes them
+// (report.go declares them for the browser too).
 const (
-	OK       Status = "ok"
-	Disabled Status = "disabled"
-	Warning  Status = "warning"
-	Error    Status = "error"
+	OK       = StatusOK
+	Disabled = StatusDisabled
+	Warning  = StatusWarning
+	Error    = StatusError
 )
-
-func (s Status) rank() int {
-	switch s {
-	case Error:
-		return 3
-	case Warning:
-		return 2
-	case Disabled:
-		return 1
-	}
-	return 0
-}
 
 // Outcome is what a probe found out.
 type Outcome struct {
@@ -62,49 +48,6 @@ type Check struct {
 	Probe    Probe
 	// Fix is the setting to look at when the probe fails ("prometheus.url").
 	Fix string
-}
-
-// Result is one line of the report.
-type Result struct {
-	Name     string `json:"name"`
-	Target   string `json:"target"`
-	Required bool   `json:"required"`
-	Status   Status `json:"status"`
-	Version  string `json:"version,omitempty"`
-	// Probed is false for lines that report without calling the dependency
-	// (invalid settings, disabled features); they carry no latency.
-	Probed    bool   `json:"probed"`
-	LatencyMS int64  `json:"latencyMs"`
-	Message   string `json:"message"`
-}
-
-// Line renders r as one human-readable line.
-func (r Result) Line() string {
-	mark := map[Status]string{OK: "OK  ", Warning: "WARN", Error: "FAIL", Disabled: "OFF "}[r.Status]
-	s := fmt.Sprintf("%s %s", mark, r.Name)
-	if r.Version != "" {
-		s += " " + r.Version
-	}
-	if r.Probed {
-		s += fmt.Sprintf(" (%d ms)", r.LatencyMS)
-	}
-	return s + ": " + r.Message
-}
-
-// Report is every dependency's result plus the overall status.
-type Report struct {
-	Status  Status   `json:"status"`
-	Summary string   `json:"summary"`
-	Results []Result `json:"results"`
-}
-
-// Text renders the summary and one line per dependency.
-func (r Report) Text() string {
-	lines := []string{r.Summary}
-	for _, res := range r.Results {
-		lines = append(lines, res.Line())
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Run probes every check concurrently, each bounded by perCheck, and returns
