@@ -18,11 +18,12 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/settings"
+	"github.com/meshwatch/meshwatch/pkg/systems/internal/systemtest"
 	"github.com/meshwatch/meshwatch/pkg/systems/prometheus"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
-const secret = "s3cr3t-prom-token"
+const secret = systemtest.Secret
 
 func client(t *testing.T, base string, timeoutSeconds int) *prometheus.Client {
 	t.Helper()
@@ -204,4 +205,10 @@ func TestNewRefusesABadURLWithoutEchoingCredentials(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+func TestCommonErrorPaths(t *testing.T) {
+	systemtest.ErrorPaths(t, "Prometheus", "prometheus.url", func(t *testing.T, base string, timeoutSeconds int) health.Probe {
+		return client(t, base, timeoutSeconds).Probe()
+	})
 }
