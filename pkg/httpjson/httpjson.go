@@ -66,6 +66,11 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) bool 
 		Error(w, http.StatusUnsupportedMediaType, "unsupported content type", "send application/json, got "+ct)
 		return false
 	}
+	if r.Body == nil || r.Body == http.NoBody {
+		// Grafana's resource adapter hands an empty body over as nil.
+		Error(w, http.StatusBadRequest, "malformed JSON body", "the body is empty")
+		return false
+	}
 	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()

@@ -55,3 +55,24 @@ func TestDecodeAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// Grafana's resource adapter passes an empty body as a nil r.Body: a 400,
+// not a panic.
+func TestDecodeNilBody(t *testing.T) {
+	for _, body := range []func(*http.Request){
+		func(r *http.Request) { r.Body = nil },
+		func(r *http.Request) { r.Body = http.NoBody },
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/x", nil)
+		body(r)
+		w := httptest.NewRecorder()
+		var v map[string]any
+		if Decode(w, r, 64, &v) {
+			t.Fatal("an empty body decoded")
+		}
+		var e ErrorBody
+		if w.Code != http.StatusBadRequest || json.Unmarshal(w.Body.Bytes(), &e) != nil || !strings.Contains(e.Detail, "empty") {
+			t.Errorf("empty body: %d %s", w.Code, w.Body.String())
+		}
+	}
+}

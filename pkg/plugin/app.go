@@ -1,7 +1,8 @@
-// Package plugin is MeshWatch's Grafana-facing shell: it turns Grafana's app
-// instance settings into typed settings, wires the capability packages to
-// resource routes, the health check and Grafana Live streams, and owns their
-// lifecycle. It holds no domain logic of its own.
+// Package plugin is MeshWatch's Grafana-facing shell, as thin as it can be:
+// it loads the settings, lets each capability register its resource routes,
+// Live streams and health checks (wire.go), dispatches Grafana's calls to
+// them, and disposes of everything they started when Grafana drops the
+// instance. It holds no domain logic of its own.
 package plugin
 
 import (
@@ -15,10 +16,9 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	"github.com/grafana/grafana-plugin-sdk-go/build/buildinfo"
 
-	"github.com/meshwatch/meshwatch/pkg/alerts"
-	"github.com/meshwatch/meshwatch/pkg/connect"
+	"github.com/meshwatch/meshwatch/pkg/access"
+	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/settings"
-	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
 // PluginID is the plugin's id in plugin.json.
@@ -36,21 +36,9 @@ var (
 type App struct {
 	backend.CallResourceHandler
 
-	settings    settings.Settings
-	settingsErr error
-	clients     clients
-	version     string
+	reg *capability.Registry
 	// checkTimeout bounds each dependency probe in CheckHealth.
 	checkTimeout time.Duration
-	// alertsFeed serves the alerts Live channel (streams.go).
-	alertsFeed *alerts.Feed
-}
-
-// clients are the upstream connections built from the settings; a nil client
-// has its construction error beside it.
-type clients struct {
-	prometheus, loki, tempo, alertmanager, ollama, kubernetes *upstream.Client
-	errs                                                      map[string]error
 }
 
 // NewApp builds an instance from Grafana's app settings. Invalid settings do
@@ -58,51 +46,37 @@ type clients struct {
 // field, so the admin can fix them from the config page.
 func NewApp(_ context.Context, s backend.AppInstanceSettings) (instancemgmt.Instance, error) {
 	cfg, err := settings.Load(s.JSONData, s.DecryptedSecureJSONData)
-	app := &App{settings: cfg, settingsErr: err, checkTimeout: 5 * time.Second, version: pluginVersion()}
 	if err != nil {
 		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", err.Error())
 	}
-	app.clients = buildClients(cfg)
-	app.alertsFeed = &alerts.Feed{Read: app.alertsFrame}
-	mux := http.NewServeMux()
-	app.registerRoutes(mux)
-	app.CallResourceHandler = httpadapter.New(mux)
-	return app, nil
+	reg := capability.New()
+	wire(reg, cfg, err, pluginVersion())
+	return &App{
+		CallResourceHandler: httpadapter.New(withUser(reg.Handler())),
+		reg:                 reg,
+		checkTimeout:        5 * time.Second,
+	}, nil
 }
 
-func buildClients(s settings.Settings) clients {
-	c := clients{errs: map[string]error{}}
-	keep := func(name string, cl *upstream.Client, err error) *upstream.Client {
-		if err != nil {
-			c.errs[name] = err
-		}
-		return cl
-	}
-	var err error
-	var cl *upstream.Client
-	cl, err = connect.Endpoint("Prometheus", s.Prometheus)
-	c.prometheus = keep("prometheus", cl, err)
-	cl, err = connect.Endpoint("Loki", s.Loki)
-	c.loki = keep("loki", cl, err)
-	cl, err = connect.Endpoint("Tempo", s.Tempo)
-	c.tempo = keep("tempo", cl, err)
-	cl, err = connect.Endpoint("Alertmanager", s.Alertmanager)
-	c.alertmanager = keep("alertmanager", cl, err)
-	cl, err = connect.Ollama(s.Ollama)
-	c.ollama = keep("ollama", cl, err)
-	cl, err = connect.Kubernetes(s.Kubernetes)
-	c.kubernetes = keep("kubernetes", cl, err)
-	return c
+// Dispose stops everything the instance's capabilities started (polls,
+// streams, connections). Grafana calls it after a settings change and for
+// evicted idle instances.
+func (a *App) Dispose() { a.reg.Dispose() }
+
+// withUser hands the capabilities the caller Grafana put in the plugin
+// context (nil when Grafana itself makes the call).
+func withUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := userOf(backend.PluginConfigFromContext(r.Context()).User)
+		next.ServeHTTP(w, r.WithContext(access.WithUser(r.Context(), u)))
+	})
 }
 
-// Dispose releases the instance's connections.
-func (a *App) Dispose() {
-	for _, c := range []*upstream.Client{a.clients.prometheus, a.clients.loki, a.clients.tempo,
-		a.clients.alertmanager, a.clients.ollama, a.clients.kubernetes} {
-		if c != nil {
-			c.CloseIdleConnections()
-		}
+func userOf(u *backend.User) *access.User {
+	if u == nil {
+		return nil
 	}
+	return &access.User{Login: u.Login, Name: u.Name, Role: access.Role(u.Role)}
 }
 
 func pluginVersion() string {

@@ -3,6 +3,7 @@ package plugin
 import (
 	"net"
 	"testing"
+	"time"
 )
 
 // ClosedURL is an http URL on loopback where nothing listens.
@@ -44,3 +45,12 @@ const AlertRulesForTest = `groups:
         annotations:
           summary: cart p99 latency is rising
 `
+
+// setAlertsTiming makes the instances built during the test poll the alerts
+// every interval and re-send an unchanged frame every heartbeat (0: default).
+func setAlertsTiming(t *testing.T, interval, heartbeat time.Duration) {
+	t.Helper()
+	oldI, oldH := alertsInterval, alertsHeartbeat
+	alertsInterval, alertsHeartbeat = interval, heartbeat
+	t.Cleanup(func() { alertsInterval, alertsHeartbeat = oldI, oldH })
+}

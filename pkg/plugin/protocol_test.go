@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,8 +22,8 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
-	"github.com/meshwatch/meshwatch/pkg/plugin"
 	"github.com/meshwatch/meshwatch/pkg/devkit/pluginhost"
+	"github.com/meshwatch/meshwatch/pkg/plugin"
 )
 
 // buildPlugin compiles ./pkg the way mage does (CGO off, the SDK's build tag
@@ -58,13 +61,32 @@ func TestMain(m *testing.M) {
 
 // startPlugin runs the binary with the environment Grafana >= 12.4 gives a
 // plugin: GF_* variables only, no host environment.
-func startPlugin(t *testing.T) (*pluginhost.Plugin, *bytes.Buffer) {
+// syncBuffer is the plugin log: go-plugin's stderr goroutine writes it while
+// the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startPlugin(t *testing.T) (*pluginhost.Plugin, *syncBuffer) {
 	t.Helper()
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	p, err := pluginhost.Start(pluginhost.Options{
 		Path: buildPlugin(t),
 		Env:  []string{"GF_VERSION=12.3.0", "GF_EDITION=oss", "GF_PLUGIN_VERSION=9.9.9-test", "GF_APP_URL=http://127.0.0.1:3000/"},
-		Log:  &logs,
+		Log:  logs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +97,7 @@ func startPlugin(t *testing.T) (*pluginhost.Plugin, *bytes.Buffer) {
 			t.Logf("plugin log:\n%s", logs.String())
 		}
 	})
-	return p, &logs
+	return p, logs
 }
 
 func pluginContext(t *testing.T, jsonData map[string]any, secure map[string]string) backend.PluginContext {
@@ -124,7 +146,7 @@ func decodeError(t *testing.T, r *pluginhost.Response) errorBody {
 }
 
 func TestProtocolResources(t *testing.T) {
-	p, _ := startPlugin(t)
+	p, logs := startPlugin(t)
 	pc := pluginContext(t, map[string]any{"storage": map[string]any{"path": filepath.Join(t.TempDir(), "mw.db")}},
 		map[string]string{"prometheusAuth": "s3cr3t-prom-token", "kubernetesToken": "s3cr3t-kube-token"})
 	jsonCT := map[string][]string{"Content-Type": {"application/json"}}
@@ -190,6 +212,61 @@ func TestProtocolResources(t *testing.T) {
 		r := call(t, p, pc, http.MethodDelete, "settings", nil, nil)
 		if e := decodeError(t, r); r.Status != 405 || !strings.Contains(e.Detail, "GET") {
 			t.Fatalf("got %d %+v", r.Status, e)
+		}
+	})
+
+	t.Run("an empty POST body is a 400 in the error shape, not a panic", func(t *testing.T) {
+		for _, body := range [][]byte{nil, {}} {
+			r := call(t, p, pc, http.MethodPost, "settings/validate", body, jsonCT)
+			if e := decodeError(t, r); r.Status != 400 || e.Error != "malformed JSON body" || !strings.Contains(e.Detail, "empty") {
+				t.Fatalf("empty body: %d %+v", r.Status, e)
+			}
+		}
+		if strings.Contains(logs.String(), "panic") {
+			t.Fatalf("the plugin panicked:\n%s", logs.String())
+		}
+	})
+
+	t.Run("settings are for org admins only", func(t *testing.T) {
+		for _, u := range []*backend.User{nil, {Login: "v", Role: "Viewer"}, {Login: "e", Role: "Editor"}, {Login: "n", Role: "None"}} {
+			other := pc
+			other.User = u
+			for _, route := range []struct{ method, path string }{{http.MethodGet, "settings"}, {http.MethodPost, "settings/validate"}} {
+				r := call(t, p, other, route.method, route.path, []byte(`{"jsonData":{}}`), jsonCT)
+				want := 403
+				if u == nil {
+					want = 401
+				}
+				if e := decodeError(t, r); r.Status != want || e.Error == "" || e.Detail == "" {
+					t.Errorf("%+v %s %s: %d %s", u, route.method, route.path, r.Status, r.Body)
+				}
+				if strings.Contains(string(r.Body), "monitoring.svc") {
+					t.Errorf("%+v: the refusal carries settings: %s", u, r.Body)
+				}
+			}
+		}
+	})
+
+	t.Run("URL credentials never reach a response", func(t *testing.T) {
+		creds := pluginContext(t, map[string]any{
+			"prometheus": map[string]any{"url": "http://admin:pa%23ss-w0rd@127.0.0.1:1"},
+			"loki":       map[string]any{"url": "http://u:p@ss@127.0.0.1:1"},
+			"kubernetes": map[string]any{"mode": "disabled"},
+			"storage":    map[string]any{"path": filepath.Join(t.TempDir(), "mw.db")},
+		}, nil)
+		r := call(t, p, creds, http.MethodGet, "settings", nil, nil)
+		if r.Status != 200 {
+			t.Fatalf("settings: %d %s", r.Status, r.Body)
+		}
+		res, err := p.CheckHealth(context.Background(), creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := string(r.Body) + res.Message + string(res.JSONDetails) + logs.String()
+		for _, secret := range []string{"pa%23ss", "pa#ss", "w0rd", "ss@127", "u:p"} {
+			if strings.Contains(all, secret) {
+				t.Errorf("%q reached a response or the log:\n%s\n%s", secret, r.Body, res.Message)
+			}
 		}
 	})
 
@@ -398,5 +475,86 @@ func TestProtocolAlertsStream(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "s3cr3t") {
 		t.Fatal("the Prometheus credential leaked into the plugin log")
+	}
+}
+
+// TestProtocolSettingsSaveEndsOldStream saves new settings while the alerts
+// stream runs, as an admin would on the configuration page. Grafana's SDK
+// builds a new instance and disposes of the old one a few seconds later: the
+// old stream must then end with the settings-changed error (Grafana
+// re-establishes it on the new instance), and the old Prometheus must not
+// be called again with the old settings.
+func TestProtocolSettingsSaveEndsOldStream(t *testing.T) {
+	var oldHits, newHits atomic.Int64
+	prom := func(hits *atomic.Int64) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/alerts" {
+				hits.Add(1)
+			}
+			_, _ = w.Write([]byte(`{"status":"success","data":{"alerts":[]}}`))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	oldURL, newURL := prom(&oldHits), prom(&newHits)
+	p, _ := startPlugin(t)
+	settingsAt := func(url string, updated int64) backend.PluginContext {
+		pc := pluginContext(t, map[string]any{"prometheus": map[string]any{"url": url}, "kubernetes": map[string]any{"mode": "disabled"}},
+			map[string]string{"prometheusAuth": "old-s3cr3t"})
+		pc.AppInstanceSettings.Updated = time.Unix(updated, 0)
+		pc.User = &backend.User{Login: "viewer", Role: "Viewer"}
+		return pc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	frames := make(chan struct{}, 10)
+	ended := make(chan error, 1)
+	go func() {
+		ended <- p.RunStream(ctx, &backend.RunStreamRequest{PluginContext: settingsAt(oldURL, 1700000000), Path: "alerts"},
+			func(*backend.StreamPacket) error { frames <- struct{}{}; return nil })
+	}()
+	select {
+	case <-frames:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no frame from the first instance")
+	}
+	// The save: any call with the new settings makes the new instance.
+	saved := settingsAt(newURL, 1700000100)
+	if _, err := p.CheckHealth(ctx, saved); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(err.Error(), "settings changed") {
+			t.Fatalf("the old stream ended with %v, want the settings-changed error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the old instance's stream is still running 20 s after the save")
+	}
+	atEnd := oldHits.Load()
+	// The new instance serves the re-established stream.
+	got := make(chan struct{}, 1)
+	go func() {
+		_ = p.RunStream(ctx, &backend.RunStreamRequest{PluginContext: saved, Path: "alerts"},
+			func(*backend.StreamPacket) error {
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+				return nil
+			})
+	}()
+	select {
+	case <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no frame from the new instance")
+	}
+	time.Sleep(16 * time.Second) // longer than one poll interval
+	if n := oldHits.Load(); n != atEnd {
+		t.Errorf("the old Prometheus was called %d more times after its instance was disposed", n-atEnd)
+	}
+	if newHits.Load() == 0 {
+		t.Error("the new Prometheus was never called")
 	}
 }

@@ -64,7 +64,7 @@ func runStream(t *testing.T, app *App, data string, c *collector) (stop func() e
 	go func() {
 		ch <- app.RunStream(ctx, &backend.RunStreamRequest{
 			PluginContext: backend.PluginContext{OrgID: 1, PluginID: PluginID, User: &backend.User{Login: "viewer", Role: "Viewer"}},
-			Path:          AlertsStreamPath, Data: json.RawMessage(data),
+			Path:          alerts.StreamPath, Data: json.RawMessage(data),
 		}, backend.NewStreamSender(c))
 	}()
 	t.Cleanup(cancel)
@@ -123,6 +123,7 @@ func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := harness.StartPrometheus(t, harness.PrometheusOptions{RuleFiles: []string{rules}, EvaluationInterval: time.Second})
+	setAlertsTiming(t, time.Second, 0)
 	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": prom.URL}, "kubernetes": map[string]any{"mode": "disabled"}}, nil)
 
 	c := newCollector()
@@ -162,7 +163,7 @@ func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 
 	// A viewer joining now gets the current frame as initial data.
 	sub, err := app.SubscribeStream(context.Background(), &backend.SubscribeStreamRequest{
-		PluginContext: backend.PluginContext{OrgID: 1, User: &backend.User{Login: "v", Role: "Viewer"}}, Path: AlertsStreamPath})
+		PluginContext: backend.PluginContext{OrgID: 1, User: &backend.User{Login: "v", Role: "Viewer"}}, Path: alerts.StreamPath})
 	if err != nil || sub.Status != backend.SubscribeStreamStatusOK || sub.InitialData == nil {
 		t.Fatalf("subscribe: %+v %v", sub, err)
 	}
@@ -181,9 +182,9 @@ func TestAlertsStreamAgainstPrometheus(t *testing.T) {
 
 func TestAlertsStreamPrometheusDown(t *testing.T) {
 	down := ClosedURL(t)
+	setAlertsTiming(t, time.Second, 1500*time.Millisecond)
 	app := newTestApp(t, map[string]any{"prometheus": map[string]any{"url": down, "timeoutSeconds": 2},
 		"kubernetes": map[string]any{"mode": "disabled"}}, map[string]string{"prometheusAuth": "s3cr3t-prom-token"})
-	app.alertsFeed.Heartbeat = 1500 * time.Millisecond
 
 	c := newCollector()
 	stop, done := runStream(t, app, `{"intervalMs": 1000}`, c)
