@@ -155,7 +155,10 @@ type FieldError struct {
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 
-// Errors is every invalid setting found, in field order.
+// Errors is every invalid setting found: problems decoding jsonData first
+// (Field "jsonData" for the document as a whole, else the field's path),
+// then invalid values, each in field order. No message repeats a secret,
+// URL credentials or more than MaxShown characters of a value.
 type Errors []FieldError
 
 func (es Errors) Error() string {
