@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -153,21 +154,35 @@ func (s *Server) runSubscription(ctx context.Context, u user, path string, data 
 		initial = resp.InitialData.Data()
 	}
 	send(liveEvent{Status: "subscribed", Data: initial})
-	err = s.backend.RunStream(ctx, &backend.RunStreamRequest{PluginContext: pc, Path: path, Data: data},
-		func(p *backend.StreamPacket) error {
-			if !json.Valid(p.Data) {
-				return nil
-			}
-			send(liveEvent{Message: p.Data})
-			return ctx.Err()
-		})
-	if ctx.Err() != nil {
-		return // unsubscribed or page gone
+	// Like Grafana's stream manager: a RunStream that ends with an error is
+	// re-established, with the plugin context read again (after a settings
+	// save that reaches the new app instance), with a growing pause.
+	delay := 500 * time.Millisecond
+	for {
+		err = s.backend.RunStream(ctx, &backend.RunStreamRequest{PluginContext: pc, Path: path, Data: data},
+			func(p *backend.StreamPacket) error {
+				if !json.Valid(p.Data) {
+					return nil
+				}
+				send(liveEvent{Message: p.Data})
+				return ctx.Err()
+			})
+		if ctx.Err() != nil {
+			return // unsubscribed or page gone
+		}
+		if err == nil {
+			send(liveEvent{Status: "closed"})
+			return
+		}
+		s.log.Info("RunStream ended with an error, re-establishing", "path", path, "error", err.Error(), "wait", delay.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		if delay < 8*time.Second {
+			delay *= 2
+		}
+		pc = s.pluginContext(u)
 	}
-	if err != nil {
-		s.log.Error("RunStream ended with an error", "path", path, "error", err.Error())
-		send(liveEvent{Status: "error", Error: "stream failed"})
-		return
-	}
-	send(liveEvent{Status: "closed"})
 }

@@ -1,4 +1,5 @@
 import { useEffect, useReducer } from 'react';
+import { Unsubscribable } from 'rxjs';
 import {
   isLiveChannelMessageEvent,
   isLiveChannelStatusEvent,
@@ -9,6 +10,11 @@ import {
 import { getGrafanaLiveSrv } from '@grafana/runtime';
 import { PLUGIN_ID } from '../../constants';
 import { ALERTS_CHANNEL_PATH, AlertRow, AlertsSnapshot, readAlertsPacket } from './alertsFrame';
+
+/** First and longest pause before joining a closed channel again. */
+export const RESUBSCRIBE_FIRST_MS = 1000;
+export const RESUBSCRIBE_MAX_MS = 30000;
+const CLOSED_MESSAGE = 'The live alerts stream closed; reconnecting…';
 
 /** What the page knows about the alerts stream. */
 export interface AlertsStreamState {
@@ -77,47 +83,73 @@ export function useAlertsStream(): AlertsStreamState {
         dispatch({ type: 'frame', snapshot, at: Date.now() });
       }
     };
-    const sub = getGrafanaLiveSrv()
-      .getStream({
-        scope: LiveChannelScope.Plugin,
-        stream: PLUGIN_ID,
-        // Grafana versions before `stream` existed build the channel id from `namespace`.
-        // eslint-disable-next-line @typescript-eslint/no-deprecated
-        namespace: PLUGIN_ID,
-        path: ALERTS_CHANNEL_PATH,
-      })
-      .subscribe({
-        next: (evt: LiveChannelEvent<unknown>) => {
-          if (isLiveChannelMessageEvent(evt)) {
-            frame(evt.message);
-            return;
-          }
-          if (!isLiveChannelStatusEvent(evt)) {
-            return;
-          }
-          if (evt.error) {
-            dispatch({ type: 'streamError', message: `The live alerts stream failed: ${errorText(evt.error)}` });
-          } else if (evt.state === LiveChannelConnectionState.Disconnected) {
-            dispatch({ type: 'streamError', message: 'The connection to Grafana Live was lost; reconnecting…' });
-          } else if (
-            evt.state === LiveChannelConnectionState.Shutdown ||
-            evt.state === LiveChannelConnectionState.Invalid
-          ) {
-            dispatch({ type: 'streamError', message: 'The live alerts stream closed. Reload the page to reconnect.' });
-          } else if (evt.state === LiveChannelConnectionState.Connected) {
-            dispatch({ type: 'streamError', message: undefined });
-          }
-          if (evt.message) {
-            // The subscription's initial frame (or the channel's last one).
-            frame(evt.message);
-          }
-        },
-        error: (err: unknown) =>
-          dispatch({ type: 'streamError', message: `The live alerts stream failed: ${errorText(err)}` }),
-        complete: () =>
-          dispatch({ type: 'streamError', message: 'The live alerts stream closed. Reload the page to reconnect.' }),
-      });
-    return () => sub.unsubscribe();
+    let sub: Unsubscribable | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let delay = RESUBSCRIBE_FIRST_MS;
+    let unmounted = false;
+    // A channel that closed (the backend instance was replaced after a
+    // settings save, Grafana restarted) is joined again on its own, with a
+    // growing pause.
+    const resubscribe = (message: string) => {
+      dispatch({ type: 'streamError', message });
+      sub?.unsubscribe();
+      sub = undefined;
+      if (retry === undefined && !unmounted) {
+        retry = setTimeout(() => {
+          retry = undefined;
+          connect();
+        }, delay);
+        delay = Math.min(delay * 2, RESUBSCRIBE_MAX_MS);
+      }
+    };
+    const connect = () => {
+      sub = getGrafanaLiveSrv()
+        .getStream({
+          scope: LiveChannelScope.Plugin,
+          stream: PLUGIN_ID,
+          // Grafana versions before `stream` existed build the channel id from `namespace`.
+          // eslint-disable-next-line @typescript-eslint/no-deprecated
+          namespace: PLUGIN_ID,
+          path: ALERTS_CHANNEL_PATH,
+        })
+        .subscribe({
+          next: (evt: LiveChannelEvent<unknown>) => {
+            if (isLiveChannelMessageEvent(evt)) {
+              delay = RESUBSCRIBE_FIRST_MS;
+              frame(evt.message);
+              return;
+            }
+            if (!isLiveChannelStatusEvent(evt)) {
+              return;
+            }
+            if (evt.error) {
+              dispatch({ type: 'streamError', message: `The live alerts stream failed: ${errorText(evt.error)}` });
+            } else if (evt.state === LiveChannelConnectionState.Disconnected) {
+              dispatch({ type: 'streamError', message: 'The connection to Grafana Live was lost; reconnecting…' });
+            } else if (
+              evt.state === LiveChannelConnectionState.Shutdown ||
+              evt.state === LiveChannelConnectionState.Invalid
+            ) {
+              resubscribe(CLOSED_MESSAGE);
+              return;
+            } else if (evt.state === LiveChannelConnectionState.Connected) {
+              dispatch({ type: 'streamError', message: undefined });
+            }
+            if (evt.message) {
+              // The subscription's initial frame (or the channel's last one).
+              frame(evt.message);
+            }
+          },
+          error: (err: unknown) => resubscribe(`The live alerts stream failed: ${errorText(err)}; reconnecting…`),
+          complete: () => resubscribe(CLOSED_MESSAGE),
+        });
+    };
+    connect();
+    return () => {
+      unmounted = true;
+      clearTimeout(retry);
+      sub?.unsubscribe();
+    };
   }, []);
   return state;
 }
