@@ -34,6 +34,14 @@ func Frontend() error {
 	return sh.RunV("npm", "run", "build")
 }
 
+// Generate writes the browser's wire types, src/api/wire/*.ts, from the Go
+// types that declare them: tygo, pinned by go.mod's tool directive, with
+// .config/tygo.yaml. Check's Go tests fail while the committed files differ
+// from what this writes (TestGeneratedTypeScript).
+func Generate() error {
+	return sh.RunV("go", "tool", "tygo", "generate", "--config", ".config/tygo.yaml")
+}
+
 // Package builds frontend and backend and writes artifacts/<id>-<version>.zip.
 func Package() error {
 	mg.SerialDeps(Frontend, build.BuildAll)
