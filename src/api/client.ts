@@ -2,7 +2,15 @@ import { lastValueFrom } from 'rxjs';
 import { getBackendSrv, FetchError } from '@grafana/runtime';
 import { PluginMeta } from '@grafana/data';
 import { PLUGIN_ID, RESOURCES_URL } from '../constants';
-import { AppSettings, EffectiveSettings, HealthReport, SecureKey, ValidateResponse } from './types';
+import {
+  AppSettings,
+  EffectiveSettings,
+  ErrorBody,
+  HealthReport,
+  SecureKey,
+  ValidateRequest,
+  ValidateResponse,
+} from './types';
 
 async function request<T>(options: { url: string; method?: string; data?: unknown }): Promise<T> {
   const response = await lastValueFrom(
@@ -13,7 +21,7 @@ async function request<T>(options: { url: string; method?: string; data?: unknow
 
 /** The error message of a failed backend call, in MeshWatch's {error, detail} shape or Grafana's. */
 export function errorMessage(err: unknown): string {
-  const fe = err as FetchError<{ error?: string; detail?: string; message?: string }>;
+  const fe = err as FetchError<Partial<ErrorBody> & { message?: string }>;
   const data = fe?.data;
   if (data?.error) {
     return data.detail ? `${data.error}: ${data.detail}` : data.error;
@@ -31,7 +39,7 @@ export const api = {
     request<ValidateResponse>({
       url: `${RESOURCES_URL}/settings/validate`,
       method: 'POST',
-      data: { jsonData, secureJsonFields },
+      data: { jsonData, secureJsonFields } satisfies ValidateRequest,
     }),
 
   /** Runs the backend's CheckHealth through Grafana. A failing check answers 503 with the same report. */

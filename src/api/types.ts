@@ -1,78 +1,38 @@
-/** How MeshWatch reaches one HTTP service (mirrors pkg/settings.Endpoint). */
-export interface EndpointSettings {
-  url?: string;
-  tenantId?: string;
-  tenantHeader?: string;
-  timeoutSeconds?: number;
-}
+/**
+ * The frontend's names for the wire types. The types themselves are generated
+ * from the Go that declares them (src/api/wire/, `mage generate`, see
+ * .config/tygo.yaml) and never written here by hand; this file only adds what
+ * the frontend alone has: the jsonData the config page edits, where every
+ * field may be left out.
+ */
+import type { Endpoint, Kube, Kubernetes, LLM, Secure, Settings } from './wire/settings';
+import type { Report, Result, Status } from './wire/health';
+import type { SettingsView } from './wire/configapi';
 
-/** The Ollama model settings (mirrors pkg/settings.LLM). */
-export interface LLMSettings extends EndpointSettings {
-  model?: string;
-  numCtx?: number;
-  numPredict?: number;
-  allowExternal?: boolean;
-}
+export type { FieldError } from './wire/settings';
+export type { ValidateRequest, ValidateResponse } from './wire/configapi';
+export type { ErrorBody } from './wire/httpjson';
 
-export type KubernetesMode = 'in-cluster' | 'url' | 'disabled';
+/** How MeshWatch reaches one HTTP service, as jsonData holds it (pkg/settings.Endpoint). */
+export type EndpointSettings = Partial<Endpoint>;
 
-export interface KubernetesSettings {
-  mode?: KubernetesMode;
-  url?: string;
-  caCert?: string;
-  namespaces?: string[];
-}
+/** The Ollama model settings, as jsonData holds them (pkg/settings.LLM). */
+export type LLMSettings = Partial<LLM>;
 
-/** The app's jsonData. Empty fields mean "use the default". */
-export interface AppSettings {
-  prometheus?: EndpointSettings;
-  loki?: EndpointSettings;
-  tempo?: EndpointSettings;
-  alertmanager?: EndpointSettings;
-  ollama?: LLMSettings;
-  kubernetes?: KubernetesSettings;
-  storage?: { path?: string };
-  evidenceWindowMinutes?: number;
-}
+/** How MeshWatch reaches the Kubernetes API (pkg/settings.Kube*). */
+export type KubernetesMode = Kube;
+
+export type KubernetesSettings = Partial<Kubernetes>;
+
+/** The app's jsonData (pkg/settings.Settings). Empty fields mean "use the default". */
+export type AppSettings = { [K in keyof Settings]?: Partial<Settings[K]> };
 
 /** secureJsonData keys (pkg/settings.Secure*). */
-export type SecureKey =
-  'prometheusAuth' | 'lokiAuth' | 'tempoAuth' | 'alertmanagerAuth' | 'ollamaAuth' | 'kubernetesToken' | 'webhookToken';
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type SecureKey = Secure;
 
 /** GET /settings: the effective settings with defaults applied. */
-export interface EffectiveSettings extends Required<Omit<AppSettings, 'ollama' | 'kubernetes'>> {
-  ollama: LLMSettings;
-  kubernetes: KubernetesSettings;
-  secureConfigured: Record<SecureKey, boolean>;
-  errors: FieldError[];
-}
+export type EffectiveSettings = SettingsView;
 
-export interface ValidateResponse {
-  valid: boolean;
-  errors: FieldError[];
-}
-
-export type HealthStatus = 'ok' | 'warning' | 'error' | 'disabled';
-
-export interface HealthResult {
-  name: string;
-  target: string;
-  required: boolean;
-  status: HealthStatus;
-  version?: string;
-  /** False for lines reported without calling the dependency (bad settings, disabled). */
-  probed: boolean;
-  latencyMs: number;
-  message: string;
-}
-
-export interface HealthReport {
-  status: HealthStatus;
-  summary: string;
-  results: HealthResult[];
-}
+export type HealthStatus = Status;
+export type HealthResult = Result;
+export type HealthReport = Report;

@@ -12,6 +12,18 @@ import {
 import { getGrafanaLiveSrv } from '@grafana/runtime';
 import { AlertsNow } from './AlertsNow';
 import { dashboardLink, readAlertsPacket } from './alertsFrame';
+import {
+  FieldActiveAt,
+  FieldAlertname,
+  FieldDashboardURL,
+  FieldNamespace,
+  FieldRunbook,
+  FieldSeverity,
+  FieldState,
+  FieldSummary,
+  FieldWorkload,
+  FrameName,
+} from '../../api/wire/alerts';
 import { testIds } from '../testIds';
 
 jest.mock('@grafana/runtime', () => ({
@@ -19,25 +31,26 @@ jest.mock('@grafana/runtime', () => ({
   getGrafanaLiveSrv: jest.fn(),
 }));
 
-// The frame as the Go SDK encodes pkg/alerts' Frame (data.IncludeAll).
+// The frame as the Go SDK encodes pkg/alerts' Frame (data.IncludeAll), by
+// the field names generated from pkg/alerts, in frame order.
 const FIELDS = [
-  'state',
-  'alertname',
-  'namespace',
-  'workload',
-  'severity',
-  'activeAt',
-  'summary',
-  'dashboardUrl',
-  'runbook',
+  FieldState,
+  FieldAlertname,
+  FieldNamespace,
+  FieldWorkload,
+  FieldSeverity,
+  FieldActiveAt,
+  FieldSummary,
+  FieldDashboardURL,
+  FieldRunbook,
 ];
 
 function packet(rows: unknown[][], notice?: string): DataFrameJSON {
   return {
     schema: {
-      name: 'alerts',
+      name: FrameName,
       meta: notice ? { notices: [{ severity: 'error', text: notice }] } : {},
-      fields: FIELDS.map((name) => ({ name, type: name === 'activeAt' ? 'time' : 'string' })) as any,
+      fields: FIELDS.map((name) => ({ name, type: name === FieldActiveAt ? 'time' : 'string' })) as any,
     },
     data: { values: FIELDS.map((_, i) => rows.map((r) => r[i])) },
   } as DataFrameJSON;
@@ -210,6 +223,30 @@ describe('AlertsNow', () => {
 
     push(status(LiveChannelConnectionState.Shutdown));
     expect(screen.getByTestId(testIds.incidents.alertsStreamError)).toHaveTextContent('The live alerts stream closed');
+  });
+
+  it('joins the channel again on its own when it closes (a settings save replaced the backend instance)', () => {
+    jest.useFakeTimers();
+    try {
+      const { push } = setup();
+      push(message(packet([firing])));
+      const first = events;
+      events = new Subject();
+      act(() => first.complete());
+      expect(screen.getByTestId(testIds.incidents.alertsStreamError)).toHaveTextContent('reconnecting');
+      expect(first.observed).toBe(false);
+      expect(getStream).toHaveBeenCalledTimes(1);
+      act(() => {
+        jest.advanceTimersByTime(1000);
+      });
+      expect(getStream).toHaveBeenCalledTimes(2);
+      expect(events.observed).toBe(true);
+      push(message(packet([firing, pending])));
+      expect(screen.queryByTestId(testIds.incidents.alertsStreamError)).toBeNull();
+      expect(screen.getAllByTestId(testIds.incidents.alertRow)).toHaveLength(2);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('reports a stream that errors before any frame', () => {

@@ -1,17 +1,17 @@
 import { DataFrame, DataFrameJSON, dataFrameFromJSON } from '@grafana/data';
-
-/** Field names of the backend's "alerts" frame (pkg/alerts), in frame order. */
-export const ALERT_FIELDS = [
-  'state',
-  'alertname',
-  'namespace',
-  'workload',
-  'severity',
-  'activeAt',
-  'summary',
-  'dashboardUrl',
-  'runbook',
-] as const;
+// The backend's "alerts" frame, read by the field names pkg/alerts declares (generated).
+import {
+  Field as AlertField,
+  FieldActiveAt,
+  FieldAlertname,
+  FieldDashboardURL,
+  FieldNamespace,
+  FieldRunbook,
+  FieldSeverity,
+  FieldState,
+  FieldSummary,
+  FieldWorkload,
+} from '../../api/wire/alerts';
 
 /** The Live channel path the backend serves the alerts on. */
 export const ALERTS_CHANNEL_PATH = 'alerts';
@@ -57,25 +57,25 @@ export function readAlertsPacket(msg: unknown): AlertsSnapshot | undefined {
 /** Reads the alerts frame; undefined when the frame lacks its fields. */
 export function readAlertsFrame(frame: DataFrame): AlertsSnapshot | undefined {
   const byName = new Map(frame.fields.map((f) => [f.name, f.values]));
-  if (!byName.has('state') || !byName.has('alertname')) {
+  if (!byName.has(FieldState) || !byName.has(FieldAlertname)) {
     return undefined;
   }
-  const str = (name: string, i: number): string => {
+  const str = (name: AlertField, i: number): string => {
     const v = byName.get(name)?.[i];
     return v == null ? '' : String(v);
   };
   const rows: AlertRow[] = [];
   for (let i = 0; i < frame.length; i++) {
     rows.push({
-      state: str('state', i),
-      alertname: str('alertname', i),
-      namespace: str('namespace', i),
-      workload: str('workload', i),
-      severity: str('severity', i),
-      activeAt: toMillis(byName.get('activeAt')?.[i]),
-      summary: str('summary', i),
-      dashboardUrl: str('dashboardUrl', i),
-      runbook: str('runbook', i),
+      state: str(FieldState, i),
+      alertname: str(FieldAlertname, i),
+      namespace: str(FieldNamespace, i),
+      workload: str(FieldWorkload, i),
+      severity: str(FieldSeverity, i),
+      activeAt: toMillis(byName.get(FieldActiveAt)?.[i]),
+      summary: str(FieldSummary, i),
+      dashboardUrl: str(FieldDashboardURL, i),
+      runbook: str(FieldRunbook, i),
     });
   }
   const notices = (frame.meta?.notices ?? []).filter((n) => n.severity === 'error' && n.text);

@@ -4,6 +4,7 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { PluginType } from '@grafana/data';
 import { config, getBackendSrv, locationService } from '@grafana/runtime';
 import AppConfig, { AppConfigProps } from './AppConfig';
+import { EffectiveSettings } from '../../api/types';
 import { testIds } from '../testIds';
 
 jest.mock('@grafana/runtime', () => ({
@@ -13,7 +14,8 @@ jest.mock('@grafana/runtime', () => ({
   config: { bootData: { user: { orgRole: 'Admin' } } },
 }));
 
-const effective = {
+// GET /settings as the backend answers it (the generated wire type).
+const effective: EffectiveSettings = {
   prometheus: { url: 'http://prometheus.monitoring.svc:9090', tenantHeader: 'X-Scope-OrgID', timeoutSeconds: 10 },
   loki: { url: 'http://loki.monitoring.svc:3100', tenantHeader: 'X-Scope-OrgID', timeoutSeconds: 10 },
   tempo: { url: 'http://tempo.monitoring.svc:3200', tenantHeader: 'X-Scope-OrgID', timeoutSeconds: 10 },
