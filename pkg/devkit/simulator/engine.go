@@ -55,6 +55,7 @@ type Engine struct {
 
 	cp     controlPlane
 	canary *canaryState
+	gates  map[string]bool // the load tester's gates by key (see gateKey)
 	node   nodeState
 }
 

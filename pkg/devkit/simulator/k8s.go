@@ -108,17 +108,23 @@ func (e *Engine) Objects() []Object {
 			name = "tcp-postgres"
 		}
 		sel := map[string]any{"app": w.App}
-		out = append(out, Object{"apiVersion": "v1", "kind": "Service",
-			"metadata": meta(w.Service, w.Namespace, map[string]string{"app": w.App}, e.opts.Start.Add(-30*24*time.Hour)),
-			"spec":     map[string]any{"selector": sel, "ports": []any{map[string]any{"name": name, "port": int64(w.Port), "targetPort": int64(w.Port), "protocol": "TCP"}}}})
+		if !e.canaryOwned(w) || e.canary.exists() { // a deleted Canary's services are garbage-collected
+			out = append(out, Object{"apiVersion": "v1", "kind": "Service",
+				"metadata": meta(w.Service, w.Namespace, map[string]string{"app": w.App}, e.opts.Start.Add(-30*24*time.Hour)),
+				"spec":     map[string]any{"selector": sel, "ports": []any{map[string]any{"name": name, "port": int64(w.Port), "targetPort": int64(w.Port), "protocol": "TCP"}}}})
+		}
 		if w.Name == "payments-primary" {
+			apex := "payments-primary"
+			if e.canary.reverted { // Flagger's finalizer gave the apex service back to the target
+				apex = "payments"
+			}
 			out = append(out, Object{"apiVersion": "v1", "kind": "Service",
 				"metadata": meta("payments", w.Namespace, map[string]string{"app": "payments"}, e.opts.Start.Add(-30*24*time.Hour)),
-				"spec":     map[string]any{"selector": map[string]any{"app": "payments-primary"}, "ports": []any{map[string]any{"name": "http", "port": int64(8080), "targetPort": int64(8080), "protocol": "TCP"}}}})
+				"spec":     map[string]any{"selector": map[string]any{"app": apex}, "ports": []any{map[string]any{"name": "http", "port": int64(8080), "targetPort": int64(8080), "protocol": "TCP"}}}})
 		}
 	}
 	for i, w := range e.mesh.Workloads {
-		if used[i] {
+		if used[i] && (w.Name != "payments-primary" || e.canary.exists()) {
 			out = append(out, e.deployment(i, w, now))
 		}
 	}
@@ -128,7 +134,9 @@ func (e *Engine) Objects() []Object {
 		}
 	}
 	out = append(out, e.istioObjects()...)
-	out = append(out, e.canaryObject())
+	if e.canary.exists() {
+		out = append(out, e.canaryObject())
+	}
 	for i, ev := range e.events {
 		out = append(out, eventObject(i, ev))
 	}
@@ -302,25 +310,28 @@ func (e *Engine) istioObjects() []Object {
 
 // CanaryStatus returns the payments Canary's status now.
 func (e *Engine) CanaryStatus() CanaryStatus {
-	s := e.canary.status
-	s.CanaryWeight = e.canary.weight
-	return s
+	return e.canary.status
 }
+
+// canaryOwned reports whether Flagger's Canary owns (and garbage
+// collection deletes with it) the workload's Service: the primary's and
+// the canary target's generated payments-primary and payments-canary.
+func (e *Engine) canaryOwned(w *Workload) bool { return w.Name == "payments-primary" || w.CanaryTarget }
 
 func (e *Engine) canaryObject() Object {
 	c := e.canary
 	st := e.CanaryStatus()
-	condStatus := "Unknown"
-	switch st.Phase {
-	case PhaseSucceeded, PhaseInitialized:
-		condStatus = "True"
-	case PhaseFailed:
-		condStatus = "False"
+	condStatus, _ := promotedCondition(st.Phase)
+	webhooks := []any{map[string]any{"name": "load-test", "url": "http://flagger-loadtester.shop/", "timeout": "5s",
+		"metadata": map[string]any{"cmd": "hey -z 1m -q 5 -c 1 -m POST http://payments-canary.shop:8080/charge"}}}
+	for _, g := range c.gates {
+		webhooks = append(webhooks, map[string]any{"name": g, "type": g, "url": gateURL[g], "timeout": "5s"})
 	}
 	spec := map[string]any{
 		"provider":                "istio",
 		"targetRef":               map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": c.name},
 		"progressDeadlineSeconds": int64(120),
+		"revertOnDeletion":        true,
 		"service": map[string]any{"port": int64(8080), "targetPort": int64(8080),
 			"trafficPolicy": map[string]any{"tls": map[string]any{"mode": "ISTIO_MUTUAL"}}},
 		"analysis": map[string]any{
@@ -331,8 +342,7 @@ func (e *Engine) canaryObject() Object {
 				map[string]any{"name": "request-success-rate", "thresholdRange": map[string]any{"min": c.spec.MinSuccessRate}, "interval": "1m"},
 				map[string]any{"name": "request-duration", "thresholdRange": map[string]any{"max": int64(c.spec.MaxDurationMs)}, "interval": "1m"},
 			},
-			"webhooks": []any{map[string]any{"name": "load-test", "url": "http://flagger-loadtester.shop/", "timeout": "5s",
-				"metadata": map[string]any{"cmd": "hey -z 1m -q 5 -c 1 -m POST http://payments-canary.shop:8080/charge"}}},
+			"webhooks": webhooks,
 		},
 	}
 	for i, w := range c.spec.StepWeights {

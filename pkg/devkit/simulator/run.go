@@ -196,8 +196,12 @@ func (l *Live) Run(ctx context.Context) error {
 }
 
 // ServeHTTP serves GET /metrics (Prometheus text format 0.0.4), /truth
-// (the ground truth so far), /k8s (the objects now, JSON) and /healthz.
+// (the ground truth so far), /k8s (the objects now, JSON), /healthz, and
+// the load tester's gates (/gate/*, /rollback/*, see loadtester.go).
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if l.serveGate(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

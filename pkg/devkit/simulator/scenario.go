@@ -93,6 +93,12 @@ type Effect struct {
 	Every     Duration `json:"every,omitempty"`
 	Source    string   `json:"source,omitempty"`
 	Detail    string   `json:"detail,omitempty"` // free text used in logs and events (e.g. the bad config)
+	// Gates (canary-progression only) are Flagger webhooks of the Canary
+	// that ask the load tester's gates: confirm-rollout and
+	// confirm-promotion (/gate/check, closed until opened), rollback
+	// (/rollback/check). Open them with OpenGate/OpenRollback or the live
+	// simulator's /gate/open and /rollback/open.
+	Gates []string `json:"gates,omitempty"`
 }
 
 // Truth is a scenario's ground truth: what an analysis should conclude.
@@ -185,6 +191,16 @@ func (s *Scenario) Validate(m *Mesh) error {
 				errs = append(errs, fmt.Errorf("%s: target %q is not a Flagger canary target", p, e.Target))
 			}
 		}
+		for j, g := range e.Gates {
+			switch {
+			case e.Kind != CanaryProgression:
+				errs = append(errs, fmt.Errorf("%s: gates belong to a canary-progression", p))
+			case !slices.Contains(gateTypes, g):
+				errs = append(errs, fmt.Errorf("%s: gate %q is not one of %v", p, g, gateTypes))
+			case slices.Contains(e.Gates[:j], g):
+				errs = append(errs, fmt.Errorf("%s: gate %q twice", p, g))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -201,6 +217,9 @@ func Scenarios() []*Scenario {
 	for i, s := range all {
 		c := *s
 		c.Effects = slices.Clone(s.Effects)
+		for j := range c.Effects {
+			c.Effects[j].Gates = slices.Clone(c.Effects[j].Gates)
+		}
 		c.Truth.Affected = slices.Clone(s.Truth.Affected)
 		out[i] = &c
 	}

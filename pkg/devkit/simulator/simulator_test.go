@@ -294,6 +294,7 @@ func fmtFloat(f float64) string {
 var DetectorFires = map[string][]string{
 	"healthy":                nil,
 	"canary-success":         nil,
+	"canary-promotion-gate":  nil,
 	"sidecar-memory-leak":    {"proxy-leak"},
 	"canary-5xx-regression":  {"canary-5xx", "canary-rollback"},
 	"upstream-latency":       {"inventory-p99"},

@@ -154,6 +154,9 @@ func splitmix(x uint64) uint64 {
 func (e *Engine) resolveService(service string) *pod {
 	switch service {
 	case "payments":
+		if e.canary.reverted { // no Canary: the apex service selects the target's pods
+			return e.cur[e.mesh.index("payments")]
+		}
 		primary := e.cur[e.mesh.index("payments-primary")]
 		if canary := e.cur[e.mesh.index("payments")]; canary != nil && e.canary.weight > 0 && e.traffic.IntN(100) < e.canary.weight {
 			return canary
