@@ -44,7 +44,8 @@ type Config struct {
 	Authorization string
 	// TenantHeader and TenantID add a tenant header when TenantID is set.
 	TenantHeader, TenantID string
-	// Timeout bounds one request, body included (default 10 s).
+	// Timeout bounds one request, body included (default 10 s; negative:
+	// no bound here, the request's context and the caller's client decide).
 	Timeout time.Duration
 	// MaxResponseBytes caps a response body (default 32 MiB).
 	MaxResponseBytes int64
@@ -78,7 +79,7 @@ func NewTransport(cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("%s: base URL %q must not carry credentials", cfg.Name, settings.ShowURL(cfg.BaseURL))
 	}
 	base.RawQuery, base.Fragment = "", ""
-	if cfg.Timeout <= 0 {
+	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxResponseBytes <= 0 {
@@ -101,7 +102,10 @@ func NewTransport(cfg Config) (*Transport, error) {
 // an *Error naming the service and the URL without its query.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	shown := Shown(req.URL)
-	ctx, cancel := context.WithTimeout(req.Context(), t.cfg.Timeout)
+	ctx, cancel := req.Context(), context.CancelFunc(func() {})
+	if t.cfg.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t.cfg.Timeout)
+	}
 	out := req.Clone(ctx)
 	if out.Header.Get("Accept") == "" {
 		out.Header.Set("Accept", "application/json")
