@@ -39,4 +39,13 @@
 // `promtool tsdb create-blocks-from openmetrics`, logs (JSONL, or pushed to
 // Loki with their own timestamps), traces and objects; Live serves /metrics
 // in the Prometheus text format and pushes logs to Loki as they happen.
+//
+// The payments Canary goes through Flagger's phases the way Flagger's
+// scheduler moves it (see Phases). A scenario can gate its rollout with
+// confirm-rollout, confirm-promotion and rollback webhooks (Effect.Gates)
+// that ask the load tester's gates; a program opens them with the Engine's
+// or Live's OpenGate/OpenRollback, or over HTTP on the live simulator with
+// the load tester's own endpoints (POST /gate/open, /rollback/open, …).
+// Nothing opens a gate in a backfill. DeleteCanary and CreateCanary take the
+// Canary through Terminating/Terminated and Initializing/Initialized.
 package simulator
