@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/signals"
 )
 
 // testEnd is the fixed end of every test run (an evening: busy traffic).
@@ -182,11 +184,14 @@ func maxRatio(e *Engine, num, den []recorded, window int, minDen float64) float6
 	return best
 }
 
-// maxP99 is the max over ticks of the P99 of summed histogram increases.
+// maxP99 is the max over ticks of the catalog's latency quantile (P99) of
+// summed histogram increases over window samples, ignoring windows with
+// fewer requests than the catalog's volume guard asks for.
 func maxP99(rs []recorded, window int) float64 {
 	if len(rs) == 0 {
 		return 0
 	}
+	latency := signals.Get(signals.WorkloadLatency).Params
 	nb := rs[0].width - 1
 	byTick := map[int32][]float64{}
 	for _, r := range rs {
@@ -204,7 +209,7 @@ func maxP99(rs []recorded, window int) float64 {
 	}
 	best := 0.0
 	for _, cum := range byTick {
-		if cum[nb-1] < 20 {
+		if cum[nb-1] < latency.Guard.MinRequests {
 			continue
 		}
 		counts := make([]uint64, nb)
@@ -213,7 +218,7 @@ func maxP99(rs []recorded, window int) float64 {
 			counts[k] = uint64(cum[k] - last)
 			last = cum[k]
 		}
-		if q := histogramQuantile(0.99, istioBuckets, counts); q > best {
+		if q := histogramQuantile(latency.Quantile, istioBuckets, counts); q > best {
 			best = q
 		}
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
+	"github.com/meshwatch/meshwatch/pkg/signals"
 )
 
 // Each scenario runs for one hour in its own window, windows two hours
@@ -48,29 +49,56 @@ func itSimulate(t *testing.T, sc *simulator.Scenario, end time.Time) *simulator.
 	return e
 }
 
-// detectorQueries are the PromQL that reveal each fault, evaluated at the
-// end of a one-hour run; a non-empty answer means the detector fires.
-// Windows are cut to the run (the reference's 6h predict_linear is [30m] here).
-var detectorQueries = map[string]string{
-	"canary-5xx": `max_over_time((
-	    sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="shop",destination_workload="payments",response_code=~"5.."}[5m]))
-	  / sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="shop",destination_workload="payments"}[5m]))
-	)[55m:1m]) > 0.005`,
-	"proxy-leak": `predict_linear(container_memory_working_set_bytes{container="istio-proxy"}[30m], 24*3600)
-	  > on (namespace, pod, container) group_left
-	  kube_pod_container_resource_limits{resource="memory", container="istio-proxy"}`,
-	"inventory-p99": `max_over_time(histogram_quantile(0.99,
-	  sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="inventory"}[5m])))[55m:1m]) > 500`,
-	"restarts":   `max(increase(kube_pod_container_status_restarts_total[55m])) > 0`,
-	"oom-killed": `max_over_time(kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}[55m]) == 1`,
-	"plaintext": `sum(rate(istio_requests_total{reporter="destination",connection_security_policy!="mutual_tls"}[5m]))
-	  / sum(rate(istio_requests_total{reporter="destination"}[5m])) > 0`,
-	"xds-rejects": `sum by (type) (pilot_total_xds_rejects) > 0`,
-	"timeouts": `max_over_time((
-	    sum(rate(istio_requests_total{reporter="source",response_code="504",response_flags="UT"}[5m]))
-	  / sum(rate(istio_requests_total{reporter="source"}[5m]))
-	)[55m:1m]) > 0.01`,
-	"canary-rollback": `max_over_time(flagger_canary_status{name="payments",namespace="shop"}[55m]) > 1`,
+// detectors: each detector of the truth table (simulator.DetectorFires) is
+// a signal of the catalog (pkg/signals), with its windows cut to the
+// one-hour run where they are longer, about the workload the scenario's
+// fault is in (or any). It fires when the signal shows at some minute of
+// the run's last 55 minutes, or at its end (atEnd: a fit over the run).
+var detectors = map[string]detector{
+	"canary-5xx":      {signal: signals.WorkloadErrorRate, about: shopWorkload("payments")},
+	"proxy-leak":      {signal: signals.SidecarMemoryLeak, params: signals.Params{Window: 30 * time.Minute}, atEnd: true},
+	"inventory-p99":   {signal: signals.WorkloadLatency, about: shopWorkload("inventory")},
+	"restarts":        {signal: signals.ContainerRestarts},
+	"oom-killed":      {signal: signals.ContainerOOMKilled},
+	"plaintext":       {signal: signals.PlaintextUnderStrict},
+	"xds-rejects":     {signal: signals.IstiodXDSRejects},
+	"timeouts":        {signal: signals.UpstreamTimeouts},
+	"canary-rollback": {signal: signals.CanaryRolledBack, about: shopWorkload("payments")},
+}
+
+type detector struct {
+	signal signals.ID
+	params signals.Params    // changes to the catalog's parameters
+	about  map[string]string // labels the signal's series must have; nil: any
+	atEnd  bool
+}
+
+func shopWorkload(name string) map[string]string {
+	return map[string]string{"namespace": "shop", "workload": name}
+}
+
+// query is the detector's PromQL, evaluated at the end of the run.
+func (d detector) query() string {
+	e := signals.Get(d.signal).ExprWith(d.params)
+	if d.atEnd {
+		return e
+	}
+	return "max_over_time((\n" + e + "\n)[55m:1m])"
+}
+
+// fired: the subjects (namespace/workload) the detector's answer is about.
+func (d detector) fired(r promResponse) []string {
+	var out []string
+	for _, s := range r.Data.Result {
+		match := true
+		for k, v := range d.about {
+			match = match && s.Metric[k] == v
+		}
+		if match {
+			out = append(out, s.Metric["namespace"]+"/"+s.Metric["workload"])
+		}
+	}
+	return out
 }
 
 type promResponse struct {
@@ -136,7 +164,7 @@ func TestIntegrationPrometheusDetectsEachScenario(t *testing.T) {
 	}
 	p := harness.StartPrometheus(t, harness.PrometheusOptions{Blocks: blocks})
 	var names []string
-	for d := range detectorQueries {
+	for d := range detectors {
 		names = append(names, d)
 	}
 	slices.Sort(names)
@@ -147,10 +175,13 @@ func TestIntegrationPrometheusDetectsEachScenario(t *testing.T) {
 				t.Fatal("no backfilled istio_requests_total at the end of the run")
 			}
 			for _, d := range names {
-				r := promInstant(t, p.URL, detectorQueries[d], end)
-				fired := len(r.Data.Result) > 0
+				subjects := detectors[d].fired(promInstant(t, p.URL, detectors[d].query(), end))
+				fired := len(subjects) > 0
 				if want := slices.Contains(simulator.DetectorFires[sc.Name], d); fired != want {
-					t.Errorf("detector %s fired=%v, want %v (%v)", d, fired, want, r.Data.Result)
+					t.Errorf("detector %s (%s) fired=%v, want %v %v", d, detectors[d].signal, fired, want, subjects)
+				}
+				if fired {
+					t.Logf("%s (%s) fired for %v", d, detectors[d].signal, subjects)
 				}
 			}
 		})
