@@ -3,6 +3,7 @@ package ollama_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,9 +67,7 @@ func TestClientAgainstContractFake(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		w.WriteHeader(resp.StatusCode)
-		buf := make([]byte, 1<<16)
-		n, _ := resp.Body.Read(buf)
-		_, _ = w.Write(buf[:n])
+		_, _ = io.Copy(w, resp.Body)
 	}))
 	defer srv.Close()
 	c := client(t, srv.URL+"/", "phi3:mini", 10)

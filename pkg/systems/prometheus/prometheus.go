@@ -183,7 +183,11 @@ func (c *Client) explain(path string, err error, ans *answer, sh shape) error {
 			// answers turns these into *upstream.Error; kept for safety.
 			return &AnswerError{URL: at, Problem: "answered " + apiErr.Msg, Err: err}
 		}
-		return apiError(at, apiErr.Type, apiErr.Msg, 0, err)
+		status := 0
+		if ans.seen() {
+			status = ans.status
+		}
+		return apiError(at, apiErr.Type, apiErr.Msg, status, err)
 	}
 	// The envelope was fine for client_golang; the data was not.
 	if ans.seen() {
