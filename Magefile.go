@@ -86,7 +86,35 @@ func Check() error {
 		return err
 	}
 	mg.SerialDeps(Gosec)
-	return sh.RunV("go", append([]string{"test", "-count=1", "-timeout=40m"}, pkgs...)...)
+	// The race detector on every package with concurrency; the real-server
+	// integration suites that are CPU-bound data generators run without it
+	// (their concurrency is the servers', not ours).
+	var raced, plain []string
+	for _, p := range pkgs {
+		if withoutRace(p) {
+			plain = append(plain, p)
+		} else {
+			raced = append(raced, p)
+		}
+	}
+	race := map[string]string{"CGO_ENABLED": "1"}
+	if err := sh.RunWithV(race, "go", append([]string{"test", "-race", "-count=1", "-timeout=40m"}, raced...)...); err != nil {
+		return err
+	}
+	return sh.RunV("go", append([]string{"test", "-count=1", "-timeout=40m"}, plain...)...)
+}
+
+// withoutRace names the packages whose tests run without -race: the
+// simulator's, the dashboards' and deploy/'s real-server suites and the live
+// stack, which spend their time generating hours of mesh data or in the
+// servers they start.
+func withoutRace(pkg string) bool {
+	for _, suffix := range []string{"/dashboards", "/deploy", "/pkg/devkit/simulator", "/pkg/devkit/stack"} {
+		if strings.HasSuffix(pkg, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // gosecTool is the gosec Gosec runs, pinned; `go run` fetches and builds it

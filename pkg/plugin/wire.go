@@ -51,22 +51,20 @@ func (s systems) alertsSource() alerts.Source {
 	return alerts.Source{Fetch: func(ctx context.Context) ([]alerts.Alert, error) { return alerts.Fetch(ctx, c) }}
 }
 
-// sectionErr is why a settings section cannot be used: its own field errors
-// or an unreadable jsonData; nil when it is fine.
+// sectionErr is why a settings section cannot be used (its own field errors
+// or an unreadable jsonData), without credentials; nil when it is fine.
 func sectionErr(loadErr error, section string) error {
 	var errs settings.Errors
 	if !errors.As(loadErr, &errs) {
 		return loadErr
 	}
-	var msgs []string
-	for _, fe := range errs {
-		if fe.Field == "jsonData" || fe.Field == section || strings.HasPrefix(fe.Field, section+".") ||
-			strings.HasPrefix(fe.Field, section+" ") {
-			msgs = append(msgs, fe.Error())
-		}
-	}
-	if len(msgs) == 0 {
+	bad := errs.Section(section)
+	if len(bad) == 0 {
 		return nil
+	}
+	msgs := make([]string, len(bad))
+	for i, fe := range bad {
+		msgs[i] = fe.Error()
 	}
 	return errors.New(strings.Join(msgs, "; "))
 }

@@ -30,6 +30,20 @@ for (const role of ['Viewer', 'Editor'] as const) {
       await expect(page.getByRole('tab', { name: 'Configuration' })).toHaveCount(0);
     });
 
+    test('the backend refuses the effective settings and their validation (Admin only)', async ({ page }) => {
+      await openPage(page, 'incidents');
+      const get = await page.request.get(`/api/plugins/${PLUGIN_ID}/resources/settings`);
+      expect(get.status()).toBe(403);
+      const body = await get.json();
+      expect(body.error).toBe('permission denied');
+      expect(body.detail).toContain('Admin');
+      expect(JSON.stringify(body)).not.toContain('prometheus');
+      const validate = await page.request.post(`/api/plugins/${PLUGIN_ID}/resources/settings/validate`, {
+        data: { jsonData: {} },
+      });
+      expect(validate.status()).toBe(403);
+    });
+
     test('saving settings is refused with 403, as Grafana does', async ({ page }) => {
       await openPage(page, 'incidents');
       const before = await (await page.request.get(`/api/plugins/${PLUGIN_ID}/settings`)).json();

@@ -52,8 +52,11 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
   const [testError, setTestError] = useState<string>();
 
   useEffect(() => {
-    api.settings().then(setDefaults, () => setDefaults(undefined));
-  }, []);
+    // The effective settings are for org admins only (the backend refuses the rest).
+    if (isAdmin) {
+      api.settings().then(setDefaults, () => setDefaults(undefined));
+    }
+  }, [isAdmin]);
 
   const err = errorLookup(errors);
   const disabled = !isAdmin || saving;
