@@ -15,13 +15,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/systems/prometheus"
 )
 
-// States Prometheus reports for an alert that is active; others (Prometheus 3
-// may list "inactive" ones that are kept firing) are dropped.
-const (
-	StateFiring  = "firing"
-	StatePending = "pending"
-)
-
 // Alert is one active alert (one alerting-rule instance) as Prometheus
 // evaluates it.
 type Alert struct {

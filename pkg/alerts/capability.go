@@ -12,9 +12,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/capability"
 )
 
-// StreamPath is the alerts Live channel (plugin/meshwatch-mesh-app/alerts).
-const StreamPath = "alerts"
-
 // Source is where the alerts come from: Fetch reads them, or Unavailable
 // says why they cannot be read (invalid settings, no client); it must not
 // carry credentials.

@@ -12,6 +12,18 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 )
 
+// StreamPath is the alerts Live channel's path
+// (plugin/meshwatch-mesh-app/alerts in the browser).
+const StreamPath = "alerts"
+
+// States Prometheus reports for an alert that is active, the values of the
+// state field; others (Prometheus 3 may list "inactive" ones that are kept
+// firing) are dropped.
+const (
+	StateFiring  = "firing"
+	StatePending = "pending"
+)
+
 // Frame field names, in frame order.
 const (
 	FieldState        = "state"

@@ -3,6 +3,19 @@
 //////////
 // source: frame.go
 
+/**
+ * StreamPath is the alerts Live channel's path
+ * (plugin/meshwatch-mesh-app/alerts in the browser).
+ */
+export const StreamPath = "alerts";
+export const StateFiring = "firing";
+export const StatePending = "pending";
+/**
+ * States Prometheus reports for an alert that is active, the values of the
+ * state field; others (Prometheus 3 may list "inactive" ones that are kept
+ * firing) are dropped.
+ */
+export type State = typeof StateFiring | typeof StatePending;
 export const FieldState = "state";
 export const FieldAlertname = "alertname";
 export const FieldNamespace = "namespace";

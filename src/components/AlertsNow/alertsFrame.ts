@@ -11,14 +11,17 @@ import {
   FieldState,
   FieldSummary,
   FieldWorkload,
+  StateFiring,
+  StatePending,
+  StreamPath,
 } from '../../api/wire/alerts';
 
 /** The Live channel path the backend serves the alerts on. */
-export const ALERTS_CHANNEL_PATH = 'alerts';
+export const ALERTS_CHANNEL_PATH = StreamPath;
 
 /** One alert Prometheus is evaluating now. */
 export interface AlertRow {
-  state: 'firing' | 'pending' | string;
+  state: typeof StateFiring | typeof StatePending | string;
   alertname: string;
   namespace: string;
   workload: string;
