@@ -255,7 +255,7 @@ var catalog = []Signal{
 		Labels: podLabels, Unit: "rejects",
 		Params: Params{Window: 10 * time.Minute},
 		expr: func(p Params) string {
-			return maxBy(podLabels, WorkloadFromPod(`sum by (namespace, pod) (increase(pilot_total_xds_rejects[`+dur(p.Window)+`])) > 0`))
+			return maxBy(podLabels, WorkloadFromPod(risingPerPod("pilot_total_xds_rejects", p)))
 		},
 		Rule: &Rule{
 			Group: groupControlPlane, Alert: "MeshIstiodXdsRejects", For: 5 * time.Minute, Severity: "warning",
@@ -272,7 +272,7 @@ var catalog = []Signal{
 		Labels:      podLabels, Unit: "errors",
 		Params: Params{Window: 10 * time.Minute},
 		expr: func(p Params) string {
-			return maxBy(podLabels, WorkloadFromPod(`sum by (namespace, pod) (increase(pilot_total_xds_internal_errors[`+dur(p.Window)+`])) > 0`))
+			return maxBy(podLabels, WorkloadFromPod(risingPerPod("pilot_total_xds_internal_errors", p)))
 		},
 		Rule: &Rule{
 			Group: groupControlPlane, Alert: "MeshIstiodInternalErrors", For: 5 * time.Minute, Severity: "warning",
@@ -316,6 +316,11 @@ var catalog = []Signal{
 			Dashboard:   canaryDashboard,
 		},
 	},
+}
+
+// risingPerPod: the pods (istiod's) whose counter rose over the window.
+func risingPerPod(counter string, p Params) string {
+	return `sum by (namespace, pod) (increase(` + counter + `[` + dur(p.Window) + `])) > 0`
 }
 
 // restarted: the containers whose restart counter rose over the window.
