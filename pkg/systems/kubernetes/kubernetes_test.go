@@ -89,7 +89,7 @@ func TestAgainstRealAPIServer(t *testing.T) {
 	}
 
 	// Anonymous: /version is public, API discovery is not (403 → RBAC warning).
-	anon := newClient(t, urlSettings(t, kube.URL, "", string(kube.AdminConfig.CAData)))
+	anon := newClient(t, settings.Kubernetes{Mode: settings.KubeURL, URL: kube.URL, CACert: string(kube.AdminConfig.CAData)})
 	out, err = anon.Probe()(ctx)
 	if err != nil || !strings.Contains(out.Warn, "may not read flagger.app") || out.Version == "" {
 		t.Errorf("anonymous probe: %+v %v", out, err)
