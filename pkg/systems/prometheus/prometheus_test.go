@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,11 +118,14 @@ func probeLine(c *prometheus.Client, perCheck time.Duration) health.Result {
 }
 
 func TestErrorPaths(t *testing.T) {
+	var mu sync.Mutex
 	var gotAuth, gotTenant string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotAuth, gotTenant = r.Header.Get("Authorization"), r.Header.Get("X-Scope-OrgID")
 		switch strings.TrimSuffix(strings.TrimSuffix(r.URL.Path, prometheus.PathAlerts), prometheus.PathBuildinfo) {
 		case "/forbidden":
+			mu.Lock()
+			gotAuth, gotTenant = r.Header.Get("Authorization"), r.Header.Get("X-Scope-OrgID")
+			mu.Unlock()
 			http.Error(w, "no", http.StatusForbidden)
 		case "/html":
 			_, _ = w.Write([]byte("<html>login</html>"))
@@ -148,9 +152,11 @@ func TestErrorPaths(t *testing.T) {
 	var ue *upstream.Error
 
 	_, err := client(t, srv.URL+"/forbidden", 10).Alerts(ctx)
+	mu.Lock()
 	if !errors.As(err, &ue) || ue.Status != 403 || gotAuth != "Bearer "+secret || gotTenant != "team-a" {
 		t.Errorf("403: %v (auth %q, tenant %q)", err, gotAuth, gotTenant)
 	}
+	mu.Unlock()
 	if l := probeLine(client(t, srv.URL+"/forbidden", 10), time.Second); !strings.Contains(l.Message, "refused the credentials (HTTP 403)") {
 		t.Errorf("403 line: %+v", l)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,11 +30,12 @@ type Probe func(t *testing.T, base string, timeoutSeconds int) health.Probe
 // is the dependency's name in the health report, fix the setting to check.
 func ErrorPaths(t *testing.T, name, fix string, mk Probe) {
 	t.Helper()
-	var auth string
+	var auth atomic.Value
+	auth.Store("")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth = r.Header.Get("Authorization")
 		switch strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0] {
 		case "forbidden":
+			auth.Store(r.Header.Get("Authorization"))
 			http.Error(w, "RBAC: access denied", http.StatusForbidden)
 		case "html":
 			_, _ = w.Write([]byte("<html>login</html>"))
@@ -63,8 +65,8 @@ func ErrorPaths(t *testing.T, name, fix string, mk Probe) {
 		}
 	}
 	check("403", line(srv.URL+"/forbidden", 10, 5*time.Second), `refused the credentials \(HTTP 403\)`)
-	if auth != "Bearer "+Secret {
-		t.Errorf("the probe sent Authorization %q", auth)
+	if got := auth.Load(); got != "Bearer "+Secret {
+		t.Errorf("the probe sent Authorization %q", got)
 	}
 	check("404", line(srv.URL+"/missing", 10, 5*time.Second), `answered 404: the URL does not point at the `+regexp.QuoteMeta(name)+` API root`)
 	check("not JSON", line(srv.URL+"/html", 10, 5*time.Second), `not (the expected )?JSON`)
