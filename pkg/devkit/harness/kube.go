@@ -100,9 +100,7 @@ func StartKube(t T) *Kube {
 	saKey := filepath.Join(dir, "sa.key")
 	writeFile(t, saKey, rsaKeyPEM(t), 0o600)
 
-	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // probe only, before the CA is known
-	}}
+	servingCert := filepath.Join(dir, "certs", "apiserver.crt")
 	start(t, func() spec {
 		port := freePort(t)
 		k.URL = "https://" + addr(port)
@@ -129,13 +127,13 @@ func StartKube(t T) *Kube {
 				"--v=0",
 			},
 			timeout: 120 * time.Second,
-			ready: httpReady(insecure, k.URL+"/readyz", http.Header{
+			ready: certReady(servingCert, k.URL+"/readyz", http.Header{
 				"Authorization": {"Bearer " + token},
 			}),
 		}
 	})
 
-	ca, err := os.ReadFile(filepath.Join(dir, "certs", "apiserver.crt"))
+	ca, err := os.ReadFile(servingCert)
 	if err != nil {
 		t.Fatalf("harness: kube-apiserver serving certificate: %v", err)
 	}
@@ -153,6 +151,25 @@ func StartKube(t T) *Kube {
 	}
 	t.Logf("harness: CRDs Established in %s", time.Since(t0).Round(time.Millisecond))
 	return k
+}
+
+// certReady probes url like httpReady, trusting only the self-signed serving
+// certificate (and its CA) that kube-apiserver writes to caFile as it starts:
+// until the file is there and complete, the probe fails and is retried.
+func certReady(caFile, url string, header http.Header) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		certs, err := os.ReadFile(caFile) // #nosec G304 -- the harness's own temporary directory
+		if err != nil {
+			return fmt.Errorf("serving certificate not written yet: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(certs) {
+			return fmt.Errorf("serving certificate %s not complete yet", caFile)
+		}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		defer tr.CloseIdleConnections()
+		return httpReady(&http.Client{Timeout: 5 * time.Second, Transport: tr}, url, header)(ctx)
+	}
 }
 
 // AsServiceAccount returns a copy of AdminConfig that impersonates the service
