@@ -85,7 +85,7 @@ func startPlugin(t *testing.T) (*pluginhost.Plugin, *syncBuffer) {
 	logs := &syncBuffer{}
 	p, err := pluginhost.Start(pluginhost.Options{
 		Path: buildPlugin(t),
-		Env:  []string{"GF_VERSION=12.3.0", "GF_EDITION=oss", "GF_PLUGIN_VERSION=9.9.9-test", "GF_APP_URL=http://127.0.0.1:3000/"},
+		Env:  []string{"GF_VERSION=13.1.0", "GF_EDITION=oss", "GF_PLUGIN_VERSION=9.9.9-test", "GF_APP_URL=http://127.0.0.1:3000/"},
 		Log:  logs,
 	})
 	if err != nil {
