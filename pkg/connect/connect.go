@@ -1,6 +1,11 @@
 // Package connect builds the upstream clients for each external system from
 // the settings: the telemetry backends, Ollama behind the egress guard, and
 // the Kubernetes API (in-cluster ServiceAccount or an explicit URL + token).
+//
+// Deprecated: each system's client is built by its package under
+// pkg/systems (prometheus.New, loki.New, tempo.New, alertmanager.New,
+// ollama.New, kubernetes.New); this package goes once pkg/plugin no longer
+// imports it.
 package connect
 
 import (

@@ -14,6 +14,9 @@ import (
 )
 
 // PrometheusProbe reads /api/v1/status/buildinfo.
+//
+// Deprecated: use prometheus.Client.Probe (pkg/systems/prometheus); this
+// copy goes once pkg/plugin no longer calls it.
 func PrometheusProbe(c *upstream.Client) Probe {
 	return func(ctx context.Context) (Outcome, error) {
 		var body struct {
@@ -33,11 +36,15 @@ func PrometheusProbe(c *upstream.Client) Probe {
 }
 
 // LokiProbe reads /loki/api/v1/status/buildinfo.
+//
+// Deprecated: use loki.Client.Probe (pkg/systems/loki).
 func LokiProbe(c *upstream.Client) Probe {
 	return buildinfoProbe(c, "/loki/api/v1/status/buildinfo")
 }
 
 // TempoProbe reads /api/status/buildinfo.
+//
+// Deprecated: use tempo.Client.Probe (pkg/systems/tempo).
 func TempoProbe(c *upstream.Client) Probe {
 	return buildinfoProbe(c, "/api/status/buildinfo")
 }
@@ -55,6 +62,8 @@ func buildinfoProbe(c *upstream.Client, path string) Probe {
 }
 
 // AlertmanagerProbe reads /api/v2/status.
+//
+// Deprecated: use alertmanager.Client.Probe (pkg/systems/alertmanager).
 func AlertmanagerProbe(c *upstream.Client) Probe {
 	return func(ctx context.Context) (Outcome, error) {
 		var body struct {
@@ -71,6 +80,8 @@ func AlertmanagerProbe(c *upstream.Client) Probe {
 
 // OllamaProbe reads /api/version and checks that model is pulled. The note
 // says which kind of address the LLM sits at (the data egress guard).
+//
+// Deprecated: use ollama.Client.Probe (pkg/systems/ollama).
 func OllamaProbe(c *upstream.Client, model string, allowExternal bool) Probe {
 	return func(ctx context.Context) (Outcome, error) {
 		u, _ := url.Parse(c.BaseURL())
@@ -125,6 +136,8 @@ func sameModel(a, b string) bool {
 }
 
 // KubernetesProbe reads /version and checks that Flagger's API is served.
+//
+// Deprecated: use kubernetes.Client.Probe (pkg/systems/kubernetes).
 func KubernetesProbe(c *upstream.Client) Probe {
 	return func(ctx context.Context) (Outcome, error) {
 		var ver struct {
