@@ -32,7 +32,7 @@ func dashVars(file string, run scenarioRun) map[string]string {
 // scenarioWorkload is the workload whose drill-down shows the scenario's
 // fault (a mesh workload that receives traffic).
 var scenarioWorkload = map[string]string{
-	"healthy": "api", "canary-success": "payments-primary", "canary-5xx-regression": "payments-primary",
+	"healthy": "api", "canary-success": "payments-primary", "canary-promotion-gate": "payments-primary", "canary-5xx-regression": "payments-primary",
 	"sidecar-memory-leak": "api", "istiod-config-rejects": "api", "plaintext-under-strict": "orders",
 	"crashloop": "orders", "upstream-latency": "inventory", "timeout-cascade": "inventory", "app-oomkill": "inventory",
 }
