@@ -4,41 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
-
-func client(t *testing.T, name, url string) *upstream.Client {
-	t.Helper()
-	c, err := upstream.New(upstream.Config{Name: name, BaseURL: url, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func TestOllamaModelPresentOrMissing(t *testing.T) {
-	srv := contractfake.Ollama(t, "0.12.6", "phi3:mini", "llama3.2:latest")
-	c := client(t, "Ollama", srv.URL)
-	for _, tc := range []struct {
-		model, status, want string
-	}{
-		{"phi3:mini", "ok", "model phi3:mini present; LLM address is loopback"},
-		{"llama3.2", "ok", "model llama3.2 present"},
-		{"qwen2.5:7b", "warning", "ollama pull qwen2.5:7b"},
-	} {
-		r := Run(context.Background(), []Check{{Name: "Ollama", Target: srv.URL, Probe: OllamaProbe(c, tc.model, false)}}, time.Second)
-		res := r.Results[0]
-		if string(res.Status) != tc.status || !strings.Contains(res.Message, tc.want) || res.Version != "0.12.6" {
-			t.Errorf("%s: %+v", tc.model, res)
-		}
-	}
-}
 
 func TestOverallStatusRequiredVersusOptional(t *testing.T) {
 	ok := func(context.Context) (Outcome, error) { return Outcome{Version: "1"}, nil }
@@ -64,28 +35,24 @@ func TestOverallStatusRequiredVersusOptional(t *testing.T) {
 	}
 }
 
+// The system probes' failure lines are tested with each system
+// (pkg/systems/internal/systemtest); this one needs no server.
 func TestFailureMessagesTellWhatToFix(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/auth/api/status/buildinfo":
-			w.WriteHeader(http.StatusForbidden)
-		case "/slow/api/status/buildinfo":
-			time.Sleep(500 * time.Millisecond)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	for _, tc := range []struct{ path, want string }{
-		{"/auth", "refused the credentials (HTTP 403)"},
-		{"/slow", "no answer from"},
-		{"/wrong", "does not point at the Tempo API root"},
+	at := "http://tempo:3200"
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&upstream.Error{Service: "Tempo", URL: at, Status: http.StatusForbidden}, "refused the credentials (HTTP 403)"},
+		{&upstream.Error{Service: "Tempo", URL: at, Err: context.DeadlineExceeded}, "no answer from " + at + " within 200ms"},
+		{&upstream.Error{Service: "Tempo", URL: at, Status: http.StatusNotFound}, "does not point at the Tempo API root"},
+		{&upstream.Error{Service: "Tempo", URL: at, Err: errors.New("connection refused")}, "cannot connect to " + at + " (connection refused)"},
+		{errors.New("egress blocked"), "egress blocked."},
 	} {
-		c := client(t, "Tempo", srv.URL+tc.path)
-		r := Run(context.Background(), []Check{{Name: "Tempo", Target: c.BaseURL(), Fix: "tempo.url", Probe: TempoProbe(c)}}, 200*time.Millisecond)
+		r := Run(context.Background(), []Check{{Name: "Tempo", Target: at, Fix: "tempo.url", Probe: FailedProbe(tc.err)}}, 200*time.Millisecond)
 		msg := r.Results[0].Message
 		if r.Results[0].Status != Warning || !strings.Contains(msg, tc.want) || !strings.Contains(msg, "Check tempo.url") {
-			t.Errorf("%s: %s %q", tc.path, r.Results[0].Status, msg)
+			t.Errorf("%v: %s %q", tc.err, r.Results[0].Status, msg)
 		}
 	}
 }

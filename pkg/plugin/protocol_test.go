@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -80,14 +81,24 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func startPlugin(t *testing.T) (*pluginhost.Plugin, *syncBuffer) {
-	t.Helper()
-	logs := &syncBuffer{}
-	p, err := pluginhost.Start(pluginhost.Options{
-		Path: buildPlugin(t),
+// startBinaryLog runs a plugin binary with the environment Grafana gives it.
+func startBinaryLog(path string, logs io.Writer) (*pluginhost.Plugin, error) {
+	return pluginhost.Start(pluginhost.Options{
+		Path: path,
 		Env:  []string{"GF_VERSION=13.1.0", "GF_EDITION=oss", "GF_PLUGIN_VERSION=9.9.9-test", "GF_APP_URL=http://127.0.0.1:3000/"},
 		Log:  logs,
 	})
+}
+
+// startBinary runs another build of the plugin (a baseline), logs discarded.
+func startBinary(_ *testing.T, path string) (*pluginhost.Plugin, error) {
+	return startBinaryLog(path, io.Discard)
+}
+
+func startPlugin(t *testing.T) (*pluginhost.Plugin, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	p, err := startBinaryLog(buildPlugin(t), logs)
 	if err != nil {
 		t.Fatal(err)
 	}

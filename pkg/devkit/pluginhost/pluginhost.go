@@ -95,6 +95,14 @@ func Start(opts Options) (*Plugin, error) {
 	return p, nil
 }
 
+// Pid is the plugin process's id (0 when unknown).
+func (p *Plugin) Pid() int {
+	if rc := p.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
 // Kill stops the plugin process.
 func (p *Plugin) Kill() { p.once.Do(p.client.Kill) }
 
