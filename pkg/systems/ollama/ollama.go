@@ -128,10 +128,12 @@ func (c *Client) whereNote() string {
 	switch {
 	case class.Internal():
 		return "LLM address is " + string(class)
-	case !c.allowExternal:
-		return "LLM address is external; connections are refused unless ollama.allowExternal is set"
+	case class == egress.Metadata:
+		return "LLM address is a cloud metadata service; connections to it are always refused"
+	case !class.Allowed(c.allowExternal):
+		return "LLM address is " + string(class) + "; connections are refused unless ollama.allowExternal is set"
 	}
-	return "LLM address is external and allowed by the admin (ollama.allowExternal): evidence leaves your network"
+	return "LLM address is " + string(class) + " and allowed by the admin (ollama.allowExternal): evidence leaves your network"
 }
 
 // SameModel compares Ollama model names, where "phi3" means "phi3:latest".
