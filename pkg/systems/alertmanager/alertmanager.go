@@ -10,7 +10,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems/internal/endpoint"
-	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
 // Name is how messages call the service.
@@ -32,51 +31,32 @@ type Status struct {
 }
 
 // VersionInfo is the build of the Alertmanager.
-type VersionInfo struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision"`
-	Branch    string `json:"branch"`
-	BuildUser string `json:"buildUser"`
-	BuildDate string `json:"buildDate"`
-	GoVersion string `json:"goVersion"`
-}
+type VersionInfo = endpoint.BuildInfo
 
 // Client reads one Alertmanager.
-type Client struct {
-	up     *upstream.Client
-	target string
-}
+type Client struct{ endpoint.Base }
 
 // New builds the client for the Alertmanager endpoint in the settings.
 func New(s settings.Endpoint) (*Client, error) {
-	up, err := endpoint.Client(Name, s)
+	b, err := endpoint.NewBase(Name, s)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{up: up, target: s.DisplayURL()}, nil
+	return &Client{b}, nil
 }
-
-// Target is the configured URL as messages and the health report show it.
-func (c *Client) Target() string { return c.target }
-
-// Close releases pooled connections; safe to call more than once.
-func (c *Client) Close() { c.up.CloseIdleConnections() }
 
 // Status reads the Alertmanager's status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
-	err := c.up.GetJSON(ctx, PathStatus, nil, &st)
+	err := c.Up.GetJSON(ctx, PathStatus, nil, &st)
 	return st, err
 }
 
 // Probe reads the status: the version, or why the Alertmanager cannot be
 // read.
 func (c *Client) Probe() health.Probe {
-	return func(ctx context.Context) (health.Outcome, error) {
+	return endpoint.VersionProbe(func(ctx context.Context) (string, error) {
 		st, err := c.Status(ctx)
-		if err != nil {
-			return health.Outcome{}, err
-		}
-		return health.Outcome{Version: st.VersionInfo.Version}, nil
-	}
+		return st.VersionInfo.Version, err
+	})
 }

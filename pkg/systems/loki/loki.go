@@ -9,7 +9,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems/internal/endpoint"
-	"github.com/meshwatch/meshwatch/pkg/upstream"
 )
 
 // Name is how messages call the service.
@@ -21,51 +20,32 @@ const (
 )
 
 // BuildInfo is Loki's GET /loki/api/v1/status/buildinfo answer.
-type BuildInfo struct {
-	Version   string `json:"version"`
-	Revision  string `json:"revision"`
-	Branch    string `json:"branch"`
-	BuildUser string `json:"buildUser"`
-	BuildDate string `json:"buildDate"`
-	GoVersion string `json:"goVersion"`
-}
+type BuildInfo = endpoint.BuildInfo
 
 // Client reads one Loki.
-type Client struct {
-	up     *upstream.Client
-	target string
-}
+type Client struct{ endpoint.Base }
 
 // New builds the client for the Loki endpoint in the settings.
 func New(s settings.Endpoint) (*Client, error) {
-	up, err := endpoint.Client(Name, s)
+	b, err := endpoint.NewBase(Name, s)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{up: up, target: s.DisplayURL()}, nil
+	return &Client{b}, nil
 }
-
-// Target is the configured URL as messages and the health report show it.
-func (c *Client) Target() string { return c.target }
-
-// Close releases pooled connections; safe to call more than once.
-func (c *Client) Close() { c.up.CloseIdleConnections() }
 
 // Buildinfo reads Loki's build information.
 func (c *Client) Buildinfo(ctx context.Context) (BuildInfo, error) {
 	var info BuildInfo
-	err := c.up.GetJSON(ctx, PathBuildinfo, nil, &info)
+	err := c.Up.GetJSON(ctx, PathBuildinfo, nil, &info)
 	return info, err
 }
 
 // Probe reads the build information: the version, or why Loki cannot be
 // read.
 func (c *Client) Probe() health.Probe {
-	return func(ctx context.Context) (health.Outcome, error) {
+	return endpoint.VersionProbe(func(ctx context.Context) (string, error) {
 		info, err := c.Buildinfo(ctx)
-		if err != nil {
-			return health.Outcome{}, err
-		}
-		return health.Outcome{Version: info.Version}, nil
-	}
+		return info.Version, err
+	})
 }
