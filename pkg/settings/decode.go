@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -45,9 +46,11 @@ func decodeJSONData(data []byte, s *Settings) Errors {
 			{"tenantId", d.str(&e.TenantID)},
 			{"tenantHeader", d.str(&e.TenantHeader)},
 			{"timeoutSeconds", d.integer(&e.TimeoutSeconds)},
+			{"datasourceUid", d.str(&e.DatasourceUID)},
 		}
 	}
-	ollama := append(endpoint(&s.Ollama.Endpoint),
+	// Ollama is never a Grafana datasource: no datasourceUid.
+	ollama := append(slices.DeleteFunc(endpoint(&s.Ollama.Endpoint), func(f field) bool { return f.key == "datasourceUid" }),
 		field{"model", d.str(&s.Ollama.Model)},
 		field{"numCtx", d.integer(&s.Ollama.NumCtx)},
 		field{"numPredict", d.integer(&s.Ollama.NumPredict)},

@@ -27,8 +27,19 @@ func ShowURL(raw string) string {
 	return capText(maskURL(strings.TrimSpace(raw)), MaxShown)
 }
 
-// DisplayURL is e.URL as it may be shown anywhere: see ShowURL.
-func (e Endpoint) DisplayURL() string { return ShowURL(e.URL) }
+// DisplayURL is where e points as it may be shown anywhere: e.URL (see
+// ShowURL), or for a Grafana datasource "datasource <uid> via Grafana
+// (<app URL>)".
+func (e Endpoint) DisplayURL() string {
+	if e.DatasourceUID == "" {
+		return ShowURL(e.URL)
+	}
+	app := "app URL unknown"
+	if e.appURL != "" {
+		app = ShowURL(e.appURL)
+	}
+	return "datasource " + escaped(e.DatasourceUID, 40) + " via Grafana (" + app + ")"
+}
 
 var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*://`)
 

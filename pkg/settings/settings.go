@@ -31,12 +31,16 @@ const (
 	SecureOllamaAuth       = "ollamaAuth"
 	SecureKubernetesToken  = "kubernetesToken" // #nosec G101 -- the secureJsonData key name, not a credential
 	SecureWebhookToken     = "webhookToken"
+	// SecureGrafanaToken is a Grafana service-account token for Grafana's
+	// datasource proxy, used when Grafana gives the plugin no managed
+	// service-account token.
+	SecureGrafanaToken = "grafanaToken" // #nosec G101 -- a secureJsonData key name, not a credential
 )
 
 // SecureKeys lists every secureJsonData key MeshWatch reads.
 var SecureKeys = []string{
 	SecurePrometheusAuth, SecureLokiAuth, SecureTempoAuth, SecureAlertmanagerAuth,
-	SecureOllamaAuth, SecureKubernetesToken, SecureWebhookToken,
+	SecureOllamaAuth, SecureKubernetesToken, SecureWebhookToken, SecureGrafanaToken,
 }
 
 // Kubernetes access modes.
@@ -46,11 +50,19 @@ const (
 	KubeDisabled  = "disabled"   // no canary features
 )
 
-// Endpoint is how MeshWatch reaches one HTTP service: the service itself
-// (in-cluster URL) or Grafana's datasource proxy
-// (<grafana>/api/datasources/proxy/uid/<uid>) with a service-account token.
+// Endpoint is how MeshWatch reaches one HTTP service: a Grafana datasource
+// through Grafana's datasource proxy (DatasourceUID), or the service itself
+// at URL ("Advanced: direct URL").
 type Endpoint struct {
+	// URL is the service itself; it is ignored while DatasourceUID is set.
 	URL string `json:"url"`
+	// DatasourceUID, when set (Prometheus, Loki, Tempo, Alertmanager), is the
+	// uid of the Grafana datasource MeshWatch reaches through Grafana's
+	// datasource proxy (<appURL>/api/datasources/proxy/uid/<uid>), with the
+	// plugin's managed service account or the grafanaToken secret. Grafana
+	// adds the datasource's own auth, TLS and headers; url, the tenant and
+	// the endpoint's secret are then not used.
+	DatasourceUID string `json:"datasourceUid,omitempty"`
 	// TenantID, when set, is sent in TenantHeader (X-Scope-OrgID by default) so
 	// the same settings work against Mimir, multi-tenant Loki and Tempo.
 	TenantID     string `json:"tenantId,omitempty"`
@@ -59,6 +71,10 @@ type Endpoint struct {
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
 
 	auth string // from secureJsonData; never serialised
+
+	// What Grafana's datasource proxy needs (see WithGrafana); never
+	// serialised.
+	appURL, managedToken, grafanaToken string
 }
 
 // Auth returns the Authorization header value, or "" when none is configured.
@@ -123,6 +139,7 @@ type Settings struct {
 	EvidenceWindowMinutes int `json:"evidenceWindowMinutes"`
 
 	webhookToken string
+	grafanaToken string
 }
 
 // WebhookToken is the shared secret alert senders must present, or "".
@@ -220,6 +237,10 @@ func Load(jsonData []byte, secure map[string]string) (Settings, error) {
 	s.Ollama.Endpoint = s.Ollama.Endpoint.WithAuth(secure[SecureOllamaAuth])
 	s.Kubernetes.token = strings.TrimSpace(secure[SecureKubernetesToken])
 	s.webhookToken = strings.TrimSpace(secure[SecureWebhookToken])
+	s.grafanaToken = strings.TrimSpace(secure[SecureGrafanaToken])
+	for _, e := range s.proxied() {
+		e.grafanaToken = s.grafanaToken
+	}
 	errs = append(errs, s.Validate()...)
 	if len(errs) > 0 {
 		return s, errs
@@ -294,8 +315,17 @@ func (s Settings) Validate() Errors {
 		errs = append(errs, FieldError{Field: field, Message: shownURL(fmt.Sprintf(format, args...))})
 	}
 	endpoint := func(name string, e Endpoint) {
-		if msg := checkHTTPURL(e.URL); msg != "" {
-			add(name+".url", "%s", msg)
+		switch {
+		case e.DatasourceUID != "" && name == "ollama":
+			add(name+".datasourceUid", "Ollama is not a Grafana datasource: use ollama.url")
+		case e.DatasourceUID != "" && !datasourceUID.MatchString(e.DatasourceUID):
+			add(name+".datasourceUid", "%s is not a Grafana datasource uid: use 1 to 40 letters, digits, '-' or '_' (the datasource's uid in Connections > Data sources)",
+				quoted(e.DatasourceUID))
+		}
+		if e.DatasourceUID == "" {
+			if msg := checkHTTPURL(e.URL); msg != "" {
+				add(name+".url", "%s", msg)
+			}
 		}
 		switch {
 		case !headerToken.MatchString(e.TenantHeader):
@@ -369,7 +399,71 @@ func (s Settings) Validate() Errors {
 	if p := headerValueProblem(s.webhookToken); p != "" {
 		add("webhook token", "the webhook token can never match an HTTP header: %s", p)
 	}
+	if p := headerValueProblem(s.grafanaToken); p != "" {
+		add("grafanaToken", "the Grafana service-account token cannot be sent as an HTTP header: %s", p)
+	}
 	return errs
+}
+
+// datasourceUID is Grafana's rule for a datasource uid.
+var datasourceUID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
+// proxied is the endpoints that can be a Grafana datasource.
+func (s *Settings) proxied() []*Endpoint {
+	return []*Endpoint{&s.Prometheus, &s.Loki, &s.Tempo, &s.Alertmanager}
+}
+
+// WithGrafana returns s with what Grafana gives the instance for its
+// datasource proxy: its app URL (GF_APP_URL; "" when Grafana sent none)
+// and the plugin's managed service-account token ("" when Grafana provides
+// none). The endpoints with a DatasourceUID use them.
+func (s Settings) WithGrafana(appURL, managedToken string) Settings {
+	for _, e := range s.proxied() {
+		e.appURL = strings.TrimRight(strings.TrimSpace(appURL), "/")
+		e.managedToken = strings.TrimSpace(managedToken)
+	}
+	return s
+}
+
+// ViaGrafana reports whether e is reached through Grafana's datasource
+// proxy (DatasourceUID is set).
+func (e Endpoint) ViaGrafana() bool { return e.DatasourceUID != "" }
+
+// GrafanaAppURL is Grafana's app URL as WithGrafana gave it, or "".
+func (e Endpoint) GrafanaAppURL() string { return e.appURL }
+
+// ProxyURL is the datasource-proxy base URL of e
+// (<appURL>/api/datasources/proxy/uid/<uid>), or "" when e is not via
+// Grafana or Grafana gave no app URL.
+func (e Endpoint) ProxyURL() string {
+	if e.DatasourceUID == "" || e.appURL == "" {
+		return ""
+	}
+	return e.appURL + "/api/datasources/proxy/uid/" + url.PathEscape(e.DatasourceUID)
+}
+
+// Credential sources for Grafana's datasource proxy (see ProxyAuth).
+const (
+	ProxyByManagedAccount = "managed service account"
+	ProxyByGrafanaToken   = SecureGrafanaToken
+)
+
+// ProxyAuth is the Authorization value for Grafana's datasource proxy and
+// where it comes from: the plugin's managed service-account token
+// (ProxyByManagedAccount) first, else the grafanaToken secret
+// (ProxyByGrafanaToken). The value is "" when there is none, or when the
+// grafanaToken it would use cannot be an HTTP header (by is then still
+// ProxyByGrafanaToken); by is "" when there is no token at all.
+func (e Endpoint) ProxyAuth() (value, by string) {
+	switch {
+	case e.managedToken != "" && headerValueProblem(e.managedToken) == "":
+		return "Bearer " + e.managedToken, ProxyByManagedAccount
+	case e.grafanaToken == "":
+		return "", ""
+	case headerValueProblem(e.grafanaToken) != "":
+		return "", ProxyByGrafanaToken
+	}
+	return authorizationValue(e.grafanaToken), ProxyByGrafanaToken
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -472,11 +566,11 @@ func (s Settings) Public() Public {
 	v := s
 	for _, e := range []*Endpoint{&v.Prometheus, &v.Loki, &v.Tempo, &v.Alertmanager, &v.Ollama.Endpoint} {
 		e.URL = maskURL(e.URL)
-		e.auth = ""
+		e.auth, e.appURL, e.managedToken, e.grafanaToken = "", "", "", ""
 	}
 	v.Kubernetes.URL = maskURL(v.Kubernetes.URL)
 	v.Kubernetes.token = ""
-	v.webhookToken = ""
+	v.webhookToken, v.grafanaToken = "", ""
 	return Public{Settings: v, SecureConfigured: map[string]bool{
 		SecurePrometheusAuth:   s.Prometheus.HasAuth(),
 		SecureLokiAuth:         s.Loki.HasAuth(),
@@ -485,5 +579,6 @@ func (s Settings) Public() Public {
 		SecureOllamaAuth:       s.Ollama.HasAuth(),
 		SecureKubernetesToken:  s.Kubernetes.token != "",
 		SecureWebhookToken:     s.webhookToken != "",
+		SecureGrafanaToken:     s.grafanaToken != "",
 	}}
 }

@@ -24,12 +24,18 @@ export const SecureOllamaAuth = "ollamaAuth";
 export const SecureKubernetesToken = "kubernetesToken";
 export const SecureWebhookToken = "webhookToken";
 /**
+ * SecureGrafanaToken is a Grafana service-account token for Grafana's
+ * datasource proxy, used when Grafana gives the plugin no managed
+ * service-account token.
+ */
+export const SecureGrafanaToken = "grafanaToken";
+/**
  * Secure field names, as they appear in secureJsonData. Each holds either a
  * bare token (sent as "Authorization: Bearer <token>") or a full header value
  * with its scheme ("Basic dXNlcjpwYXNz"). The constants are key names, not
  * secrets.
  */
-export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureWebhookToken;
+export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureWebhookToken | typeof SecureGrafanaToken;
 export const KubeInCluster = "in-cluster";
 export const KubeURL = "url";
 export const KubeDisabled = "disabled";
@@ -38,12 +44,24 @@ export const KubeDisabled = "disabled";
  */
 export type Kube = typeof KubeInCluster | typeof KubeURL | typeof KubeDisabled;
 /**
- * Endpoint is how MeshWatch reaches one HTTP service: the service itself
- * (in-cluster URL) or Grafana's datasource proxy
- * (<grafana>/api/datasources/proxy/uid/<uid>) with a service-account token.
+ * Endpoint is how MeshWatch reaches one HTTP service: a Grafana datasource
+ * through Grafana's datasource proxy (DatasourceUID), or the service itself
+ * at URL ("Advanced: direct URL").
  */
 export interface Endpoint {
+  /**
+   * URL is the service itself; it is ignored while DatasourceUID is set.
+   */
   url: string;
+  /**
+   * DatasourceUID, when set (Prometheus, Loki, Tempo, Alertmanager), is the
+   * uid of the Grafana datasource MeshWatch reaches through Grafana's
+   * datasource proxy (<appURL>/api/datasources/proxy/uid/<uid>), with the
+   * plugin's managed service account or the grafanaToken secret. Grafana
+   * adds the datasource's own auth, TLS and headers; url, the tenant and
+   * the endpoint's secret are then not used.
+   */
+  datasourceUid?: string;
   /**
    * TenantID, when set, is sent in TenantHeader (X-Scope-OrgID by default) so
    * the same settings work against Mimir, multi-tenant Loki and Tempo.
@@ -128,6 +146,12 @@ export interface FieldError {
  * URL credentials or more than MaxShown characters of a value.
  */
 export type Errors = FieldError[];
+export const ProxyByManagedAccount = "managed service account";
+export const ProxyByGrafanaToken = SecureGrafanaToken;
+/**
+ * Credential sources for Grafana's datasource proxy (see ProxyAuth).
+ */
+export type ProxyBy = typeof ProxyByManagedAccount | typeof ProxyByGrafanaToken;
 /**
  * Public is the settings as the browser may see them: every non-secret field
  * plus which secrets are configured. It never carries a secret value, and its
