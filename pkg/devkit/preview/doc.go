@@ -12,11 +12,19 @@
 //	/api/plugins/<id>/settings      GET (jsonData, secureJsonFields as booleans) and POST (Admin only)
 //	/api/plugins/<id>/health        CheckHealth: 200 {status:"OK",...} or 503 {status:"ERROR",...}
 //	/api/live/ws                    plugin streams (SubscribeStream + RunStream) over a websocket
+//	/api/datasources, /api/datasources/uid/<uid>   the datasources it plays (--stack's, --datasource)
+//	/api/datasources/proxy/uid/<uid>/*   Grafana's datasource proxy: reverse proxy to the datasource's URL
+//	                                for a browser session or Authorization: Bearer <service-account token>
 //	/public/plugins/<id>/*          the files of dist/
 //	/, /a/<id>/*, /plugins/<id>, /preview/panel   the host page (tests/preview/host, built)
 //
 // The signed-in user is chosen on the host page (Viewer, Editor or Admin) and
 // travels in a cookie; the server turns it into the PluginContext user the way
-// Grafana does for its session. What differs from Grafana is listed in
+// Grafana does for its session. Scripted callers (the plugin backend going
+// through the datasource proxy) use a service-account token instead:
+// --service-account-token name=role=token, or with --stack a generated Viewer
+// token written to a file (its path is printed). The plugin context carries
+// GF_APP_URL, the host's own address, as Grafana's does, so that the backend
+// can build <appURL>/api/datasources/proxy/uid/<uid>. What differs from Grafana is listed in
 // limits.go.
 package preview

@@ -36,6 +36,14 @@ type Config struct {
 	Stack      string
 	StackRules string
 	StackEval  time.Duration
+	// Datasources are --datasource values (uid=type=url); with --stack the
+	// stack's four come first and a --datasource of the same uid replaces one.
+	Datasources []datasource
+	// ServiceAccounts are --service-account-token values (name=role=token).
+	ServiceAccounts []serviceAccount
+	// TokenFile is where --stack writes its generated Viewer token; empty
+	// means preview-service-account-token next to the settings file.
+	TokenFile string
 }
 
 type multiFlag []string
@@ -54,7 +62,7 @@ func defaultSettingsFile() string {
 // parseFlags reads the command line of `meshwatch preview`.
 func parseFlags(args []string, out io.Writer) (Config, bool, error) {
 	var cfg Config
-	var sets multiFlag
+	var sets, dss, sas multiFlag
 	var role string
 	var limits bool
 	fl := flag.NewFlagSet("preview", flag.ContinueOnError)
@@ -82,6 +90,9 @@ Flags:
 	fl.StringVar(&cfg.Stack, "stack", "", "run the simulated mesh under this scenario (meshwatch simulate --list) with real Prometheus, Alertmanager and Loki behind the preview; needs the tools from .ci/install-tools.sh")
 	fl.StringVar(&cfg.StackRules, "stack-rules", filepath.Join("deploy", "base", "monitoring", "rules"), "--stack: the alert rule files Prometheus evaluates")
 	fl.DurationVar(&cfg.StackEval, "stack-eval", 15*time.Second, "--stack: rule evaluation interval")
+	fl.Var(&dss, "datasource", "a datasource the host lists and proxies (/api/datasources/proxy/uid/<uid>/...): uid=type=url, e.g. prom=prometheus=http://127.0.0.1:9090; repeatable")
+	fl.Var(&sas, "service-account-token", "a service-account token the host's API accepts as Authorization: Bearer <token>: name=role=token; repeatable")
+	fl.StringVar(&cfg.TokenFile, "service-account-token-file", "", "--stack: where to write the generated Viewer service-account token (default: preview-service-account-token next to --settings-file)")
 	fl.BoolVar(&limits, "limits", false, "print how the preview host differs from Grafana, and exit")
 	if err := fl.Parse(args); err != nil {
 		return Config{}, false, err
@@ -102,6 +113,20 @@ Flags:
 	}
 	cfg.DefaultRole = r
 	cfg.Sets = sets
+	for _, v := range dss {
+		ds, err := parseDatasource(v)
+		if err != nil {
+			return Config{}, false, err
+		}
+		cfg.Datasources = append(cfg.Datasources, ds)
+	}
+	for _, v := range sas {
+		sa, err := parseServiceAccount(v)
+		if err != nil {
+			return Config{}, false, err
+		}
+		cfg.ServiceAccounts = append(cfg.ServiceAccounts, sa)
+	}
 	return cfg, false, nil
 }
 
@@ -136,6 +161,9 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 		return fmt.Errorf("%w (build the host page first: npm run preview:build)", err)
 	}
 	var sets []string
+	datasources := cfg.Datasources
+	accounts := cfg.ServiceAccounts
+	var tokenFile string
 	if cfg.Stack != "" {
 		mesh, err := stack.Start(ctx, stack.Options{Scenario: cfg.Stack, RulesDir: cfg.StackRules, EvaluationInterval: cfg.StackEval,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
@@ -147,6 +175,16 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 			sets = append(sets, k+"="+v) // explicit --set flags come after, and win
 		}
 		sort.Strings(sets)
+		datasources = append(stackDatasources(mesh.Prometheus, mesh.Loki, mesh.Alertmanager, mesh.Tempo), datasources...)
+		token, err := newServiceAccountToken()
+		if err != nil {
+			return err
+		}
+		tokenFile = cfg.tokenFile()
+		if err := writeTokenFile(tokenFile, token); err != nil {
+			return fmt.Errorf("--stack: writing the service-account token: %w", err)
+		}
+		accounts = append(accounts, serviceAccount{Name: "meshwatch-preview", Role: Viewer, Token: token})
 	}
 	sets = append(sets, cfg.Sets...)
 	var ovs []override
@@ -197,11 +235,18 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	defer proc.Close()
 
 	srv := newServer(serverOptions{Meta: meta, Dist: cfg.Dist, HostDir: cfg.HostDir, AppURL: appURL,
-		DefaultRole: cfg.DefaultRole, Store: st, Backend: proc, Log: log})
+		DefaultRole: cfg.DefaultRole, Store: st, Backend: proc, Log: log,
+		Datasources: datasources, ServiceAccounts: accounts})
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	_, _ = fmt.Fprintf(stdout, "MeshWatch preview host — not Grafana — %s\n", appURL)
+	for _, ds := range srv.datasources {
+		_, _ = fmt.Fprintf(stdout, "datasource %s (%s): %sapi/datasources/proxy/uid/%s/ -> %s\n", ds.Name, ds.Type, appURL, ds.UID, ds.URL)
+	}
+	if tokenFile != "" {
+		_, _ = fmt.Fprintf(stdout, "service-account token (Viewer) for the datasource proxy: %s\n", tokenFile)
+	}
 
 	select {
 	case err := <-errc:
@@ -212,4 +257,16 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
 	return nil
+}
+
+// tokenFile is where --stack writes its service-account token.
+func (c Config) tokenFile() string {
+	if c.TokenFile != "" {
+		return c.TokenFile
+	}
+	dir := filepath.Dir(defaultSettingsFile())
+	if c.SettingsFile != "" {
+		dir = filepath.Dir(c.SettingsFile)
+	}
+	return filepath.Join(dir, "preview-service-account-token")
 }

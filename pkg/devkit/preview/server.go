@@ -35,6 +35,10 @@ type Server struct {
 	store       *store
 	backend     Backend
 	log         *slog.Logger
+	// datasources are the datasources the host plays (listed, looked up and
+	// proxied); serviceAccounts are the tokens its API accepts.
+	datasources     []datasource
+	serviceAccounts []serviceAccount
 }
 
 // serverOptions are what NewServer needs; Main fills them from flags.
@@ -47,6 +51,9 @@ type serverOptions struct {
 	Store       *store
 	Backend     Backend
 	Log         *slog.Logger
+	// Datasources are numbered and given a default by newServer.
+	Datasources     []datasource
+	ServiceAccounts []serviceAccount
 }
 
 func newServer(o serverOptions) *Server {
@@ -57,7 +64,8 @@ func newServer(o serverOptions) *Server {
 		o.DefaultRole = Admin
 	}
 	return &Server{meta: o.Meta, dist: o.Dist, hostDir: o.HostDir, appURL: o.AppURL,
-		defaultRole: o.DefaultRole, store: o.Store, backend: o.Backend, log: o.Log}
+		defaultRole: o.DefaultRole, store: o.Store, backend: o.Backend, log: o.Log,
+		datasources: normalizeDatasources(o.Datasources), serviceAccounts: o.ServiceAccounts}
 }
 
 // Handler routes every request; see the package doc for the map.
@@ -69,6 +77,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(api+"/settings", s.handleSettings)
 	mux.HandleFunc(api+"/health", s.handleHealth)
 	mux.HandleFunc("/api/live/ws", s.handleLive)
+	mux.HandleFunc("/api/datasources", s.handleDatasources)
+	mux.HandleFunc("/api/datasources/", s.handleDatasources)
+	mux.HandleFunc(proxyPrefix, s.handleDatasourceProxy)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		grafanaError(w, http.StatusNotFound, "Not found: the preview host serves only the APIs MeshWatch's pages call")
 	})

@@ -66,6 +66,12 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "boot data could not be encoded", http.StatusInternalServerError)
 		return
 	}
+	// A browser that has not picked a role is signed in as the default one,
+	// in a cookie: the session Grafana's APIs (the datasource proxy) check.
+	if c, err := r.Cookie(RoleCookie); err != nil || !validRole(c.Value) {
+		http.SetCookie(w, &http.Cookie{Name: RoleCookie, Value: string(s.defaultRole), Path: "/",
+			MaxAge: 31536000, SameSite: http.SameSiteStrictMode})
+	}
 	// json.Marshal escapes <, > and &, so the data cannot end the script.
 	page = bytes.Replace(page, []byte(bootDataMarker), boot, 1)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -87,11 +93,24 @@ func (s *Server) bootData(u user, theme string) map[string]any {
 		perms["plugins:write"] = true
 	}
 	st := s.store.snapshot()
-	promDS := map[string]any{
-		"id": 1, "uid": previewDatasourceUID, "type": "prometheus", "name": "Prometheus (preview)",
-		"meta": map[string]any{"id": "prometheus", "type": "datasource", "name": "Prometheus",
-			"info": map[string]any{"logos": map[string]any{"small": "", "large": ""}}},
-		"isDefault": true, "access": "proxy", "readOnly": true, "jsonData": map[string]any{},
+	// The datasources the host plays; with none, the panel stand-in's
+	// placeholder Prometheus (not queryable), as before there were any.
+	dsByName := map[string]any{}
+	defaultDS := ""
+	for _, ds := range s.datasources {
+		dsByName[ds.Name] = ds.frontendSettings()
+		if ds.IsDefault {
+			defaultDS = ds.Name
+		}
+	}
+	if len(s.datasources) == 0 {
+		defaultDS = "Prometheus (preview)"
+		dsByName[defaultDS] = map[string]any{
+			"id": 1, "uid": previewDatasourceUID, "type": "prometheus", "name": defaultDS,
+			"meta": map[string]any{"id": "prometheus", "type": "datasource", "name": "Prometheus",
+				"info": map[string]any{"logos": map[string]any{"small": "", "large": ""}}},
+			"isDefault": true, "access": "proxy", "readOnly": true, "jsonData": map[string]any{},
+		}
 	}
 	return map[string]any{
 		"user": map[string]any{
@@ -107,8 +126,8 @@ func (s *Server) bootData(u user, theme string) map[string]any {
 			"buildInfo": map[string]any{"version": grafanaVersion, "edition": "Preview host (not Grafana)",
 				"env": "production", "commit": "", "buildstamp": 0, "hasUpdate": false, "latestVersion": ""},
 			"featureToggles":    map[string]bool{},
-			"defaultDatasource": "Prometheus (preview)",
-			"datasources":       map[string]any{"Prometheus (preview)": promDS},
+			"defaultDatasource": defaultDS,
+			"datasources":       dsByName,
 			"apps": map[string]any{s.meta.ID: map[string]any{
 				"id": s.meta.ID, "path": s.meta.baseURL() + "/module.js", "version": s.meta.Info.Version,
 				"preload": s.meta.Preload, "loadingStrategy": "script", "angular": map[string]any{"detected": false},
@@ -126,4 +145,9 @@ func (s *Server) bootData(u user, theme string) map[string]any {
 			"datasourceUid": previewDatasourceUID, "grafanaVersion": grafanaVersion,
 		},
 	}
+}
+
+func validRole(s string) bool {
+	_, ok := parseRole(s)
+	return ok
 }
