@@ -12,6 +12,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems/alertmanager"
+	"github.com/meshwatch/meshwatch/pkg/systems/internal/endpoint"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 	"github.com/meshwatch/meshwatch/pkg/systems/loki"
 	"github.com/meshwatch/meshwatch/pkg/systems/ollama"
@@ -58,18 +59,18 @@ func Register(reg *capability.Registry, cfg settings.Settings, loadErr error) *S
 		}
 	}
 	s := &Set{}
-	s.Prometheus, s.PrometheusErr = add(reg, loadErr, "prometheus", health.Check{Name: "Prometheus", Required: true,
-		Target: cfg.Prometheus.DisplayURL(), Fix: "prometheus.url"}, func() (*prometheus.Client, error) { return prometheus.New(cfg.Prometheus) })
-	s.Loki, s.LokiErr = add(reg, loadErr, "loki", health.Check{Name: "Loki", Target: cfg.Loki.DisplayURL(), Fix: "loki.url"},
+	s.Prometheus, s.PrometheusErr = add(reg, loadErr, "prometheus", httpLine(cfg.Prometheus, "Prometheus", true),
+		func() (*prometheus.Client, error) { return prometheus.New(cfg.Prometheus) })
+	s.Loki, s.LokiErr = add(reg, loadErr, "loki", httpLine(cfg.Loki, "Loki", false),
 		func() (*loki.Client, error) { return loki.New(cfg.Loki) })
-	s.Tempo, s.TempoErr = add(reg, loadErr, "tempo", health.Check{Name: "Tempo", Target: cfg.Tempo.DisplayURL(), Fix: "tempo.url"},
+	s.Tempo, s.TempoErr = add(reg, loadErr, "tempo", httpLine(cfg.Tempo, "Tempo", false),
 		func() (*tempo.Client, error) { return tempo.New(cfg.Tempo) })
-	s.Alertmanager, s.AlertmanagerErr = add(reg, loadErr, "alertmanager", health.Check{Name: "Alertmanager",
-		Target: cfg.Alertmanager.DisplayURL(), Fix: "alertmanager.url"}, func() (*alertmanager.Client, error) { return alertmanager.New(cfg.Alertmanager) })
-	s.Ollama, s.OllamaErr = add(reg, loadErr, "ollama", health.Check{Name: "Ollama", Target: cfg.Ollama.DisplayURL(),
-		Fix: "ollama.url / ollama.model"}, func() (*ollama.Client, error) { return ollama.New(cfg.Ollama) })
-	s.Kubernetes, s.KubernetesErr = add(reg, loadErr, "kubernetes", health.Check{Name: "Kubernetes API",
-		Target: kubernetes.Target(cfg.Kubernetes), Fix: "kubernetes.mode / kubernetes.url"}, func() (*kubernetes.Client, error) { return kubernetes.New(cfg.Kubernetes) })
+	s.Alertmanager, s.AlertmanagerErr = add(reg, loadErr, "alertmanager", httpLine(cfg.Alertmanager, "Alertmanager", false),
+		func() (*alertmanager.Client, error) { return alertmanager.New(cfg.Alertmanager) })
+	s.Ollama, s.OllamaErr = add(reg, loadErr, "ollama", line{Check: health.Check{Name: "Ollama", Target: cfg.Ollama.DisplayURL(),
+		Fix: "ollama.url / ollama.model"}}, func() (*ollama.Client, error) { return ollama.New(cfg.Ollama) })
+	s.Kubernetes, s.KubernetesErr = add(reg, loadErr, "kubernetes", line{Check: health.Check{Name: "Kubernetes API",
+		Target: kubernetes.Target(cfg.Kubernetes), Fix: "kubernetes.mode / kubernetes.url"}}, func() (*kubernetes.Client, error) { return kubernetes.New(cfg.Kubernetes) })
 
 	storage := health.Check{Name: "Storage", Target: cfg.Storage.Path, Required: true, Fix: "storage.path",
 		Probe: health.StorageProbe(cfg.Storage.Path)}
@@ -80,26 +81,50 @@ func Register(reg *capability.Registry, cfg settings.Settings, loadErr error) *S
 	return s
 }
 
+// line is a system's health line before its probe, and what wraps the
+// probe (nil: nothing).
+type line struct {
+	health.Check
+	wrap func(health.Probe) health.Probe
+}
+
+// httpLine is the health line of the system name reached over HTTP at e: its
+// URL, or the Grafana datasource and the credential used for Grafana's
+// datasource proxy.
+func httpLine(e settings.Endpoint, name string, required bool) line {
+	section := strings.ToLower(name)
+	l := line{Check: health.Check{Name: name, Required: required, Target: e.DisplayURL(), Fix: section + ".url"}}
+	if e.ViaGrafana() {
+		l.Fix = section + ".datasourceUid / grafanaToken"
+		l.wrap = func(p health.Probe) health.Probe { return endpoint.ProxyProbe(name, e, p) }
+	}
+	return l
+}
+
 // add builds one system's client and registers its health line.
-func add[C system](reg *capability.Registry, loadErr error, section string, line health.Check, build func() (C, error)) (C, error) {
+func add[C system](reg *capability.Registry, loadErr error, section string, l line, build func() (C, error)) (C, error) {
 	var zero C
 	err := SectionErr(loadErr, section)
 	var c C
 	if err == nil {
 		c, err = build()
 	}
+	chk := l.Check
 	switch {
 	case errors.Is(err, kubernetes.ErrDisabled):
-		line.Probe = health.DisabledProbe("kubernetes.mode is \"disabled\": canary state and sign-off gates are off")
+		chk.Probe = health.DisabledProbe("kubernetes.mode is \"disabled\": canary state and sign-off gates are off")
 	case err != nil:
-		line.Probe = health.FailedProbe(err)
+		chk.Probe = health.FailedProbe(err)
 	default:
 		reg.OnDispose(c.Close)
-		line.Target, line.Probe = c.Target(), c.Probe()
-		reg.Health(line)
+		chk.Target, chk.Probe = c.Target(), c.Probe()
+		if l.wrap != nil {
+			chk.Probe = l.wrap(chk.Probe)
+		}
+		reg.Health(chk)
 		return c, nil
 	}
-	reg.Health(line)
+	reg.Health(chk)
 	return zero, err
 }
 
