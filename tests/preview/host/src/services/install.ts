@@ -4,6 +4,7 @@
  */
 import { EventBusSrv } from '@grafana/data';
 import {
+  config,
   setAppEvents,
   setBackendSrv,
   setDataSourceSrv,
@@ -32,7 +33,7 @@ export function installServices() {
   setEchoSrv(new PreviewEchoSrv());
   setTemplateSrv(new PreviewTemplateSrv());
   dashboardVariables.datasource = boot.datasourceUid;
-  setDataSourceSrv(new PreviewDataSourceSrv(prometheusSettings(boot.datasourceUid)));
+  setDataSourceSrv(new PreviewDataSourceSrv(config.datasources, prometheusSettings(boot.datasourceUid)));
   setGrafanaLiveSrv(new PreviewLiveSrv());
   setPluginPage(PreviewPluginPage);
   installExtensionServices();

@@ -10,7 +10,14 @@ import {
   type TypedVariableModel,
   PluginType,
 } from '@grafana/data';
-import type { DataSourceSrv, EchoBackend, EchoEvent, EchoSrv, TemplateSrv } from '@grafana/runtime';
+import type {
+  DataSourceSrv,
+  EchoBackend,
+  EchoEvent,
+  EchoSrv,
+  GetDataSourceListFilters,
+  TemplateSrv,
+} from '@grafana/runtime';
 
 /** The stand-in dashboard's variables, which getTemplateSrv().replace() knows. */
 export const dashboardVariables: Record<string, string> = {};
@@ -45,18 +52,25 @@ export class PreviewTemplateSrv implements TemplateSrv {
   updateTimeRange(): void {}
 }
 
-/** getDataSourceSrv(): knows the one Prometheus datasource by name; no datasource plugin runs here. */
+/**
+ * getDataSourceSrv(): the datasources the preview host plays (bootData's
+ * settings.datasources, as Grafana builds it from its frontend settings),
+ * which DataSourcePicker lists and resolves, plus the panel stand-in's
+ * placeholder, resolvable by uid but not listed unless there is nothing else.
+ * No datasource plugin runs here: get() cannot query.
+ */
 export class PreviewDataSourceSrv implements DataSourceSrv {
-  constructor(private readonly settings: DataSourceInstanceSettings) {}
+  private readonly list: DataSourceInstanceSettings[];
 
-  private matches(ref?: DataSourceRef | string | null): boolean {
-    if (!ref) {
-      return true;
-    }
-    if (typeof ref === 'string') {
-      return ref === this.settings.uid || ref === this.settings.name;
-    }
-    return ref.uid === this.settings.uid || (!ref.uid && ref.type === this.settings.type);
+  constructor(
+    datasources: Record<string, DataSourceInstanceSettings>,
+    private readonly placeholder: DataSourceInstanceSettings
+  ) {
+    this.list = Object.values(datasources).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private all(): DataSourceInstanceSettings[] {
+    return this.list.some((ds) => ds.uid === this.placeholder.uid) ? this.list : [...this.list, this.placeholder];
   }
 
   get(ref?: DataSourceRef | string | null): Promise<DataSourceApi> {
@@ -64,12 +78,46 @@ export class PreviewDataSourceSrv implements DataSourceSrv {
     return Promise.reject(new Error(`datasource ${what}: the preview host runs no datasource plugins`));
   }
 
-  getList(): DataSourceInstanceSettings[] {
-    return [this.settings];
+  getList(filters: GetDataSourceListFilters = {}): DataSourceInstanceSettings[] {
+    const types = filters.type === undefined ? undefined : Array.isArray(filters.type) ? filters.type : [filters.type];
+    return this.list.filter((ds) => {
+      if (types && !types.includes(ds.type)) {
+        return false;
+      }
+      if (filters.pluginId && ds.meta.id !== filters.pluginId) {
+        return false;
+      }
+      if (filters.metrics && !ds.meta.metrics) {
+        return false;
+      }
+      if (filters.logs && !ds.meta.logs) {
+        return false;
+      }
+      if (filters.tracing && !ds.meta.tracing) {
+        return false;
+      }
+      if (filters.alerting && !ds.meta.alerting) {
+        return false;
+      }
+      if (filters.annotations && !ds.meta.annotations) {
+        return false;
+      }
+      return !filters.filter || filters.filter(ds);
+    });
   }
 
   getInstanceSettings(ref?: DataSourceRef | string | null): DataSourceInstanceSettings | undefined {
-    return this.matches(ref) ? this.settings : undefined;
+    const all = this.all();
+    if (!ref || ref === 'default') {
+      return all.find((ds) => ds.isDefault) ?? all[0];
+    }
+    if (typeof ref === 'string') {
+      return all.find((ds) => ds.uid === ref || ds.name === ref);
+    }
+    if (ref.uid) {
+      return all.find((ds) => ds.uid === ref.uid || ds.name === ref.uid);
+    }
+    return all.find((ds) => ds.type === ref.type && ds.isDefault) ?? all.find((ds) => ds.type === ref.type);
   }
 
   reload(): Promise<void> {
