@@ -341,3 +341,20 @@ func (s *Server) handleDatasourceProxy(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("datasource proxy", "uid", ds.UID, "path", sub, "by", who)
 	proxy.ServeHTTP(w, r)
 }
+
+// managedServiceAccount is the service account Grafana creates for a plugin
+// that declares "iam" permissions in plugin.json (named extsvc-<plugin id>),
+// with a fresh token; zero when the plugin declares none. The preview host
+// does not check the declared permissions: its API lets the account do what
+// a Viewer may (query every datasource through the proxy).
+func managedServiceAccount(meta pluginMeta) (serviceAccount, error) {
+	raw := strings.TrimSpace(string(meta.rawField("iam")))
+	if raw == "" || raw == "null" || raw == "{}" {
+		return serviceAccount{}, nil
+	}
+	token, err := newServiceAccountToken()
+	if err != nil {
+		return serviceAccount{}, err
+	}
+	return serviceAccount{Name: "extsvc-" + meta.ID, Role: Viewer, Token: token}, nil
+}

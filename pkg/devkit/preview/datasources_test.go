@@ -271,3 +271,39 @@ func TestBootDataDatasources(t *testing.T) {
 		t.Errorf("prometheus %v", prom)
 	}
 }
+
+func TestManagedServiceAccount(t *testing.T) {
+	ts, _, s := newDatasourceHarness(t)
+	if _, err := s.pluginContext(users[Viewer]).GrafanaConfig.PluginAppClientSecret(); err == nil {
+		t.Fatal("a plugin without iam got a managed service-account token")
+	}
+	meta := s.meta
+	if sa, err := managedServiceAccount(meta); err != nil || sa.Token != "" {
+		t.Fatalf("no iam: %+v %v", sa, err)
+	}
+	meta.raw = map[string]json.RawMessage{}
+	for k, v := range s.meta.raw {
+		meta.raw[k] = v
+	}
+	meta.raw["iam"] = json.RawMessage(`{"permissions":[{"action":"datasources:query","scope":"datasources:*"}]}`)
+	sa, err := managedServiceAccount(meta)
+	if err != nil || !strings.HasPrefix(sa.Token, "glsa_") || sa.Name != "extsvc-meshwatch-mesh-app" {
+		t.Fatalf("iam: %+v %v", sa, err)
+	}
+	withIAM := newServer(serverOptions{Meta: meta, AppURL: "http://preview/", Store: s.store, Backend: s.backend,
+		Datasources: s.datasources, ServiceAccounts: s.serviceAccounts, Managed: sa})
+	got, err := withIAM.pluginContext(users[Viewer]).GrafanaConfig.PluginAppClientSecret()
+	if err != nil || got != sa.Token {
+		t.Fatalf("GF_PLUGIN_APP_CLIENT_SECRET %q %v", got, err)
+	}
+	ts2 := httptest.NewServer(withIAM.Handler())
+	defer ts2.Close()
+	resp, body := dsGet(t, ts2.URL, "/api/datasources/proxy/uid/loki/ready", dsReq{auth: "Bearer " + sa.Token})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("managed token on the proxy: %d %s", resp.StatusCode, body)
+	}
+	// The other host does not know this token.
+	if resp, _ := dsGet(t, ts.URL, "/api/datasources/proxy/uid/loki/ready", dsReq{auth: "Bearer " + sa.Token}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unknown managed token: %d", resp.StatusCode)
+	}
+}

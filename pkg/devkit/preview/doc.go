@@ -25,6 +25,8 @@
 // --service-account-token name=role=token, or with --stack a generated Viewer
 // token written to a file (its path is printed). The plugin context carries
 // GF_APP_URL, the host's own address, as Grafana's does, so that the backend
-// can build <appURL>/api/datasources/proxy/uid/<uid>. What differs from Grafana is listed in
+// can build <appURL>/api/datasources/proxy/uid/<uid>, and, when plugin.json
+// declares iam, the token of the plugin's managed service account
+// (GF_PLUGIN_APP_CLIENT_SECRET), which the proxy accepts. What differs from Grafana is listed in
 // limits.go.
 package preview

@@ -234,9 +234,16 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	}
 	defer proc.Close()
 
+	managed, err := managedServiceAccount(meta)
+	if err != nil {
+		return err
+	}
+	if managed.Token != "" {
+		log.Info("plugin.json declares iam: the plugin context carries a managed service-account token", "account", managed.Name)
+	}
 	srv := newServer(serverOptions{Meta: meta, Dist: cfg.Dist, HostDir: cfg.HostDir, AppURL: appURL,
 		DefaultRole: cfg.DefaultRole, Store: st, Backend: proc, Log: log,
-		Datasources: datasources, ServiceAccounts: accounts})
+		Datasources: datasources, ServiceAccounts: accounts, Managed: managed})
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()

@@ -39,6 +39,9 @@ type Server struct {
 	// proxied); serviceAccounts are the tokens its API accepts.
 	datasources     []datasource
 	serviceAccounts []serviceAccount
+	// managed is the plugin's managed service account (plugin.json "iam"),
+	// whose token the plugin context carries; zero when it declares none.
+	managed serviceAccount
 }
 
 // serverOptions are what NewServer needs; Main fills them from flags.
@@ -54,6 +57,9 @@ type serverOptions struct {
 	// Datasources are numbered and given a default by newServer.
 	Datasources     []datasource
 	ServiceAccounts []serviceAccount
+	// Managed is the plugin's managed service account; newServer adds it to
+	// the accounts the API accepts.
+	Managed serviceAccount
 }
 
 func newServer(o serverOptions) *Server {
@@ -63,9 +69,13 @@ func newServer(o serverOptions) *Server {
 	if o.DefaultRole == "" {
 		o.DefaultRole = Admin
 	}
-	return &Server{meta: o.Meta, dist: o.Dist, hostDir: o.HostDir, appURL: o.AppURL,
+	s := &Server{meta: o.Meta, dist: o.Dist, hostDir: o.HostDir, appURL: o.AppURL,
 		defaultRole: o.DefaultRole, store: o.Store, backend: o.Backend, log: o.Log,
-		datasources: normalizeDatasources(o.Datasources), serviceAccounts: o.ServiceAccounts}
+		datasources: normalizeDatasources(o.Datasources), serviceAccounts: o.ServiceAccounts, managed: o.Managed}
+	if o.Managed.Token != "" {
+		s.serviceAccounts = append(append([]serviceAccount(nil), o.ServiceAccounts...), o.Managed)
+	}
+	return s
 }
 
 // Handler routes every request; see the package doc for the map.
@@ -110,10 +120,20 @@ func (s *Server) pluginContext(u user) backend.PluginContext {
 			DecryptedSecureJSONData: st.SecureJSONData,
 			Updated:                 st.Updated,
 		},
-		GrafanaConfig: backend.NewGrafanaCfg(map[string]string{
-			"GF_APP_URL": s.appURL,
-		}),
+		GrafanaConfig: backend.NewGrafanaCfg(s.grafanaConfig()),
 	}
+}
+
+// grafanaConfig is the Grafana config every plugin context carries: the app
+// URL and, for a plugin that declares "iam" in plugin.json, its managed
+// service account (Grafana's externalServiceAccounts).
+func (s *Server) grafanaConfig() map[string]string {
+	cfg := map[string]string{"GF_APP_URL": s.appURL}
+	if s.managed.Token != "" {
+		cfg["GF_PLUGIN_APP_CLIENT_ID"] = s.managed.Name
+		cfg["GF_PLUGIN_APP_CLIENT_SECRET"] = s.managed.Token
+	}
+	return cfg
 }
 
 // grafanaError answers with Grafana's API error shape {"message": ...}.
