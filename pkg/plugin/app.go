@@ -44,11 +44,17 @@ type App struct {
 // NewApp builds an instance from Grafana's app settings. Invalid settings do
 // not fail the instance: the health check and the routes report them field by
 // field, so the admin can fix them from the config page.
-func NewApp(_ context.Context, s backend.AppInstanceSettings) (instancemgmt.Instance, error) {
+//
+// What Grafana gives the instance for its datasource proxy comes from ctx:
+// the app URL (GF_APP_URL) and, when the managed service account is on
+// (plugin.json "iam"), its token. Either may be missing; the health lines
+// of the systems set to a Grafana datasource then say what to enable.
+func NewApp(ctx context.Context, s backend.AppInstanceSettings) (instancemgmt.Instance, error) {
 	cfg, err := settings.Load(s.JSONData, s.DecryptedSecureJSONData)
 	if err != nil {
 		log.DefaultLogger.Warn("MeshWatch settings are invalid", "error", err.Error())
 	}
+	cfg = cfg.WithGrafana(grafanaGives(ctx))
 	reg := capability.New()
 	wire(reg, cfg, err, pluginVersion())
 	return &App{
@@ -77,6 +83,19 @@ func userOf(u *backend.User) *access.User {
 		return nil
 	}
 	return &access.User{Login: u.Login, Name: u.Name, Role: access.Role(u.Role)}
+}
+
+// grafanaGives is Grafana's app URL and the plugin's managed
+// service-account token from the Grafana config in ctx; "" for what Grafana
+// does not give (an older Grafana, or the managed service account off).
+func grafanaGives(ctx context.Context) (appURL, managedToken string) {
+	gc := backend.GrafanaConfigFromContext(ctx)
+	if gc == nil {
+		return "", ""
+	}
+	appURL, _ = gc.AppURL()
+	managedToken, _ = gc.PluginAppClientSecret()
+	return appURL, managedToken
 }
 
 func pluginVersion() string {
