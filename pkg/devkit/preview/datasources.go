@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -58,6 +59,9 @@ func typeLogoURL(t string) string {
 	return "public/app/plugins/datasource/" + t + "/img/" + logo
 }
 
+// validUID is Grafana's rule for a datasource uid.
+var validUID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
 // parseDatasource reads a --datasource value: uid=type=url.
 func parseDatasource(v string) (datasource, error) {
 	parts := strings.SplitN(v, "=", 3)
@@ -68,8 +72,8 @@ func parseDatasource(v string) (datasource, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return datasource{}, fmt.Errorf("--datasource %q: the url must be http(s)://host[:port][/path]", v)
 	}
-	if strings.ContainsAny(parts[0], "/?#%") {
-		return datasource{}, fmt.Errorf("--datasource %q: the uid may not contain / ? # %%", v)
+	if !validUID.MatchString(parts[0]) {
+		return datasource{}, fmt.Errorf("--datasource %q: the uid is 1 to 40 letters, digits, '-' or '_' (as Grafana's)", v)
 	}
 	ds := datasource{UID: parts[0], Type: parts[1], Name: parts[0], URL: strings.TrimRight(parts[2], "/"), JSONData: map[string]any{}}
 	if ds.Type == "alertmanager" {

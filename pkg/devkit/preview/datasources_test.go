@@ -242,7 +242,7 @@ func TestDatasourceAndServiceAccountFlags(t *testing.T) {
 	if len(cfg.ServiceAccounts) != 1 || cfg.ServiceAccounts[0].Role != Viewer || cfg.ServiceAccounts[0].Token != "glsa_x" {
 		t.Errorf("service accounts %+v", cfg.ServiceAccounts)
 	}
-	for _, bad := range [][]string{{"--datasource", "prom=prometheus"}, {"--datasource", "a/b=prometheus=http://x"},
+	for _, bad := range [][]string{{"--datasource", "prom=prometheus"}, {"--datasource", "a/b=prometheus=http://x"}, {"--datasource", "a.b=prometheus=http://x"},
 		{"--datasource", "p=prometheus=ftp://x"}, {"--service-account-token", "x=Owner=t"}, {"--service-account-token", "x=Viewer="}} {
 		if _, _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%v: no error", bad)
