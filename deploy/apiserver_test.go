@@ -396,6 +396,17 @@ func testGrafanaRBAC(t *testing.T, c *cluster) {
 		return ok
 	}
 
+	// The API server's RBAC authorizer learns of the Roles just applied from
+	// its informers: wait until one grant the manifests make is seen, so the
+	// matrix below reads settled RBAC, not a cache still filling (on a busy
+	// machine the first check could run before the RoleBinding arrived).
+	for deadline := time.Now().Add(30 * time.Second); !sar(watchedNS, "get", namespaced[0]); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never got get %s in %s within 30 s", grafanaSA, namespaced[0], watchedNS)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// Each cell: the namespaces (of shop, monitoring, istio-system, default,
 	// and "*" = all namespaces / cluster scope) where the verb is allowed.
 	namespaces := []string{"shop", "monitoring", "istio-system", "default", ""}
