@@ -48,7 +48,6 @@ type Feed struct {
 	poller *poller // the running poller, nil when no one subscribes
 	closed bool
 	done   chan struct{} // closed by Close
-	reads  int           // poller reads so far
 }
 
 // poller is one run of the polling loop; stopped closes when it has ended.
@@ -180,7 +179,6 @@ func (f *Feed) publish(s *snapshot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.last = s
-	f.reads++
 	for ch := range f.subs {
 		select {
 		case <-ch:
@@ -241,14 +239,6 @@ func (f *Feed) Close() {
 	f.poller = nil
 	f.mu.Unlock()
 	p.stop()
-}
-
-// Reads is how many times the poller has read the alerts (for tests and the
-// shared-poll guarantee).
-func (f *Feed) Reads() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reads
 }
 
 // sendGate decides whether a frame goes out: when its content differs from

@@ -50,12 +50,11 @@ type Registry struct {
 	mu       sync.Mutex
 	stops    []func()
 	disposed bool
-	done     chan struct{}
 }
 
 // New returns an empty registry.
 func New() *Registry {
-	r := &Registry{mux: http.NewServeMux(), streams: map[string]Stream{}, done: make(chan struct{})}
+	r := &Registry{mux: http.NewServeMux(), streams: map[string]Stream{}}
 	r.mux.HandleFunc("/", httpjson.NotFound)
 	return r
 }
@@ -93,10 +92,6 @@ func (r *Registry) OnDispose(f func()) {
 	r.stops = append(r.stops, f)
 }
 
-// Done is closed when the instance is disposed: long-running work (streams,
-// loops) selects on it.
-func (r *Registry) Done() <-chan struct{} { return r.done }
-
 // Handler serves the registered routes.
 func (r *Registry) Handler() http.Handler { return r.mux }
 
@@ -106,7 +101,7 @@ func (r *Registry) StreamAt(path string) Stream { return r.streams[path] }
 // Checks returns the health checks in registration order.
 func (r *Registry) Checks() []health.Check { return append([]health.Check(nil), r.checks...) }
 
-// Dispose closes Done and runs the OnDispose functions, once.
+// Dispose runs the OnDispose functions, once.
 func (r *Registry) Dispose() {
 	r.mu.Lock()
 	if r.disposed {
@@ -116,7 +111,6 @@ func (r *Registry) Dispose() {
 	r.disposed = true
 	stops := r.stops
 	r.stops = nil
-	close(r.done)
 	r.mu.Unlock()
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
