@@ -1,0 +1,96 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+)
+
+// Batch is one delivery of alerts from one source.
+type Batch struct {
+	// Source is SourceAlertmanager, SourceGrafana or SourcePrometheus; every
+	// alert in the batch has it.
+	Source string
+	// Alerts, normalized (see Normalize).
+	Alerts []Alert
+	// Complete says Alerts is everything Source has active now (a
+	// reconcile): the store resolves, at the batch's time, every alert of
+	// Source it holds as firing that is not among them.
+	Complete bool
+}
+
+// Ingested is what a batch did.
+type Ingested struct {
+	// Changes are the incidents the batch created or changed, as they now
+	// are, in group-key order.
+	Changes []Change
+	// Ignored counts stale or repeated deliveries that changed nothing;
+	// MissingResolved the alerts a complete batch resolved.
+	Ignored         int
+	MissingResolved int
+}
+
+// Filter selects incidents for List. Zero values select everything.
+type Filter struct {
+	State     State
+	Severity  string
+	Namespace string
+	// Limit caps the result (newest first); zero means DefaultListLimit.
+	Limit int
+}
+
+// DefaultListLimit is List's default cap.
+const DefaultListLimit = 500
+
+// Store keeps incidents and their alerts. Implementations: package sqlite
+// beside this one (the default, embedded); PostgreSQL for Grafana with
+// several replicas. Every implementation passes storetest.Run.
+type Store interface {
+	// Ingest applies a batch (group by Grouping, then Apply per key, by
+	// Rules) in one transaction at time now, and returns only once that
+	// transaction has committed: an acknowledged batch survives a kill -9.
+	Ingest(ctx context.Context, now time.Time, b Batch) (Ingested, error)
+	// List returns incidents, open ones first, then by UpdatedAt, newest
+	// first.
+	List(ctx context.Context, f Filter) ([]Incident, error)
+	// Get returns one incident and its alert records (firing first), or
+	// ErrNotFound.
+	Get(ctx context.Context, id int64) (Incident, []Record, error)
+	// Prune deletes incidents resolved before before (the retention), with
+	// their records, and says how many.
+	Prune(ctx context.Context, before time.Time) (int, error)
+	// SchemaVersion is the version of the newest migration applied.
+	SchemaVersion(ctx context.Context) (int, error)
+	// Close releases the store's connections.
+	Close() error
+}
+
+// ErrNotFound: no incident has that id.
+var ErrNotFound = errors.New("no such incident")
+
+// Config is what a store applies on every Ingest.
+type Config struct {
+	Grouping Grouping
+	Rules    Rules
+}
+
+// Plan groups a batch's alerts by key, keeping delivery order within each
+// key, and returns the keys in their canonical order: the grouping stage.
+func Plan(g Grouping, alerts []Alert) ([]Key, map[Key][]Alert) {
+	by := map[Key][]Alert{}
+	var keys []Key
+	for _, a := range alerts {
+		k := g.Of(a.Labels)
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], a)
+	}
+	sortKeys(keys)
+	return keys, by
+}
+
+func sortKeys(keys []Key) {
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+}
