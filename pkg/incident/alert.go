@@ -138,7 +138,9 @@ func truncate(s string, n int) string {
 var severityRank = map[string]int{"critical": 5, "page": 5, "error": 4, "high": 4, "warning": 3, "warn": 3, "medium": 3, "info": 2, "low": 2, "none": 1}
 
 // MoreSevere reports whether severity a outranks b.
-func MoreSevere(a, b string) bool { return severityRank[strings.ToLower(a)] > severityRank[strings.ToLower(b)] }
+func MoreSevere(a, b string) bool {
+	return severityRank[strings.ToLower(a)] > severityRank[strings.ToLower(b)]
+}
 
 // SortedNames returns the distinct alertnames of alerts, sorted.
 func SortedNames(alerts []Record) []string {
