@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 )
@@ -105,8 +106,9 @@ func Normalize(a Alert) (Alert, error) {
 		}
 	}
 	for k := range a.Labels {
-		if !model.LabelName(k).IsValid() { //nolint:staticcheck // the legacy check is what Alertmanager applies by default
-			return a, fmt.Errorf("the alert's label name %q is not a valid label name", truncate(k, 64))
+		// Alertmanager and Prometheus 3 accept any UTF-8 label name.
+		if k == "" || !utf8.ValidString(k) {
+			return a, fmt.Errorf("the alert has a label name %q that is empty or not UTF-8", truncate(k, 64))
 		}
 	}
 	switch a.Status {
