@@ -68,7 +68,11 @@ func decodeJSONData(data []byte, s *Settings) Errors {
 			{"caCert", d.str(&s.Kubernetes.CACert)},
 			{"namespaces", d.stringList(&s.Kubernetes.Namespaces)},
 		})},
-		{"storage", d.section([]field{{"path", d.str(&s.Storage.Path)}})},
+		{"storage", d.section([]field{{"path", d.str(&s.Storage.Path)}, {"retentionDays", d.integer(&s.Storage.RetentionDays)}})},
+		{"incidents", d.section([]field{
+			{"workloadLabels", d.stringList(&s.Incidents.WorkloadLabels)},
+			{"reconcileSeconds", d.integer(&s.Incidents.ReconcileSeconds)},
+		})},
 		{"evidenceWindowMinutes", d.integer(&s.EvidenceWindowMinutes)},
 	})
 	return d.errs

@@ -124,6 +124,22 @@ func (k Kubernetes) Token() string { return k.token }
 type Storage struct {
 	// Path of the SQLite file; its directory is created when missing.
 	Path string `json:"path"`
+	// RetentionDays is how long a resolved incident is kept.
+	RetentionDays int `json:"retentionDays"`
+}
+
+// Incidents configures how alerts become incidents.
+type Incidents struct {
+	// WorkloadLabels are the labels an alert's workload is read from, first
+	// found wins; empty means MeshWatch's default list (workload,
+	// destination_workload, deployment, statefulset, daemonset, pod, app,
+	// service).
+	WorkloadLabels []string `json:"workloadLabels,omitempty"`
+	// ReconcileSeconds is how often a running instance compares its
+	// incidents with Alertmanager's active alerts (Prometheus's when no
+	// Alertmanager is configured), so an alert missed while Grafana or the
+	// plugin was down is caught up.
+	ReconcileSeconds int `json:"reconcileSeconds"`
 }
 
 // Settings is the whole app configuration (jsonData plus secrets).
@@ -135,6 +151,7 @@ type Settings struct {
 	Ollama       LLM        `json:"ollama"`
 	Kubernetes   Kubernetes `json:"kubernetes"`
 	Storage      Storage    `json:"storage"`
+	Incidents    Incidents  `json:"incidents"`
 	// EvidenceWindowMinutes is the minimum look-back of an evidence pack.
 	EvidenceWindowMinutes int `json:"evidenceWindowMinutes"`
 
@@ -159,7 +176,8 @@ func Defaults() Settings {
 		Alertmanager:          ep("http://alertmanager.monitoring.svc:9093"),
 		Ollama:                LLM{Endpoint: llm, Model: "phi3:mini", NumCtx: 4096, NumPredict: 768},
 		Kubernetes:            Kubernetes{Mode: KubeInCluster},
-		Storage:               Storage{Path: "/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db"},
+		Storage:               Storage{Path: "/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db", RetentionDays: 90},
+		Incidents:             Incidents{ReconcileSeconds: 60},
 		EvidenceWindowMinutes: 5,
 	}
 }
@@ -188,7 +206,8 @@ func (es Errors) Error() string {
 
 // Section returns the errors that concern one top-level section of the
 // settings, named as in jsonData ("prometheus", "loki", "tempo",
-// "alertmanager", "ollama", "kubernetes", "storage", "evidenceWindowMinutes")
+// "alertmanager", "ollama", "kubernetes", "storage", "incidents",
+// "evidenceWindowMinutes")
 // or "webhook" for the webhook token. An error concerns the section its
 // Field starts with, up to the first '.', ' ' or '[' (so "prometheus.url",
 // "prometheus secret" and an unknown key "prometheus.url" all concern
@@ -287,6 +306,12 @@ func (s *Settings) fillZeroes() {
 	}
 	if s.EvidenceWindowMinutes == 0 {
 		s.EvidenceWindowMinutes = d.EvidenceWindowMinutes
+	}
+	if s.Storage.RetentionDays == 0 {
+		s.Storage.RetentionDays = d.Storage.RetentionDays
+	}
+	if s.Incidents.ReconcileSeconds == 0 {
+		s.Incidents.ReconcileSeconds = d.Incidents.ReconcileSeconds
 	}
 }
 
@@ -395,6 +420,17 @@ func (s Settings) Validate() Errors {
 	}
 	if s.EvidenceWindowMinutes < 1 || s.EvidenceWindowMinutes > 360 {
 		add("evidenceWindowMinutes", "%d is out of range: use 1 to 360 minutes", s.EvidenceWindowMinutes)
+	}
+	if s.Storage.RetentionDays < 1 || s.Storage.RetentionDays > 3650 {
+		add("storage.retentionDays", "%d is out of range: use 1 to 3650 days", s.Storage.RetentionDays)
+	}
+	if s.Incidents.ReconcileSeconds < 10 || s.Incidents.ReconcileSeconds > 3600 {
+		add("incidents.reconcileSeconds", "%d is out of range: use 10 to 3600 seconds", s.Incidents.ReconcileSeconds)
+	}
+	for i, l := range s.Incidents.WorkloadLabels {
+		if strings.TrimSpace(l) == "" || len(l) > 128 {
+			add(fmt.Sprintf("incidents.workloadLabels[%d]", i), "%s is not a label name", quoted(l))
+		}
 	}
 	if p := headerValueProblem(s.webhookToken); p != "" {
 		add("webhook token", "the webhook token can never match an HTTP header: %s", p)

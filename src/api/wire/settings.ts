@@ -115,6 +115,29 @@ export interface Storage {
    * Path of the SQLite file; its directory is created when missing.
    */
   path: string;
+  /**
+   * RetentionDays is how long a resolved incident is kept.
+   */
+  retentionDays: number /* int */;
+}
+/**
+ * Incidents configures how alerts become incidents.
+ */
+export interface Incidents {
+  /**
+   * WorkloadLabels are the labels an alert's workload is read from, first
+   * found wins; empty means MeshWatch's default list (workload,
+   * destination_workload, deployment, statefulset, daemonset, pod, app,
+   * service).
+   */
+  workloadLabels?: string[];
+  /**
+   * ReconcileSeconds is how often a running instance compares its
+   * incidents with Alertmanager's active alerts (Prometheus's when no
+   * Alertmanager is configured), so an alert missed while Grafana or the
+   * plugin was down is caught up.
+   */
+  reconcileSeconds: number /* int */;
 }
 /**
  * Settings is the whole app configuration (jsonData plus secrets).
@@ -127,6 +150,7 @@ export interface Settings {
   ollama: LLM;
   kubernetes: Kubernetes;
   storage: Storage;
+  incidents: Incidents;
   /**
    * EvidenceWindowMinutes is the minimum look-back of an evidence pack.
    */
