@@ -45,7 +45,7 @@ type Incident struct {
 
 // Record is an alert as an incident keeps it.
 type Record struct {
-	Alert
+	Alert `tstype:",extends"`
 	// FirstSeen and LastSeen are when MeshWatch first and last received it.
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`
