@@ -8,7 +8,8 @@
 // pkg/pluginhost, and answers the handful of Grafana HTTP APIs the plugin's
 // frontend calls, shaped like Grafana's:
 //
-//	/api/plugins/<id>/resources/*   CallResource with a PluginContext (user, org role, app settings)
+//	/api/plugins/<id>/resources/*   CallResource with a PluginContext (user, org role, app settings), for a
+//	                                browser session or a service-account token (the plugin sees the account)
 //	/api/plugins/<id>/settings      GET (jsonData, secureJsonFields as booleans) and POST (Admin only)
 //	/api/plugins/<id>/health        CheckHealth: 200 {status:"OK",...} or 503 {status:"ERROR",...}
 //	/api/live/ws                    plugin streams (SubscribeStream + RunStream) over a websocket
@@ -21,7 +22,8 @@
 // The signed-in user is chosen on the host page (Viewer, Editor or Admin) and
 // travels in a cookie; the server turns it into the PluginContext user the way
 // Grafana does for its session. Scripted callers (the plugin backend going
-// through the datasource proxy) use a service-account token instead:
+// through the datasource proxy, Alertmanager posting its webhook to a
+// resource route) use a service-account token instead:
 // --service-account-token name=role=token, or with --stack a generated Viewer
 // token written to a file (its path is printed). The plugin context carries
 // GF_APP_URL, the host's own address, as Grafana's does, so that the backend

@@ -60,7 +60,11 @@ func resourceHeaders(r *http.Request) map[string][]string {
 // proxy. Path is what follows resources/, URL adds the query, the body is
 // passed whole.
 func (s *Server) handleResource(w http.ResponseWriter, r *http.Request) {
-	u := userOf(r, s.defaultRole)
+	u, ok := s.resourceCaller(r)
+	if !ok {
+		grafanaError(w, http.StatusUnauthorized, "Invalid API key")
+		return
+	}
 	prefix := "/api/plugins/" + s.meta.ID + "/resources"
 	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, prefix), "/")
 	rawURL := rest
@@ -102,6 +106,23 @@ func (s *Server) handleResource(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "sandbox")
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
+}
+
+// resourceCaller is the user a resource call runs as. A request with an
+// Authorization header is a machine caller, as Grafana authenticates it: the
+// token must be one of the host's service-account tokens (the header itself
+// never reaches the plugin), and the plugin sees the service account as the
+// user, with its role. Anything else is the browser session.
+func (s *Server) resourceCaller(r *http.Request) (user, bool) {
+	if r.Header.Get("Authorization") == "" {
+		return userOf(r, s.defaultRole), true
+	}
+	who, role, ok, _ := s.caller(r)
+	if !ok {
+		return user{}, false
+	}
+	name := strings.TrimPrefix(who, "sa:")
+	return user{Login: "sa-1-" + name, Name: name, Role: role}, true
 }
 
 // dropResponseHeaders are removed from the plugin's answer, as Grafana does:

@@ -113,7 +113,8 @@ func newHarness(t *testing.T) *harness {
 	}
 	fake := &fakeBackend{health: &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: "all good",
 		JSONDetails: []byte(`{"status":"ok","results":[]}`)}}
-	s := newServer(serverOptions{Meta: meta, Dist: dist, HostDir: host, AppURL: "http://preview/", Store: st, Backend: fake})
+	s := newServer(serverOptions{Meta: meta, Dist: dist, HostDir: host, AppURL: "http://preview/", Store: st, Backend: fake,
+		ServiceAccounts: []serviceAccount{{Name: "alertmanager", Role: Viewer, Token: "glsa_alertmanager_test"}}})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return &harness{srv: ts, fake: fake, settings: settingsFile, dist: dist}
@@ -129,7 +130,6 @@ func (h *harness) do(t *testing.T, method, path string, role Role, body string) 
 		req.AddCookie(&http.Cookie{Name: RoleCookie, Value: string(role)})
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer browser-token")
 	req.Header.Set("Cookie", req.Header.Get("Cookie")+"; grafana_session=abc")
 	req.Header.Set("Referer", h.srv.URL+"/a/meshwatch-mesh-app/incidents")
 	req.Header.Set("X-Grafana-Org-Id", "1")
@@ -182,6 +182,44 @@ func TestResourceCallCarriesUserSettingsAndOnlyForwardedHeaders(t *testing.T) {
 	resp, body = h.do(t, http.MethodGet, "/api/plugins/meshwatch-mesh-app/resources/down", Viewer, "")
 	if resp.StatusCode != 503 || !strings.Contains(string(body), "Plugin unavailable") {
 		t.Fatalf("unavailable plugin: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A machine caller (Alertmanager's webhook) presents a service-account token:
+// the plugin sees the service account as the user, with its role, and never
+// the token; a wrong token is refused before the plugin is called.
+func TestResourceCallWithAServiceAccountToken(t *testing.T) {
+	h := newHarness(t)
+	call := func(auth string) (*http.Response, []byte) {
+		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/api/plugins/meshwatch-mesh-app/resources/settings/validate", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, raw
+	}
+	resp, body := call("Bearer glsa_alertmanager_test")
+	if resp.StatusCode != 201 || len(h.fake.resources) != 1 {
+		t.Fatalf("valid token: %d %s", resp.StatusCode, body)
+	}
+	req := h.fake.resources[0]
+	if u := req.PluginContext.User; u.Login != "sa-1-alertmanager" || u.Role != "Viewer" {
+		t.Fatalf("user: %+v", u)
+	}
+	if _, ok := req.Headers["Authorization"]; ok {
+		t.Error("the token reached the plugin")
+	}
+	for _, bad := range []string{"Bearer glsa_wrong", "Basic YTpi"} {
+		resp, body = call(bad)
+		if resp.StatusCode != 401 || strings.Contains(string(body), "glsa") || len(h.fake.resources) != 1 {
+			t.Fatalf("%q: %d %s (plugin called %d times)", bad, resp.StatusCode, body, len(h.fake.resources))
+		}
 	}
 }
 
