@@ -1,4 +1,5 @@
-import { DataFrame, DataFrameJSON, dataFrameFromJSON } from '@grafana/data';
+import { DataFrame } from '@grafana/data';
+import { errorNotice, fieldsByName, framePacket, toMillis } from '../../live/frames';
 // The backend's "alerts" frame, read by the field names pkg/alerts declares (generated).
 import {
   Field as AlertField,
@@ -45,21 +46,13 @@ export interface AlertsSnapshot {
  * anything that is not the alerts frame.
  */
 export function readAlertsPacket(msg: unknown): AlertsSnapshot | undefined {
-  if (!msg || typeof msg !== 'object' || !('schema' in msg) || !(msg as DataFrameJSON).schema) {
-    return undefined;
-  }
-  let frame: DataFrame;
-  try {
-    frame = dataFrameFromJSON(msg as DataFrameJSON);
-  } catch {
-    return undefined;
-  }
-  return readAlertsFrame(frame);
+  const frame = framePacket(msg);
+  return frame && readAlertsFrame(frame);
 }
 
 /** Reads the alerts frame; undefined when the frame lacks its fields. */
 export function readAlertsFrame(frame: DataFrame): AlertsSnapshot | undefined {
-  const byName = new Map(frame.fields.map((f) => [f.name, f.values]));
+  const byName = fieldsByName(frame);
   if (!byName.has(FieldState) || !byName.has(FieldAlertname)) {
     return undefined;
   }
@@ -81,15 +74,7 @@ export function readAlertsFrame(frame: DataFrame): AlertsSnapshot | undefined {
       runbook: str(FieldRunbook, i),
     });
   }
-  const notices = (frame.meta?.notices ?? []).filter((n) => n.severity === 'error' && n.text);
-  const notice = notices.length ? notices.map((n) => n.text).join('\n') : undefined;
-  return { rows, notice };
-}
-
-/** Go's zero time (0001-01-01) and anything unparsable mean "no time". */
-function toMillis(v: unknown): number | undefined {
-  const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
-  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+  return { rows, notice: errorNotice(frame) };
 }
 
 /**
