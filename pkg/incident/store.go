@@ -69,6 +69,11 @@ type Store interface {
 // ErrNotFound: no incident has that id.
 var ErrNotFound = errors.New("no such incident")
 
+// ErrConflict: a write was made from an incident's older version (another
+// writer changed it since it was read). The store refuses it, never
+// overwrites; the whole Ingest is rolled back and may be retried.
+var ErrConflict = errors.New("the incident changed since it was read")
+
 // Config is what a store applies on every Ingest.
 type Config struct {
 	Grouping Grouping

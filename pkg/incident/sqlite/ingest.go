@@ -1,0 +1,338 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/incident"
+)
+
+const incidentCols = `id, namespace, workload, alertname, state, severity, title, summary,
+	started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version`
+
+const recordCols = `fingerprint, status, labels, annotations, starts_at, ends_at,
+	generator_url, source, first_seen, last_seen`
+
+// Ingest applies b at time now in one transaction (see incident.Store) and
+// returns once it has committed.
+func (s *Store) Ingest(ctx context.Context, now time.Time, b incident.Batch) (incident.Ingested, error) {
+	var res incident.Ingested
+	if now.IsZero() {
+		return res, errors.New("incident store: ingest: no time given")
+	}
+	if err := checkTime("ingest time", now); err != nil {
+		return res, fmt.Errorf("incident store: ingest: %w", err)
+	}
+	now = now.UTC()
+	if b.Complete && b.Source == "" {
+		return res, errors.New("incident store: ingest: a complete batch names no source")
+	}
+	alerts := make([]incident.Alert, len(b.Alerts))
+	present := make(map[string]bool, len(b.Alerts))
+	for i, a := range b.Alerts {
+		if a.Source == "" {
+			a.Source = b.Source
+		}
+		if a.Source != b.Source {
+			return res, fmt.Errorf("incident store: ingest: alert %s comes from %q in a batch from %q", a.Fingerprint, a.Source, b.Source)
+		}
+		if a.Fingerprint == "" {
+			return res, fmt.Errorf("incident store: ingest: alert %q has no fingerprint (not normalized)", a.Name())
+		}
+		if err := errors.Join(checkTime("startsAt", a.StartsAt), checkTime("endsAt", a.EndsAt)); err != nil {
+			return res, fmt.Errorf("incident store: ingest: alert %s: %w", a.Fingerprint, err)
+		}
+		alerts[i] = a
+		present[a.Fingerprint] = true
+	}
+	if len(alerts) == 0 && !b.Complete {
+		return res, nil
+	}
+	keys, by := incident.Plan(s.cfg.Grouping, alerts)
+
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock first
+	if err != nil {
+		return res, fmt.Errorf("incident store: ingest: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	if b.Complete {
+		firing, err := firingOf(ctx, tx, b.Source)
+		if err != nil {
+			return incident.Ingested{}, fmt.Errorf("incident store: ingest: %w", err)
+		}
+		for _, f := range firing {
+			if present[f.rec.Fingerprint] {
+				continue
+			}
+			a := f.rec.Alert
+			a.Status, a.EndsAt = incident.StatusResolved, now
+			// Under the key of the incident that holds it, even if the
+			// grouping settings changed since: that is the open incident
+			// the resolution must reach.
+			if _, ok := by[f.key]; !ok {
+				keys = append(keys, f.key)
+			}
+			by[f.key] = append(by[f.key], a)
+			res.MissingResolved++
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	}
+
+	w := writer{tx: tx}
+	defer w.close()
+	for _, k := range keys {
+		g, err := loadGroup(ctx, tx, k)
+		if err != nil {
+			return incident.Ingested{}, fmt.Errorf("incident store: ingest: load %s: %w", k, err)
+		}
+		out := incident.Apply(g, k, by[k], now, s.cfg.Rules)
+		res.Ignored += out.Ignored
+		for _, ch := range out.Changes {
+			if err := w.write(ctx, k, &ch); err != nil {
+				return incident.Ingested{}, fmt.Errorf("incident store: ingest: %s: %w", k, err)
+			}
+			res.Changes = append(res.Changes, ch)
+		}
+	}
+	w.close()
+	if err := tx.Commit(); err != nil {
+		return incident.Ingested{}, fmt.Errorf("incident store: ingest: commit: %w", err)
+	}
+	return res, nil
+}
+
+type firingRecord struct {
+	key incident.Key
+	rec incident.Record
+}
+
+// firingOf returns the firing records of source in open incidents.
+func firingOf(ctx context.Context, tx *sql.Tx, source string) ([]firingRecord, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT i.namespace, i.workload, i.alertname, `+prefixed("r.", recordCols)+`
+		FROM records r JOIN incidents i ON i.id = r.incident_id
+		WHERE r.source = ? AND r.status = 'firing' AND i.state = 'open'
+		ORDER BY i.group_key, r.fingerprint`, source)
+	if err != nil {
+		return nil, fmt.Errorf("firing alerts of %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []firingRecord
+	for rows.Next() {
+		var f firingRecord
+		var rs recordScan
+		dest := append([]any{&f.key.Namespace, &f.key.Workload, &f.key.Alertname}, rs.dest()...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("firing alerts of %s: %w", source, err)
+		}
+		if f.rec, err = rs.record(); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// loadGroup reads what the store holds of key k: its open incident, else
+// the one that resolved last, with all its records.
+func loadGroup(ctx context.Context, tx *sql.Tx, k incident.Key) (incident.Group, error) {
+	inc, err := scanIncident(tx.QueryRowContext(ctx,
+		`SELECT `+incidentCols+` FROM incidents WHERE group_key = ? AND state = 'open'`, k.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		inc, err = scanIncident(tx.QueryRowContext(ctx,
+			`SELECT `+incidentCols+` FROM incidents WHERE group_key = ? AND state = 'resolved'
+			ORDER BY resolved_at DESC, id DESC LIMIT 1`, k.String()))
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.Group{}, nil
+	}
+	if err != nil {
+		return incident.Group{}, err
+	}
+	recs, err := loadRecords(ctx, tx, inc.ID, `first_seen, fingerprint`)
+	if err != nil {
+		return incident.Group{}, err
+	}
+	return incident.Group{Incident: &inc, Records: recs}, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func loadRecords(ctx context.Context, q querier, id int64, order string) ([]incident.Record, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE incident_id = ? ORDER BY `+order, id)
+	if err != nil {
+		return nil, fmt.Errorf("records of incident %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []incident.Record
+	for rows.Next() {
+		var rs recordScan
+		if err := rows.Scan(rs.dest()...); err != nil {
+			return nil, fmt.Errorf("records of incident %d: %w", id, err)
+		}
+		r, err := rs.record()
+		if err != nil {
+			return nil, fmt.Errorf("records of incident %d: %w", id, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// writer writes an Ingest's changes through statements prepared once per
+// transaction.
+type writer struct {
+	tx     *sql.Tx
+	upsert *sql.Stmt
+}
+
+func (w *writer) close() {
+	if w.upsert != nil {
+		_ = w.upsert.Close()
+		w.upsert = nil
+	}
+}
+
+// write stores one change: a new incident is inserted and ch gets its id;
+// a changed one is updated only if the store still holds the version Apply
+// started from (else incident.ErrConflict); its new or changed records are
+// upserted.
+func (w *writer) write(ctx context.Context, k incident.Key, ch *incident.Change) error {
+	inc := &ch.Incident
+	reopens, err := encodeTimes(inc.Reopens)
+	if err != nil {
+		return err
+	}
+	fields := []any{string(inc.State), inc.Severity, inc.Title, inc.Summary,
+		encodeTime(inc.StartedAt), encodeTime(inc.ResolvedAt), encodeTime(inc.UpdatedAt),
+		reopens, inc.Flapping, inc.Alerts, inc.Firing, inc.Version}
+	if inc.ID == 0 {
+		if !ch.Created {
+			return errors.New("a change to an incident without an id")
+		}
+		args := append([]any{k.String(), k.Namespace, k.Workload, k.Alertname}, fields...)
+		err := w.tx.QueryRowContext(ctx, `INSERT INTO incidents (group_key, namespace, workload, alertname,
+			state, severity, title, summary, started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
+		if err != nil {
+			return fmt.Errorf("insert incident: %w", err)
+		}
+	} else {
+		args := append(fields, inc.ID, inc.Version-1)
+		r, err := w.tx.ExecContext(ctx, `UPDATE incidents SET state = ?, severity = ?, title = ?, summary = ?,
+			started_at = ?, resolved_at = ?, updated_at = ?, reopens = ?, flapping = ?, alerts = ?, firing = ?, version = ?
+			WHERE id = ? AND version = ?`, args...)
+		if err != nil {
+			return fmt.Errorf("update incident %d: %w", inc.ID, err)
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return fmt.Errorf("update incident %d: %w", inc.ID, err)
+		} else if n != 1 {
+			return fmt.Errorf("update incident %d from version %d: %w", inc.ID, inc.Version-1, incident.ErrConflict)
+		}
+	}
+	if len(ch.Records) == 0 {
+		return nil
+	}
+	if w.upsert == nil {
+		w.upsert, err = w.tx.PrepareContext(ctx, `INSERT INTO records (incident_id, `+recordCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (incident_id, fingerprint) DO UPDATE SET
+				status = excluded.status, labels = excluded.labels, annotations = excluded.annotations,
+				starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
+				source = excluded.source, last_seen = excluded.last_seen`)
+		if err != nil {
+			return fmt.Errorf("prepare record upsert: %w", err)
+		}
+	}
+	for _, r := range ch.Records {
+		labels, err := encodeMap(r.Labels)
+		if err != nil {
+			return fmt.Errorf("alert %s: labels: %w", r.Fingerprint, err)
+		}
+		annotations, err := encodeMap(r.Annotations)
+		if err != nil {
+			return fmt.Errorf("alert %s: annotations: %w", r.Fingerprint, err)
+		}
+		if _, err := w.upsert.ExecContext(ctx, inc.ID, r.Fingerprint, string(r.Status), labels, annotations,
+			encodeTime(r.StartsAt), encodeTime(r.EndsAt), r.GeneratorURL, r.Source,
+			encodeTime(r.FirstSeen), encodeTime(r.LastSeen)); err != nil {
+			return fmt.Errorf("write alert %s: %w", r.Fingerprint, err)
+		}
+	}
+	return nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanIncident(row rowScanner) (incident.Incident, error) {
+	var inc incident.Incident
+	var state, reopens string
+	var started, resolved, updated sql.NullString
+	err := row.Scan(&inc.ID, &inc.Key.Namespace, &inc.Key.Workload, &inc.Key.Alertname, &state, &inc.Severity,
+		&inc.Title, &inc.Summary, &started, &resolved, &updated, &reopens, &inc.Flapping, &inc.Alerts, &inc.Firing, &inc.Version)
+	if err != nil {
+		return inc, err
+	}
+	inc.State = incident.State(state)
+	var errs [4]error
+	inc.StartedAt, errs[0] = decodeTime(started)
+	inc.ResolvedAt, errs[1] = decodeTime(resolved)
+	inc.UpdatedAt, errs[2] = decodeTime(updated)
+	inc.Reopens, errs[3] = decodeTimes(reopens)
+	if err := errors.Join(errs[:]...); err != nil {
+		return inc, fmt.Errorf("incident %d: %w", inc.ID, err)
+	}
+	return inc, nil
+}
+
+// recordScan holds one records row as scanned.
+type recordScan struct {
+	fp, status, labels, annotations, url, source string
+	starts, ends, first, last                    sql.NullString
+}
+
+func (s *recordScan) dest() []any {
+	return []any{&s.fp, &s.status, &s.labels, &s.annotations, &s.starts, &s.ends, &s.url, &s.source, &s.first, &s.last}
+}
+
+func (s *recordScan) record() (incident.Record, error) {
+	r := incident.Record{Alert: incident.Alert{
+		Fingerprint: s.fp, Status: incident.Status(s.status), GeneratorURL: s.url, Source: s.source,
+	}}
+	var errs [6]error
+	r.Labels, errs[0] = decodeMap(s.labels)
+	r.Annotations, errs[1] = decodeMap(s.annotations)
+	r.StartsAt, errs[2] = decodeTime(s.starts)
+	r.EndsAt, errs[3] = decodeTime(s.ends)
+	r.FirstSeen, errs[4] = decodeTime(s.first)
+	r.LastSeen, errs[5] = decodeTime(s.last)
+	if err := errors.Join(errs[:]...); err != nil {
+		return r, fmt.Errorf("alert %s: %w", s.fp, err)
+	}
+	return r, nil
+}
+
+// prefixed qualifies a column list with a table alias.
+func prefixed(p, cols string) string {
+	var out []byte
+	start := true
+	for i := 0; i < len(cols); i++ {
+		c := cols[i]
+		if start && c != ' ' && c != '\t' && c != '\n' {
+			out = append(out, p...)
+			start = false
+		}
+		if c == ',' {
+			start = true
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}

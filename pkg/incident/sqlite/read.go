@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/incident"
+)
+
+// List returns incidents matching f: open ones first, then the most
+// recently updated.
+func (s *Store) List(ctx context.Context, f incident.Filter) ([]incident.Incident, error) {
+	var where []string
+	var args []any
+	switch f.State {
+	case "":
+	case incident.StateOpen, incident.StateResolved:
+		where, args = append(where, "state = ?"), append(args, string(f.State))
+	default:
+		return nil, fmt.Errorf("incident store: list: unknown state %q", f.State)
+	}
+	if f.Severity != "" {
+		// Stored as incident.Alert.Severity gives it: lower-cased.
+		where, args = append(where, "severity = ?"), append(args, strings.ToLower(f.Severity))
+	}
+	if f.Namespace != "" {
+		where, args = append(where, "namespace = ?"), append(args, f.Namespace)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = incident.DefaultListLimit
+	}
+	q := `SELECT ` + incidentCols + ` FROM incidents`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	// 'open' sorts before 'resolved' (the only two states, by a CHECK).
+	q += ` ORDER BY state, updated_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("incident store: list: %w", err)
+	}
+	defer rows.Close()
+	out := []incident.Incident{}
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("incident store: list: %w", err)
+		}
+		out = append(out, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("incident store: list: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns incident id and its records, firing first (then by startsAt),
+// read from one snapshot; incident.ErrNotFound when there is none.
+func (s *Store) Get(ctx context.Context, id int64) (incident.Incident, []incident.Record, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	inc, err := scanIncident(tx.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
+	}
+	// 'firing' sorts before 'resolved'.
+	recs, err := loadRecords(ctx, tx, id, `status, starts_at, fingerprint`)
+	if err != nil {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
+	}
+	return inc, recs, nil
+}
+
+// Prune deletes the incidents resolved before before, and their records
+// (ON DELETE CASCADE), and says how many incidents went. Open incidents are
+// never pruned, however old.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+	if before.IsZero() {
+		return 0, nil
+	}
+	if err := checkTime("prune time", before); err != nil {
+		return 0, fmt.Errorf("incident store: prune: %w", err)
+	}
+	r, err := s.w.ExecContext(ctx, `DELETE FROM incidents WHERE state = 'resolved' AND resolved_at < ?`, encodeTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("incident store: prune: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("incident store: prune: %w", err)
+	}
+	return int(n), nil
+}
