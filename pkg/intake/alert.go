@@ -1,0 +1,194 @@
+package intake
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/incident"
+)
+
+// wireAlert is the part of one alert that Alertmanager's webhook, Grafana's
+// webhook and Alertmanager's API share. Times stay text here: parseTime
+// reads them, so a bad one is refused with a short message of our own
+// (time.Time's would repeat all of the sender's text).
+type wireAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     string            `json:"startsAt"`
+	EndsAt       string            `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	// Fingerprint is the sender's; MeshWatch recomputes it from the labels
+	// (incident.Normalize), so every source agrees.
+	Fingerprint string `json:"fingerprint"`
+}
+
+// payload is the part of both webhook payloads that locates the alerts.
+type payload struct {
+	// Version is a pointer so a missing version is told apart from "".
+	Version *string `json:"version"`
+	// Alerts stays raw: each alert is decoded on its own, so one bad alert
+	// does not take its siblings down.
+	Alerts json.RawMessage `json:"alerts"`
+}
+
+// decodePayload checks body and decodes it into msg (a webhook message
+// struct embedding or holding a payload at p). sender and version name the
+// expected format for messages; other maps a foreign version to advice.
+func decodePayload(body []byte, msg any, p *payload, sender, version string, other map[string]string) ([]json.RawMessage, error) {
+	if len(trimSpace(body)) == 0 {
+		return nil, errorf(ErrEmpty, "the body is empty: %s sends a JSON object", sender)
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
+	}
+	if k := kindOf(body); k != "an object" {
+		return nil, errorf(ErrSchema, "the body is %s, not the JSON object %s sends", k, sender)
+	}
+	typeErr := json.Unmarshal(body, msg)
+	var ute *json.UnmarshalTypeError
+	switch {
+	case errors.As(typeErr, &ute) && ute.Field == "payload.version":
+		return nil, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
+	case p.Version == nil && typeErr == nil:
+		return nil, errorf(ErrSchema, "the payload has no version: %s's webhook sends version %q "+
+			"(a custom payload template replaces the payload MeshWatch reads)", sender, version)
+	case p.Version != nil && *p.Version != version:
+		msg := fmt.Sprintf("the payload's version is %q, and MeshWatch reads %s's webhook version %q", cut(*p.Version, 16), sender, version)
+		if advice := other[*p.Version]; advice != "" {
+			msg += ": " + advice
+		}
+		return nil, errorf(ErrSchema, "%s", msg)
+	case typeErr != nil:
+		return nil, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
+	}
+	switch k := kindOf(p.Alerts); k {
+	case "", "null":
+		return nil, errorf(ErrSchema, "the payload has no alerts array")
+	case "an array":
+	default:
+		return nil, errorf(ErrSchema, "the payload's alerts is %s, not an array", k)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(p.Alerts, &raws); err != nil { // checked above: cannot fail
+		return nil, errorf(ErrSchema, "%s", typeError("the payload's alerts: ", err))
+	}
+	return raws, nil
+}
+
+// decodeAlert decodes one raw alert of a webhook payload into into (a
+// struct holding a wireAlert at w) and returns the alert built from it by
+// convert, or why it is rejected.
+func decodeAlert(raw json.RawMessage, into any, w *wireAlert) (alertname string, err error) {
+	if k := kindOf(raw); k != "an object" {
+		return "", fmt.Errorf("the alert is %s, not an object", k)
+	}
+	err = json.Unmarshal(raw, into)
+	alertname = cut(w.Labels["alertname"], 64)
+	if err != nil {
+		return alertname, fmt.Errorf("%s", typeError("the alert's ", err))
+	}
+	return alertname, nil
+}
+
+// build turns a decoded alert into the alert model: times parsed and
+// checked against now (zero now: no check of the future), the
+// generatorURL bounded, then incident.Normalize.
+func build(w wireAlert, source string, now time.Time, extra map[string]string) (incident.Alert, error) {
+	if w.Status == "" {
+		return incident.Alert{}, fmt.Errorf("the alert has no status (%q or %q)", incident.StatusFiring, incident.StatusResolved)
+	}
+	starts, err := parseTime("startsAt", w.StartsAt)
+	if err != nil {
+		return incident.Alert{}, err
+	}
+	ends, err := parseTime("endsAt", w.EndsAt)
+	if err != nil {
+		return incident.Alert{}, err
+	}
+	a := incident.Alert{
+		Status: incident.Status(w.Status), Labels: w.Labels, Annotations: w.Annotations,
+		StartsAt: starts, EndsAt: ends, GeneratorURL: w.GeneratorURL, Source: source,
+	}
+	if err := plausible(a, now); err != nil {
+		return incident.Alert{}, err
+	}
+	if len(extra) > 0 {
+		ann := make(map[string]string, len(a.Annotations)+len(extra))
+		for k, v := range a.Annotations {
+			ann[k] = v
+		}
+		for k, v := range extra {
+			ann[k] = v
+		}
+		a.Annotations = ann
+	}
+	return incident.Normalize(a)
+}
+
+// epoch is the earliest time an alert may carry: nothing fired before 1970,
+// and a store may count time from there.
+var epoch = time.Unix(0, 0).UTC()
+
+// plausible refuses what Normalize lets through but no real sender
+// produces: a generatorURL longer than incident.MaxValueBytes, and times
+// before 1970 or (by more than MaxClockSkew) after now, for startsAt and
+// for a resolved alert's endsAt. A firing alert's endsAt is not judged:
+// Normalize drops it. A zero now skips the check of the future.
+func plausible(a incident.Alert, now time.Time) error {
+	if n := len(a.GeneratorURL); n > incident.MaxValueBytes {
+		return fmt.Errorf("the alert's generatorURL is %d bytes, more than %d", n, incident.MaxValueBytes)
+	}
+	check := func(name string, t time.Time) error {
+		switch {
+		case t.IsZero():
+			return nil
+		case t.Before(epoch):
+			return fmt.Errorf("the alert's %s %s is before 1970", name, t.UTC().Format(time.RFC3339))
+		case !now.IsZero() && t.After(now.Add(MaxClockSkew)):
+			return fmt.Errorf("the alert's %s %s is %s in the future by MeshWatch's clock (more than %s): check the sender's clock",
+				name, t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Second), MaxClockSkew)
+		}
+		return nil
+	}
+	if err := check("startsAt", a.StartsAt); err != nil {
+		return err
+	}
+	if a.Status == incident.StatusResolved {
+		return check("endsAt", a.EndsAt)
+	}
+	return nil
+}
+
+// parseTime reads an RFC 3339 time; "" and Alertmanager's
+// "0001-01-01T00:00:00Z" are the zero time.
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("the alert's %s %q is not an RFC 3339 time", name, cut(s, 40))
+	}
+	return t, nil
+}
+
+// reject is the Rejection of the alert at index.
+func reject(index int, alertname string, err error) Rejection {
+	return Rejection{Index: index, Alertname: alertname, Reason: err.Error()}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// isSpace is JSON's whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
