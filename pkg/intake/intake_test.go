@@ -150,7 +150,7 @@ func TestGrafanaAlertingFixture(t *testing.T) {
 		t.Fatalf("decoded %+v %v", got, err)
 	}
 	want := map[string]string{
-		"ann1":                              "annv1",
+		"ann1":                               "annv1",
 		intake.AnnotationGrafanaDashboardURL: "http://localhost/d/abcd?orgId=1",
 		intake.AnnotationGrafanaPanelURL:     "http://localhost/d/abcd?orgId=1&viewPanel=efgh",
 		intake.AnnotationGrafanaSilenceURL:   "http://localhost/alerting/silence/new?alertmanager=grafana&matcher=alertname%3Dalert1&matcher=lbl1%3Dval1&orgId=1",
@@ -510,7 +510,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 func TestHTTPStatus(t *testing.T) {
 	for err, want := range map[error]int{
-		nil: 200,
+		nil:                                      200,
 		&intake.Error{Kind: intake.ErrEmpty}:     400,
 		&intake.Error{Kind: intake.ErrMalformed}: 400,
 		&intake.Error{Kind: intake.ErrSchema}:    422,

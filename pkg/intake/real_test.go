@@ -183,7 +183,6 @@ func TestRealAlertmanagerWebhook(t *testing.T) {
 	}
 	checkGoldenAM(t, got, start, resolvedAt)
 
-
 	// A Grafana-managed alert through the same Alertmanager: no namespace,
 	// so a group of its own.
 	postAlerts(t, am.URL, []any{grafanaManaged(start)})
