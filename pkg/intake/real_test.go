@@ -251,3 +251,31 @@ func checkGoldenAM(t *testing.T, got intake.Parsed, start, resolvedAt time.Time)
 		t.Errorf("%d firing, %d resolved", firing, resolved)
 	}
 }
+
+// startHook serves h on a loopback port until the test ends and returns
+// its URL.
+func startHook(t *testing.T, h *hook) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// silenceAlertname silences alertname on a real Alertmanager for an hour.
+func silenceAlertname(t *testing.T, amURL, alertname string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"matchers":  []map[string]any{{"name": "alertname", "value": alertname, "isRegex": false, "isEqual": true}},
+		"startsAt":  time.Now().Add(-time.Minute).Format(time.RFC3339),
+		"endsAt":    time.Now().Add(time.Hour).Format(time.RFC3339),
+		"createdBy": "homelab admin", "comment": "known",
+	})
+	resp, err := http.Post(amURL+"/api/v2/silences", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("silence: %s", resp.Status)
+	}
+}
