@@ -373,9 +373,12 @@ func valueMap(pairs ...[3]string) ValueMapping {
 
 // ---- variables ----
 
-func dsVar(name, label, pluginType, desc string) Variable {
+func dsVar(name, label, pluginType, uid, dsName, desc string) Variable {
 	return Variable{
-		Current: map[string]any{}, Description: desc, Label: label, Name: name, Options: []any{},
+		// The provisioned datasource by default (value: its uid; text: its
+		// name, as Grafana saves a datasource variable's current value).
+		Current:     map[string]any{"selected": true, "text": dsName, "value": uid},
+		Description: desc, Label: label, Name: name, Options: []any{},
 		Query: pluginType, Refresh: 1, Type: "datasource",
 	}
 }

@@ -14,7 +14,7 @@ func Canary() *Dashboard {
 			"canary against the primary on Flagger's checks (success rate >= 99.5 %, P99 <= 500 ms), request volume, " +
 			"and Flagger's events.",
 		Refresh:  "30s",
-		Revision: 1,
+		Revision: 2,
 		Tags:     []string{"meshwatch", "flagger", "istio"},
 		Time:     TimeRange{From: "now-3h", To: "now"},
 		Title:    "MeshWatch / Canary",

@@ -10,7 +10,7 @@ func ControlPlane() *Dashboard {
 			"projection, Envoy's own heap, CPU, restarts and OOM kills; istiod's connected proxies, xDS pushes, " +
 			"rejected configs (and which proxy rejects them), push latency and resources; the node.",
 		Refresh:  "1m",
-		Revision: 1,
+		Revision: 2,
 		Tags:     []string{"meshwatch", "istio"},
 		Time:     TimeRange{From: "now-6h", To: "now"},
 		Title:    "MeshWatch / Sidecars & control plane",

@@ -3,11 +3,14 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Unit tests of the generated dashboards: the committed JSON is what the
@@ -56,7 +59,29 @@ func TestOverviewHasExactlyTwentyPanels(t *testing.T) {
 
 var allowedPanelTypes = map[string]bool{"timeseries": true, "stat": true, "table": true, "state-timeline": true, "logs": true}
 
+// provisionedDatasources reads provisioning/datasources/meshwatch.yaml: the
+// datasources by uid.
+func provisionedDatasources(t *testing.T) map[string]struct{ Name, Type string } {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "provisioning", "datasources", "meshwatch.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Datasources []struct{ Name, UID, Type string } `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]struct{ Name, Type string }{}
+	for _, ds := range f.Datasources {
+		out[ds.UID] = struct{ Name, Type string }{ds.Name, ds.Type}
+	}
+	return out
+}
+
 func TestDashboardConventions(t *testing.T) {
+	provisioned := provisionedDatasources(t)
 	uids := map[string]string{}
 	for _, f := range Files() {
 		d := loadDashboard(t, f.Name)
@@ -87,8 +112,15 @@ func TestDashboardConventions(t *testing.T) {
 			vars[v.Name] = v
 		}
 		for name2, typ := range map[string]string{"datasource": "prometheus", "loki": "loki", "tempo": "tempo"} {
-			if v, ok := vars[name2]; !ok || v.Type != "datasource" || v.Query != typ {
+			v, ok := vars[name2]
+			if !ok || v.Type != "datasource" || v.Query != typ {
 				t.Errorf("%s: datasource variable %s of type %s missing", name, name2, typ)
+				continue
+			}
+			// Its default is the datasource of that type that provisioning
+			// (and deploy/) creates, by uid.
+			if ds, ok := provisioned[fmt.Sprint(v.Current["value"])]; !ok || ds.Type != typ || v.Current["text"] != ds.Name {
+				t.Errorf("%s: datasource variable %s defaults to %v, want a provisioned %s datasource (%v)", name, name2, v.Current, typ, provisioned)
 			}
 		}
 		if _, ok := vars["namespace"]; !ok {

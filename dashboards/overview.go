@@ -22,7 +22,7 @@ func Overview() *Dashboard {
 		Description: "MeshWatch mesh overview: golden signals, mTLS coverage, per-workload RED, Flagger canaries, " +
 			"Envoy sidecars, istiod, component versions, error logs and a way into traces, on one page.",
 		Refresh:  "1m",
-		Revision: 1,
+		Revision: 2,
 		Tags:     []string{"meshwatch", "istio", "flagger"},
 		Time:     TimeRange{From: "now-1h", To: "now"},
 		Title:    "MeshWatch / Mesh overview",

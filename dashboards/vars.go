@@ -22,11 +22,25 @@ const (
 // sibling (payments vs payments-primary).
 var podOfWorkload = signals.PodOf("$workload")
 
+// The uids of the datasources provisioning/datasources and deploy/ provision
+// (and the preview host's --stack registers): the datasource variables'
+// defaults. Where Grafana has no datasource with that uid it falls back to
+// its default datasource of the type; the app's links to these dashboards
+// set the ones the admin picked (var-datasource, var-loki, var-tempo).
+const (
+	PrometheusUID = "prometheus"
+	LokiUID       = "loki"
+	TempoUID      = "tempo"
+)
+
 func commonDSVars() []Variable {
 	return []Variable{
-		dsVar("datasource", "Prometheus", "prometheus", "Prometheus that scrapes the Istio sidecars, istiod, Flagger, cAdvisor and kube-state-metrics."),
-		dsVar("loki", "Loki", "loki", "Loki with the containers' logs (stream labels namespace, app, pod, container, level)."),
-		dsVar("tempo", "Tempo", "tempo", "Tempo with the mesh's traces; the trace links open it in Explore."),
+		dsVar("datasource", "Prometheus", "prometheus", PrometheusUID, "Prometheus",
+			"Prometheus that scrapes the Istio sidecars, istiod, Flagger, cAdvisor and kube-state-metrics."),
+		dsVar("loki", "Loki", "loki", LokiUID, "Loki",
+			"Loki with the containers' logs (stream labels namespace, app, pod, container, level)."),
+		dsVar("tempo", "Tempo", "tempo", TempoUID, "Tempo",
+			"Tempo with the mesh's traces; the trace links open it in Explore."),
 	}
 }
 

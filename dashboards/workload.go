@@ -9,7 +9,7 @@ func Workload() *Dashboard {
 		Description: "MeshWatch workload drill-down: one workload's inbound traffic by source and outbound traffic by " +
 			"destination (rate, errors, duration, mTLS), its pods' memory, CPU and restarts, its logs and its traces.",
 		Refresh:     "1m",
-		Revision:    1,
+		Revision:    2,
 		Tags:        []string{"meshwatch", "istio"},
 		Time:        TimeRange{From: "now-1h", To: "now"},
 		Title:       "MeshWatch / Workload",
