@@ -111,3 +111,26 @@ func TestGrafanaTokenIsASecret(t *testing.T) {
 		t.Error("Public must drop the proxy tokens")
 	}
 }
+
+// A tenant or an endpoint secret beside a datasourceUid is not used (Grafana
+// adds the datasource's own auth and headers): not an error, so provisioning
+// that keeps them loads. The configuration page says so on that endpoint.
+func TestUnusedTenantAndSecretBesideADatasourceAreNotErrors(t *testing.T) {
+	secrets := map[string]string{SecurePrometheusAuth: "p", SecureLokiAuth: "l", SecureTempoAuth: "t", SecureAlertmanagerAuth: "a"}
+	for _, section := range []string{"prometheus", "loki", "tempo", "alertmanager"} {
+		raw := `{"` + section + `":{"datasourceUid":"ds-1","tenantId":"team-a","tenantHeader":"X-Tenant","url":"http://x:1"}}`
+		s, errs := loadErrs(t, raw, secrets)
+		if errs != nil {
+			t.Errorf("%s: %v", section, errs)
+		}
+		e := map[string]Endpoint{"prometheus": s.Prometheus, "loki": s.Loki, "tempo": s.Tempo, "alertmanager": s.Alertmanager}[section]
+		if !e.ViaGrafana() || e.TenantID != "team-a" || !e.HasAuth() {
+			t.Errorf("%s: the values are kept as given: %+v", section, e)
+		}
+	}
+	// They are still validated: a tenant that cannot be a header is an error
+	// with or without a datasource.
+	if _, errs := loadErrs(t, `{"loki":{"datasourceUid":"ds-1","tenantId":"a\nb"}}`, nil); !hasField(errs, "loki.tenantId") {
+		t.Errorf("bad tenant beside a datasource: %v", errs)
+	}
+}

@@ -306,7 +306,7 @@ func TestKeysTheFrontendAndProvisioningWriteAreKnown(t *testing.T) {
 	// Every key of AppSettings in src/api/types.ts.
 	all := `{
 		"prometheus": {"url": "http://p:9090", "tenantId": "a", "tenantHeader": "X-Scope-OrgID", "timeoutSeconds": 5},
-		"loki": {"url": "http://l:3100", "tenantId": "", "tenantHeader": "", "timeoutSeconds": 0},
+		"loki": {"url": "http://l:3100", "datasourceUid": "logs", "tenantId": "", "tenantHeader": "", "timeoutSeconds": 0},
 		"tempo": {"url": ""}, "alertmanager": {},
 		"ollama": {"url": "http://o:11434", "tenantId": "", "tenantHeader": "", "timeoutSeconds": 60,
 			"model": "phi3:mini", "numCtx": 4096, "numPredict": 768, "allowExternal": false},
