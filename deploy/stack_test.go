@@ -349,7 +349,9 @@ func TestGrafanaProvisioning(t *testing.T) {
 		"alertmanager": defaults.Alertmanager.URL,
 	}
 	got := map[string]string{}
+	types := map[string]string{}
 	for _, d := range ds.Datasources {
+		types[d.UID] = d.Type
 		if d.UID == "" || d.Type == "" || d.URL == "" || d.Name == "" {
 			t.Errorf("datasource %+v: name, uid, type and url are all required", d)
 		}
@@ -395,6 +397,15 @@ func TestGrafanaProvisioning(t *testing.T) {
 	} {
 		if pair[0] != pair[1] {
 			t.Errorf("app %s = %q, want %q", name, pair[0], pair[1])
+		}
+	}
+	// Prometheus, Loki, Tempo and Alertmanager are the provisioned datasources,
+	// reached through Grafana's datasource proxy.
+	for name, e := range map[string]settings.Endpoint{"prometheus": s.Prometheus, "loki": s.Loki, "tempo": s.Tempo,
+		"alertmanager": s.Alertmanager} {
+		if !e.ViaGrafana() || types[e.DatasourceUID] != name {
+			t.Errorf("app %s.datasourceUid = %q (type %q), want the uid of the provisioned %s datasource",
+				name, e.DatasourceUID, types[e.DatasourceUID], name)
 		}
 	}
 	if !slices.Equal(s.Kubernetes.Namespaces, []string{"shop"}) {
@@ -452,6 +463,8 @@ func TestGrafanaProvisioning(t *testing.T) {
 		"analytics.feedback_links_enabled":       "false",
 		"news.news_feed_enabled":                 "false",
 		"snapshots.external_enabled":             "false",
+		"feature_toggles.enable":                 "externalServiceAccounts", // the plugin's managed service account,
+		"auth.managed_service_accounts_enabled":  "true",                    // for the datasource proxy
 	} {
 		if ini[key] != want {
 			t.Errorf("grafana.ini %s = %q, want %q", key, ini[key], want)
