@@ -59,9 +59,10 @@ func (s *Store) Ingest(ctx context.Context, now time.Time, b incident.Batch) (in
 		return res, fmt.Errorf("incident store: ingest: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	q := s.prepared.in(ctx, tx)
 
 	if b.Complete {
-		firing, err := firingOf(ctx, tx, b.Source)
+		firing, err := firingOf(ctx, q, b.Source)
 		if err != nil {
 			return incident.Ingested{}, fmt.Errorf("incident store: ingest: %w", err)
 		}
@@ -83,23 +84,20 @@ func (s *Store) Ingest(ctx context.Context, now time.Time, b incident.Batch) (in
 		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	}
 
-	w := writer{tx: tx}
-	defer w.close()
 	for _, k := range keys {
-		g, err := loadGroup(ctx, tx, k)
+		g, err := loadGroup(ctx, q, k)
 		if err != nil {
 			return incident.Ingested{}, fmt.Errorf("incident store: ingest: load %s: %w", k, err)
 		}
 		out := incident.Apply(g, k, by[k], now, s.cfg.Rules)
 		res.Ignored += out.Ignored
 		for _, ch := range out.Changes {
-			if err := w.write(ctx, k, &ch); err != nil {
+			if err := write(ctx, q, k, &ch); err != nil {
 				return incident.Ingested{}, fmt.Errorf("incident store: ingest: %s: %w", k, err)
 			}
 			res.Changes = append(res.Changes, ch)
 		}
 	}
-	w.close()
 	if err := tx.Commit(); err != nil {
 		return incident.Ingested{}, fmt.Errorf("incident store: ingest: commit: %w", err)
 	}
@@ -112,11 +110,8 @@ type firingRecord struct {
 }
 
 // firingOf returns the firing records of source in open incidents.
-func firingOf(ctx context.Context, tx *sql.Tx, source string) ([]firingRecord, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT i.namespace, i.workload, i.alertname, `+prefixed("r.", recordCols)+`
-		FROM records r JOIN incidents i ON i.id = r.incident_id
-		WHERE r.source = ? AND r.status = 'firing' AND i.state = 'open'
-		ORDER BY i.group_key, r.fingerprint`, source)
+func firingOf(ctx context.Context, q *stmts, source string) ([]firingRecord, error) {
+	rows, err := q.firingOf.QueryContext(ctx, source)
 	if err != nil {
 		return nil, fmt.Errorf("firing alerts of %s: %w", source, err)
 	}
@@ -139,13 +134,10 @@ func firingOf(ctx context.Context, tx *sql.Tx, source string) ([]firingRecord, e
 
 // loadGroup reads what the store holds of key k: its open incident, else
 // the one that resolved last, with all its records.
-func loadGroup(ctx context.Context, tx *sql.Tx, k incident.Key) (incident.Group, error) {
-	inc, err := scanIncident(tx.QueryRowContext(ctx,
-		`SELECT `+incidentCols+` FROM incidents WHERE group_key = ? AND state = 'open'`, k.String()))
+func loadGroup(ctx context.Context, q *stmts, k incident.Key) (incident.Group, error) {
+	inc, err := scanIncident(q.loadOpen.QueryRowContext(ctx, k.String()))
 	if errors.Is(err, sql.ErrNoRows) {
-		inc, err = scanIncident(tx.QueryRowContext(ctx,
-			`SELECT `+incidentCols+` FROM incidents WHERE group_key = ? AND state = 'resolved'
-			ORDER BY resolved_at DESC, id DESC LIMIT 1`, k.String()))
+		inc, err = scanIncident(q.loadResolved.QueryRowContext(ctx, k.String()))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return incident.Group{}, nil
@@ -153,22 +145,19 @@ func loadGroup(ctx context.Context, tx *sql.Tx, k incident.Key) (incident.Group,
 	if err != nil {
 		return incident.Group{}, err
 	}
-	recs, err := loadRecords(ctx, tx, inc.ID, `first_seen, fingerprint`)
+	rows, err := q.loadRecords.QueryContext(ctx, inc.ID)
+	if err != nil {
+		return incident.Group{}, fmt.Errorf("records of incident %d: %w", inc.ID, err)
+	}
+	recs, err := scanRecords(rows, inc.ID)
 	if err != nil {
 		return incident.Group{}, err
 	}
 	return incident.Group{Incident: &inc, Records: recs}, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func loadRecords(ctx context.Context, q querier, id int64, order string) ([]incident.Record, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE incident_id = ? ORDER BY `+order, id)
-	if err != nil {
-		return nil, fmt.Errorf("records of incident %d: %w", id, err)
-	}
+// scanRecords reads and closes rows of recordCols.
+func scanRecords(rows *sql.Rows, id int64) ([]incident.Record, error) {
 	defer rows.Close()
 	var out []incident.Record
 	for rows.Next() {
@@ -185,25 +174,11 @@ func loadRecords(ctx context.Context, q querier, id int64, order string) ([]inci
 	return out, rows.Err()
 }
 
-// writer writes an Ingest's changes through statements prepared once per
-// transaction.
-type writer struct {
-	tx     *sql.Tx
-	upsert *sql.Stmt
-}
-
-func (w *writer) close() {
-	if w.upsert != nil {
-		_ = w.upsert.Close()
-		w.upsert = nil
-	}
-}
-
 // write stores one change: a new incident is inserted and ch gets its id;
 // a changed one is updated only if the store still holds the version Apply
 // started from (else incident.ErrConflict); its new or changed records are
 // upserted.
-func (w *writer) write(ctx context.Context, k incident.Key, ch *incident.Change) error {
+func write(ctx context.Context, q *stmts, k incident.Key, ch *incident.Change) error {
 	inc := &ch.Incident
 	reopens, err := encodeTimes(inc.Reopens)
 	if err != nil {
@@ -217,17 +192,13 @@ func (w *writer) write(ctx context.Context, k incident.Key, ch *incident.Change)
 			return errors.New("a change to an incident without an id")
 		}
 		args := append([]any{k.String(), k.Namespace, k.Workload, k.Alertname}, fields...)
-		err := w.tx.QueryRowContext(ctx, `INSERT INTO incidents (group_key, namespace, workload, alertname,
-			state, severity, title, summary, started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&inc.ID)
+		err := q.insertIncident.QueryRowContext(ctx, args...).Scan(&inc.ID)
 		if err != nil {
 			return fmt.Errorf("insert incident: %w", err)
 		}
 	} else {
 		args := append(fields, inc.ID, inc.Version-1)
-		r, err := w.tx.ExecContext(ctx, `UPDATE incidents SET state = ?, severity = ?, title = ?, summary = ?,
-			started_at = ?, resolved_at = ?, updated_at = ?, reopens = ?, flapping = ?, alerts = ?, firing = ?, version = ?
-			WHERE id = ? AND version = ?`, args...)
+		r, err := q.updateIncident.ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("update incident %d: %w", inc.ID, err)
 		}
@@ -235,20 +206,6 @@ func (w *writer) write(ctx context.Context, k incident.Key, ch *incident.Change)
 			return fmt.Errorf("update incident %d: %w", inc.ID, err)
 		} else if n != 1 {
 			return fmt.Errorf("update incident %d from version %d: %w", inc.ID, inc.Version-1, incident.ErrConflict)
-		}
-	}
-	if len(ch.Records) == 0 {
-		return nil
-	}
-	if w.upsert == nil {
-		w.upsert, err = w.tx.PrepareContext(ctx, `INSERT INTO records (incident_id, `+recordCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (incident_id, fingerprint) DO UPDATE SET
-				status = excluded.status, labels = excluded.labels, annotations = excluded.annotations,
-				starts_at = excluded.starts_at, ends_at = excluded.ends_at, generator_url = excluded.generator_url,
-				source = excluded.source, last_seen = excluded.last_seen`)
-		if err != nil {
-			return fmt.Errorf("prepare record upsert: %w", err)
 		}
 	}
 	for _, r := range ch.Records {
@@ -260,7 +217,7 @@ func (w *writer) write(ctx context.Context, k incident.Key, ch *incident.Change)
 		if err != nil {
 			return fmt.Errorf("alert %s: annotations: %w", r.Fingerprint, err)
 		}
-		if _, err := w.upsert.ExecContext(ctx, inc.ID, r.Fingerprint, string(r.Status), labels, annotations,
+		if _, err := q.upsertRecord.ExecContext(ctx, inc.ID, r.Fingerprint, string(r.Status), labels, annotations,
 			encodeTime(r.StartsAt), encodeTime(r.EndsAt), r.GeneratorURL, r.Source,
 			encodeTime(r.FirstSeen), encodeTime(r.LastSeen)); err != nil {
 			return fmt.Errorf("write alert %s: %w", r.Fingerprint, err)

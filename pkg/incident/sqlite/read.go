@@ -76,7 +76,11 @@ func (s *Store) Get(ctx context.Context, id int64) (incident.Incident, []inciden
 		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
 	}
 	// 'firing' sorts before 'resolved'.
-	recs, err := loadRecords(ctx, tx, id, `status, starts_at, fingerprint`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE incident_id = ? ORDER BY status, starts_at, fingerprint`, id)
+	if err != nil {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
+	}
+	recs, err := scanRecords(rows, id)
 	if err != nil {
 		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
 	}

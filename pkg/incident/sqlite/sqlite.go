@@ -74,6 +74,8 @@ type Store struct {
 	w    *sql.DB // the one write connection
 	r    *sql.DB // query-only connections
 
+	prepared *stmts // on w
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -148,19 +150,23 @@ func Open(ctx context.Context, path string, cfg incident.Config, opts ...Option)
 		_ = w.Close()
 		return nil, fmt.Errorf("incident store %s: %w", path, err)
 	}
+	if s.prepared, err = prepareStmts(ctx, w); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("incident store %s: %w", path, err)
+	}
 
-	r, err := sql.Open("sqlite", path+
+	s.r, err = sql.Open("sqlite", path+
 		"?_pragma=busy_timeout("+busy+")"+
 		"&_pragma=foreign_keys(1)"+
 		"&_pragma=query_only(1)")
 	if err != nil {
+		_ = s.prepared.close()
 		_ = w.Close()
 		return nil, fmt.Errorf("incident store: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(o.readers)
-	r.SetMaxIdleConns(min(o.readers, 2))
-	r.SetConnMaxIdleTime(5 * time.Minute)
-	s.r = r
+	s.r.SetMaxOpenConns(o.readers)
+	s.r.SetMaxIdleConns(min(o.readers, 2))
+	s.r.SetConnMaxIdleTime(5 * time.Minute)
 	return s, nil
 }
 
@@ -181,7 +187,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		s.closeErr = errors.Join(s.r.Close(), s.prepared.close(), s.w.Close())
 	})
 	return s.closeErr
 }

@@ -270,13 +270,13 @@ func testGrouping(t *testing.T, s incident.Store) {
 	}
 	res := ingest(t, s, at(time.Minute), alerts...)
 	want := map[string]int{ // key → alerts
-		"shop/checkout":                            3,
-		"shop/cart":                                1,
-		"staging/checkout":                         1,
-		"shop/recommendation":                      1,
-		"finance/ledger":                           1,
+		"shop/checkout":       3,
+		"shop/cart":           1,
+		"staging/checkout":    1,
+		"shop/recommendation": 1,
+		"finance/ledger":      1,
 		"/alertname=NodeFilesystemSpaceFillingUp": 2,
-		"/alertname=NodeClockSkewDetected":         1,
+		"/alertname=NodeClockSkewDetected":        1,
 	}
 	var keys []string
 	for _, c := range res.Changes {
