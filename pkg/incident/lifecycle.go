@@ -290,7 +290,9 @@ func (w *work) finish(now time.Time, r Rules) Change {
 }
 
 // leads reports whether a should title the incident rather than b: firing
-// before resolved, then more severe, then earlier, then by name.
+// before resolved, then more severe, then earlier, then by name, then by
+// fingerprint. It is a total order, so the lead (and the summary it gives)
+// does not depend on the order a store loads the records in.
 func leads(a, b Record) bool {
 	if a.Resolved() != b.Resolved() {
 		return !a.Resolved()
@@ -301,7 +303,10 @@ func leads(a, b Record) bool {
 	if !a.StartsAt.Equal(b.StartsAt) {
 		return a.StartsAt.Before(b.StartsAt)
 	}
-	return a.Name() < b.Name()
+	if a.Name() != b.Name() {
+		return a.Name() < b.Name()
+	}
+	return a.Fingerprint < b.Fingerprint
 }
 
 // flapping reports whether FlapReopens of reopens fall within FlapWindow
