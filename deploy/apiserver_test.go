@@ -184,8 +184,9 @@ func startCluster(t *testing.T) *cluster {
 // TestAgainstAPIServer checks the manifests on a real kube-apiserver (1.36,
 // etcd, RBAC) that has Istio's and Flagger's CRDs: every rendered object of
 // every overlay passes a strict server-side dry run, the check itself
-// rejects unknown fields and invalid values, and the RBAC of the plugin's
-// ServiceAccount allows exactly what grafana-rbac.yaml says.
+// rejects unknown fields and invalid values, the RBAC of the plugin's
+// ServiceAccount allows exactly what grafana-rbac.yaml says, and the
+// intake-token Job may touch its one Secret only and stores a token with it.
 func TestAgainstAPIServer(t *testing.T) {
 	c := startCluster(t)
 
@@ -235,6 +236,10 @@ func TestAgainstAPIServer(t *testing.T) {
 
 	t.Run("grafana RBAC", func(t *testing.T) {
 		testGrafanaRBAC(t, c)
+	})
+
+	t.Run("intake-token Job: RBAC and its script", func(t *testing.T) {
+		testIntakeTokenJob(t, c)
 	})
 }
 

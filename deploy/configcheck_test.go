@@ -217,16 +217,19 @@ func TestLokiConfig(t *testing.T) {
 }
 
 // TestAlertmanagerConfigLoads starts the real Alertmanager on the rendered
-// config (it has no offline check mode) and waits until it is ready.
+// config (it has no offline check mode; the repository has no amtool check)
+// and waits until it is ready, then has it deliver to the intake route
+// (intake_test.go), for the rendered config and the compose stack's.
 func TestAlertmanagerConfigLoads(t *testing.T) {
 	bin := harness.RequireBinary(t, harness.BinAlertmanager)
 	dir := t.TempDir()
 	cfg := configMapFile(t, render(t, overlays[0]), "alertmanager-config", "alertmanager.yml")
-	token := filepath.Join(dir, "webhook-token")
+	_, wh := theWebhook(t, "alertmanager.yml", cfg)
+	token := filepath.Join(dir, "token")
 	if err := os.WriteFile(token, []byte("test-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg = strings.ReplaceAll(cfg, "/etc/alertmanager/secrets/webhook-token", token)
+	cfg = strings.ReplaceAll(cfg, wh.HTTPConfig.Authorization.CredentialsFile, token)
 	path := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -272,8 +275,20 @@ func TestAlertmanagerConfigLoads(t *testing.T) {
 			if resp.StatusCode == http.StatusOK {
 				cancel()
 				<-done
-				return
+				break
 			}
 		}
 	}
+
+	t.Run("delivers to the intake route (rendered config)", func(t *testing.T) {
+		testAlertmanagerDelivery(t, configMapFile(t, render(t, overlays[0]), "alertmanager-config", "alertmanager.yml"),
+			"http://grafana.monitoring.svc:3000")
+	})
+	t.Run("delivers to the intake route (compose/alertmanager.yml)", func(t *testing.T) {
+		b, err := os.ReadFile("compose/alertmanager.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testAlertmanagerDelivery(t, string(b), "http://grafana:3000")
+	})
 }
