@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,5 +368,63 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// Two stores on one file (a second process, or Grafana rebuilding the app
+// instance before the old one let go) ingesting the same alerts at once:
+// the write lock and busy_timeout serialize them, and each key still has
+// exactly one open incident holding every alert.
+func TestTwoStoresOnOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "incidents.db")
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(bg, path, storetest.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	const batches = 30
+	// Both send batch n: the same four alerts of two workloads.
+	var sends [batches][]incident.Alert
+	for n := range sends {
+		sends[n] = []incident.Alert{
+			alert(t, incident.StatusFiring, t0, "checkout", "n", fmt.Sprint(n)),
+			alert(t, incident.StatusFiring, t0, "checkout", "n", fmt.Sprint(n), "container", "istio-proxy"),
+			alert(t, incident.StatusFiring, t0, "cart", "n", fmt.Sprint(n)),
+			alert(t, incident.StatusFiring, t0, "cart", "n", fmt.Sprint(n), "container", "istio-proxy"),
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*batches)
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n, b := range sends {
+				if _, err := s.Ingest(bg, t0.Add(time.Duration(n)*time.Second), incident.Batch{Source: incident.SourceAlertmanager, Alerts: b}); err != nil {
+					errs <- fmt.Errorf("store %d batch %d: %w", i, n, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	l, err := stores[0].List(bg, incident.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) != 2 {
+		t.Fatalf("want 2 incidents, got %d: %+v", len(l), l)
+	}
+	for _, inc := range l {
+		if inc.State != incident.StateOpen || inc.Alerts != 2*batches {
+			t.Errorf("%s: %s with %d alerts, want open with %d", inc.Key, inc.State, inc.Alerts, 2*batches)
+		}
 	}
 }
