@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/incident"
@@ -47,7 +50,7 @@ func decodePayload(body []byte, msg any, p *payload, sender, version string, oth
 	if k := kindOf(body); k != "an object" {
 		return nil, errorf(ErrSchema, "the body is %s, not the JSON object %s sends", k, sender)
 	}
-	typeErr := json.Unmarshal(body, msg)
+	typeErr := exactly(body, msg)
 	var ute *json.UnmarshalTypeError
 	switch {
 	case errors.As(typeErr, &ute) && ute.Field == "payload.version":
@@ -78,6 +81,54 @@ func decodePayload(body []byte, msg any, p *payload, sender, version string, oth
 	return raws, nil
 }
 
+// exactly decodes the JSON object raw into v, a pointer to a wire struct,
+// matching keys to v's fields exactly: a key that differs from a field's
+// name only in case ("Alerts") is an unknown field and ignored, rather
+// than, as encoding/json has it, a second value for that field that
+// silently wins or loses.
+func exactly(raw []byte, v any) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return err
+	}
+	names := fieldNames(reflect.TypeOf(v).Elem())
+	for k := range members {
+		if !names[k] {
+			delete(members, k)
+		}
+	}
+	known, err := json.Marshal(members)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(known, v)
+}
+
+var fieldNamesOf sync.Map // reflect.Type -> map[string]bool
+
+// fieldNames is the set of JSON member names of struct type t, with those
+// of its embedded structs.
+func fieldNames(t reflect.Type) map[string]bool {
+	if m, ok := fieldNamesOf.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			for n := range fieldNames(f.Type) {
+				names[n] = true
+			}
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	fieldNamesOf.Store(t, names)
+	return names
+}
+
 // decodeAlert decodes one raw alert of a webhook payload into into (a
 // struct holding a wireAlert at w) and returns the alert built from it by
 // convert, or why it is rejected.
@@ -85,7 +136,7 @@ func decodeAlert(raw json.RawMessage, into any, w *wireAlert) (alertname string,
 	if k := kindOf(raw); k != "an object" {
 		return "", fmt.Errorf("the alert is %s, not an object", k)
 	}
-	err = json.Unmarshal(raw, into)
+	err = exactly(raw, into)
 	alertname = cut(w.Labels["alertname"], 64)
 	if err != nil {
 		return alertname, fmt.Errorf("%s", typeError("the alert's ", err))
@@ -149,7 +200,7 @@ func plausible(a incident.Alert, now time.Time) error {
 			return fmt.Errorf("the alert's %s %s is before 1970", name, t.UTC().Format(time.RFC3339))
 		case !now.IsZero() && t.After(now.Add(MaxClockSkew)):
 			return fmt.Errorf("the alert's %s %s is %s in the future by MeshWatch's clock (more than %s): check the sender's clock",
-				name, t.UTC().Format(time.RFC3339), t.Sub(now).Round(time.Second), MaxClockSkew)
+				name, t.UTC().Format(time.RFC3339), ahead(t, now), MaxClockSkew)
 		}
 		return nil
 	}
@@ -160,6 +211,15 @@ func plausible(a incident.Alert, now time.Time) error {
 		return check("endsAt", a.EndsAt)
 	}
 	return nil
+}
+
+// ahead says how far t is after now: "2h0m0s", or in days from two days
+// on (a time.Duration saturates after 292 years).
+func ahead(t, now time.Time) string {
+	if d := t.Sub(now); d < 48*time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%d days", (t.Unix()-now.Unix())/86400)
 }
 
 // parseTime reads an RFC 3339 time; "" and Alertmanager's

@@ -18,8 +18,9 @@
 //     Rejection with its index and reason, and its valid siblings are kept.
 //
 // Fields the decoders do not know are ignored (senders add fields across
-// versions). Field names match the way encoding/json matches them (exact
-// key first, else case-insensitively), as the senders' own Go receivers do.
+// versions). Field names match exactly, as the senders write them: a key
+// that differs from a known field's name only in case ("Alerts") is an
+// unknown field, not a second value for that field.
 //
 // Error messages and rejection reasons name the reason and never repeat
 // more than 64 bytes of what the sender sent.

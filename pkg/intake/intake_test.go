@@ -285,6 +285,8 @@ func TestAlertRejections(t *testing.T) {
 			"the alert's startsAt 2026-11-30T12:00:00Z is 2h0m0s in the future by MeshWatch's clock (more than 15m0s): check the sender's clock"},
 		{"resolved in the future", `{"labels":{"alertname":"X"},"status":"resolved","startsAt":"2026-11-30T09:00:00Z","endsAt":"2026-12-01T10:00:00Z"}`,
 			"the alert's endsAt 2026-12-01T10:00:00Z is 24h0m0s in the future by MeshWatch's clock (more than 15m0s): check the sender's clock"},
+		{"resolved in the far future", `{"labels":{"alertname":"X"},"status":"resolved","startsAt":"2026-11-30T09:00:00Z","endsAt":"9999-12-31T23:59:59Z"}`,
+			"the alert's endsAt 9999-12-31T23:59:59Z is 2912109 days in the future by MeshWatch's clock (more than 15m0s): check the sender's clock"},
 		{"endsAt not a time", `{"labels":{"alertname":"X"},` + ok + `,"endsAt":"never"}`, `the alert's endsAt "never" is not an RFC 3339 time`},
 		{"too many labels", `{"labels":` + string(manyJSON) + `,` + ok + `}`, "~129 labels and annotations"},
 		{"oversized annotation", `{"labels":{"alertname":"X"},"annotations":{"description":"` + strings.Repeat("x", incident.MaxValueBytes) + `"},` + ok + `}`,
@@ -360,6 +362,21 @@ func TestUnknownFieldsAreTolerated(t *testing.T) {
 	got, err = intake.DecodeGrafana(gf, judgedAt)
 	if err != nil || len(got.Alerts) != 1 || got.Alerts[0].Annotations[intake.AnnotationGrafanaImageURL] != "http://grafana/img/x.png" {
 		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+// Keys match fields exactly: a key differing only in case is an unknown
+// field, ignored, never a second value of the field.
+func TestFieldNamesMatchExactly(t *testing.T) {
+	body := []byte(`{"version":"4","Alerts":0,"VERSION":"3","alerts":[{"Status":"resolved","status":"firing",
+		"Labels":{"alertname":"Other"},"labels":{"alertname":"KubePodCrashLooping"},"startsAt":"2026-11-30T09:00:00Z"}]}`)
+	got, err := intake.DecodeAlertmanager(body, judgedAt)
+	if err != nil || len(got.Alerts) != 1 || got.Alerts[0].Name() != "KubePodCrashLooping" || got.Alerts[0].Status != incident.StatusFiring {
+		t.Fatalf("%+v %v", got, err)
+	}
+	_, err = intake.DecodeAlertmanager([]byte(`{"Version":"4","alerts":[]}`), judgedAt)
+	if !errors.Is(err, intake.ErrSchema) || !strings.HasPrefix(err.Error(), "the payload has no version") {
+		t.Fatalf("%v", err)
 	}
 }
 
