@@ -623,17 +623,21 @@ func (g *fakeGrafana) revokeAll() {
 	}
 }
 
-// scriptShell returns how to run intake-token.sh the way the image does:
-// the image (curlimages/curl, Alpine) has BusyBox sh and applets and curl.
-// When busybox is installed here the script gets exactly those on its PATH;
-// otherwise /bin/sh with this machine's tools.
-func scriptShell(t *testing.T) (shell, path string) {
+// shellEnv is a shell to run intake-token.sh with and the PATH it gets.
+type shellEnv struct{ name, shell, path string }
+
+// scriptShells returns how to run intake-token.sh: first the way the image
+// does (curlimages/curl is Alpine: BusyBox sh and applets, and curl), when
+// busybox is installed here, with exactly those on the PATH; then /bin/sh
+// with this machine's tools.
+func scriptShells(t *testing.T) []shellEnv {
 	t.Helper()
 	curl := harness.RequireBinary(t, "curl")
+	plain := shellEnv{"system sh", "/bin/sh", os.Getenv("PATH")}
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
-		t.Logf("busybox not installed: running the script with /bin/sh and this machine's tools")
-		return "/bin/sh", os.Getenv("PATH")
+		t.Logf("busybox not installed: the script runs with /bin/sh and this machine's tools only")
+		return []shellEnv{plain}
 	}
 	dir := t.TempDir()
 	for _, applet := range []string{"sh", "sed", "tr", "grep", "head", "cat", "base64", "date", "od", "sleep", "mv", "rm", "chown", "cut"} {
@@ -644,18 +648,17 @@ func scriptShell(t *testing.T) (shell, path string) {
 	if err := os.Symlink(curl, filepath.Join(dir, "curl")); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "sh"), dir
+	return []shellEnv{{"busybox sh (as in the image)", filepath.Join(dir, "sh"), dir}, plain}
 }
 
 // runScript runs the script with exactly env (plus PATH), and returns its
 // combined output and exit code.
-func runScript(t *testing.T, script string, env map[string]string) (string, int) {
+func runScript(t *testing.T, sh shellEnv, script string, env map[string]string) (string, int) {
 	t.Helper()
-	shell, path := scriptShell(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, shell, script)
-	cmd.Env = []string{"PATH=" + path, "HOME=/nonexistent"}
+	cmd := exec.CommandContext(ctx, sh.shell, script)
+	cmd.Env = []string{"PATH=" + sh.path, "HOME=/nonexistent"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -693,6 +696,12 @@ func noSecrets(t *testing.T, what, out string, secrets ...string) {
 // works, replaces one Grafana refuses, and fails loudly and without
 // replacing anything when Grafana or the admin credentials are wrong.
 func TestIntakeTokenScript(t *testing.T) {
+	for _, sh := range scriptShells(t) {
+		t.Run(sh.name, func(t *testing.T) { testIntakeTokenScript(t, sh) })
+	}
+}
+
+func testIntakeTokenScript(t *testing.T, sh shellEnv) {
 	const password = "adm1n-pa55:word\"x"
 	g := newFakeGrafana(t, password)
 	dir := t.TempDir()
@@ -713,7 +722,7 @@ func TestIntakeTokenScript(t *testing.T) {
 
 	run := func(name string, wantCode int) string {
 		t.Helper()
-		out, code := runScript(t, intakeScriptFile, env)
+		out, code := runScript(t, sh, intakeScriptFile, env)
 		t.Logf("%s (exit %d):\n%s", name, code, out)
 		if code != wantCode {
 			t.Fatalf("%s: exit %d, want %d", name, code, wantCode)
@@ -943,6 +952,7 @@ func testIntakeTokenJob(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	g := newFakeGrafana(t, password)
+	sh := scriptShells(t)[0] // as in the image when busybox is here
 	env := jobEnv(t, objs)
 	env["GRAFANA_URL"] = g.srv.URL
 	env["GRAFANA_ADMIN_PASSWORD_FILE"] = pwFile
@@ -953,7 +963,7 @@ func testIntakeTokenJob(t *testing.T, c *cluster) {
 
 	run := func(name string) string {
 		t.Helper()
-		out, code := runScript(t, script, env)
+		out, code := runScript(t, sh, script, env)
 		t.Logf("%s (exit %d):\n%s", name, code, out)
 		if code != 0 {
 			t.Fatalf("%s: exit %d", name, code)
@@ -1048,11 +1058,8 @@ func TestComposeAlertIntake(t *testing.T) {
 	if !ok {
 		t.Fatal("docker-compose.yaml has no intake-token service")
 	}
-	if err := checkImage(oneShot.Image); err != nil && !strings.HasPrefix(oneShot.Image, "curlimages/curl:") {
-		t.Errorf("intake-token image: %v", err)
-	}
-	if !strings.HasPrefix(oneShot.Image, "curlimages/curl:") || strings.HasSuffix(oneShot.Image, ":latest") {
-		t.Errorf("intake-token image %q: want a pinned curlimages/curl", oneShot.Image)
+	if err := checkImage(oneShot.Image); err != nil || !strings.HasPrefix(oneShot.Image, "curlimages/curl:") {
+		t.Errorf("intake-token image %q: want curlimages/curl pinned by version (%v)", oneShot.Image, err)
 	}
 	env := oneShot.Environment
 	if env["TOKEN_FILE"] == "" || env["SA_NAME"] != "" && env["SA_NAME"] != grafanaSAName || !strings.HasPrefix(env["GRAFANA_URL"], "http://grafana:3000") {
@@ -1162,18 +1169,21 @@ func testAlertmanagerDelivery(t *testing.T, cfg, grafanaBase string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+path, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=debug")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{}) // closed when Alertmanager has exited
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
 	defer func() {
 		cancel()
 		<-done
 	}()
-	waitFor(t, 30*time.Second, "Alertmanager ready without the token file", done, &logs, func() bool {
+	waitFor(t, 30*time.Second, "Alertmanager ready without the token file", done, logs, func() bool {
 		resp, err := http.Get("http://" + addr + "/-/ready")
 		if err != nil {
 			return false
@@ -1201,12 +1211,11 @@ func testAlertmanagerDelivery(t *testing.T, cfg, grafanaBase string) {
 	}
 
 	post("api")
-	time.Sleep(3 * time.Second) // group_wait 1s and a few retries without a credentials file
+	waitFor(t, 30*time.Second, "failed delivery for want of the token file", done, logs, func() bool {
+		return strings.Contains(logs.String(), "unable to read authorization credentials")
+	})
 	if n := count(); n != 0 {
 		t.Fatalf("Alertmanager delivered %d notifications without a token", n)
-	}
-	if !strings.Contains(logs.String(), "unable to read authorization credentials") {
-		t.Errorf("Alertmanager's log does not say it lacks the credentials file:\n%s", logs.String())
 	}
 	if err := os.MkdirAll(filepath.Dir(tokenFile), 0o700); err != nil {
 		t.Fatal(err)
@@ -1214,7 +1223,7 @@ func testAlertmanagerDelivery(t *testing.T, cfg, grafanaBase string) {
 	if err := os.WriteFile(tokenFile, []byte("glsa_first_token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a delivery once the token file exists", done, &logs, func() bool { return count() >= 1 })
+	waitFor(t, 30*time.Second, "a delivery once the token file exists", done, logs, func() bool { return count() >= 1 })
 
 	if err := os.WriteFile(tokenFile+".new", []byte("glsa_second_token\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -1223,7 +1232,7 @@ func testAlertmanagerDelivery(t *testing.T, cfg, grafanaBase string) {
 		t.Fatal(err)
 	}
 	post("orders") // a new group: a new notification
-	waitFor(t, 30*time.Second, "a delivery of the second group", done, &logs, func() bool {
+	waitFor(t, 30*time.Second, "a delivery of the second group", done, logs, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, d := range got {
@@ -1255,13 +1264,32 @@ func testAlertmanagerDelivery(t *testing.T, cfg, grafanaBase string) {
 	t.Logf("real Alertmanager: started without the token file, delivered %d notifications to %s once it appeared, the rotated token on the next one", len(got), intakePath)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, exited <-chan error, logs *bytes.Buffer, cond func() bool) {
+// syncBuffer is a bytes.Buffer a running process writes while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, exited <-chan struct{}, logs *syncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.After(timeout)
 	for !cond() {
 		select {
-		case err := <-exited:
-			t.Fatalf("alertmanager exited waiting for %s: %v\n%s", what, err, logs.String())
+		case <-exited:
+			t.Fatalf("alertmanager exited waiting for %s\n%s", what, logs.String())
 		case <-deadline:
 			t.Fatalf("no %s within %s\n%s", what, timeout, logs.String())
 		case <-time.After(200 * time.Millisecond):
