@@ -7,10 +7,12 @@ import {
   EffectiveSettings,
   ErrorBody,
   HealthReport,
+  IncidentDetail,
   SecureKey,
   ValidateRequest,
   ValidateResponse,
 } from './types';
+import { RouteIncidents } from './wire/incidents';
 
 async function request<T>(options: { url: string; method?: string; data?: unknown }): Promise<T> {
   const response = await lastValueFrom(
@@ -57,6 +59,9 @@ export const api = {
       throw err;
     }
   },
+
+  /** One incident and its alerts (any role may read it). */
+  incident: (id: number) => request<IncidentDetail>({ url: `${RESOURCES_URL}${RouteIncidents}/${id}` }),
 
   saveSettings: (data: Partial<PluginMeta<AppSettings>> & { secureJsonData?: Partial<Record<SecureKey, string>> }) =>
     request<unknown>({ url: `/api/plugins/${PLUGIN_ID}/settings`, method: 'POST', data }),

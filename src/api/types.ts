@@ -12,6 +12,8 @@ import type { SettingsView } from './wire/configapi';
 export type { FieldError } from './wire/settings';
 export type { ValidateRequest, ValidateResponse } from './wire/configapi';
 export type { ErrorBody } from './wire/httpjson';
+export type { Alert, Incident, Key as IncidentKey, Record as AlertRecord } from './wire/incident';
+export type { DetailResponse as IncidentDetail, ListResponse as IncidentList } from './wire/incidents';
 
 /** How MeshWatch reaches one HTTP service, as jsonData holds it (pkg/settings.Endpoint). */
 export type EndpointSettings = Partial<Endpoint>;

@@ -13,21 +13,19 @@ jest.mock('@grafana/runtime', () => ({
 }));
 
 describe('Incidents page', () => {
-  it('puts the live alerts above an empty state that says what this version does', () => {
-    (getGrafanaLiveSrv as jest.Mock).mockReturnValue({ getStream: () => NEVER });
+  it('puts the live incident list above the live alerts, each on its own channel', () => {
+    const getStream = jest.fn(() => NEVER);
+    (getGrafanaLiveSrv as jest.Mock).mockReturnValue({ getStream });
     render(
       <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
         <Incidents />
       </MemoryRouter>
     );
-    const section = screen.getByTestId(testIds.incidents.alertsNow);
+    const list = screen.getByTestId(testIds.incidents.list);
+    const alertsNow = screen.getByTestId(testIds.incidents.alertsNow);
+    expect(screen.getByRole('heading', { name: 'Incidents' })).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Alerts now' })).toBeInTheDocument();
-    const empty = screen.getByText('No incidents yet');
-    expect(section.compareDocumentPosition(empty) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
-    expect(screen.getByText(/not part of this version yet/)).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'configuration page' })).toHaveAttribute(
-      'href',
-      '/plugins/meshwatch-mesh-app'
-    );
+    expect(list.compareDocumentPosition(alertsNow) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    expect(getStream.mock.calls.map(([addr]: any[]) => addr.path).sort()).toEqual(['alerts', 'incidents']);
   });
 });
