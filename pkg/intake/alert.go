@@ -32,53 +32,62 @@ type wireAlert struct {
 type payload struct {
 	// Version is a pointer so a missing version is told apart from "".
 	Version *string `json:"version"`
-	// Alerts stays raw: each alert is decoded on its own, so one bad alert
-	// does not take its siblings down.
-	Alerts json.RawMessage `json:"alerts"`
+	// Alerts stay raw: each alert is decoded on its own, so one bad alert
+	// does not take its siblings down. Missing or null: nil.
+	Alerts []json.RawMessage `json:"alerts"`
 }
 
 // decodePayload checks body and decodes it into msg (a webhook message
-// struct embedding or holding a payload at p). sender and version name the
-// expected format for messages; other maps a foreign version to advice.
-func decodePayload(body []byte, msg any, p *payload, sender, version string, other map[string]string) ([]json.RawMessage, error) {
+// struct embedding a payload at p). sender and version name the expected
+// format for messages; other maps a foreign version to advice. fold is
+// checkJSON's: whether the alerts must be decoded by exactly.
+func decodePayload(body []byte, msg any, p *payload, sender, version string, other map[string]string) (fold bool, err error) {
 	if len(trimSpace(body)) == 0 {
-		return nil, errorf(ErrEmpty, "the body is empty: %s sends a JSON object", sender)
+		return false, errorf(ErrEmpty, "the body is empty: %s sends a JSON object", sender)
 	}
-	if err := checkJSON(body); err != nil {
-		return nil, err
+	if fold, err = checkJSON(body); err != nil {
+		return false, err
 	}
 	if k := kindOf(body); k != "an object" {
-		return nil, errorf(ErrSchema, "the body is %s, not the JSON object %s sends", k, sender)
+		return false, errorf(ErrSchema, "the body is %s, not the JSON object %s sends", k, sender)
 	}
-	typeErr := exactly(body, msg)
+	typeErr := unmarshal(body, msg, fold)
 	var ute *json.UnmarshalTypeError
+	field := ""
+	if errors.As(typeErr, &ute) {
+		field = ute.Field
+	}
 	switch {
-	case errors.As(typeErr, &ute) && ute.Field == "payload.version":
-		return nil, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
+	case field == "payload.version":
+		return false, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
 	case p.Version == nil && typeErr == nil:
-		return nil, errorf(ErrSchema, "the payload has no version: %s's webhook sends version %q "+
+		return false, errorf(ErrSchema, "the payload has no version: %s's webhook sends version %q "+
 			"(a custom payload template replaces the payload MeshWatch reads)", sender, version)
 	case p.Version != nil && *p.Version != version:
 		msg := fmt.Sprintf("the payload's version is %q, and MeshWatch reads %s's webhook version %q", cut(*p.Version, 16), sender, version)
 		if advice := other[*p.Version]; advice != "" {
 			msg += ": " + advice
 		}
-		return nil, errorf(ErrSchema, "%s", msg)
+		return false, errorf(ErrSchema, "%s", msg)
+	case field == "payload.alerts":
+		got, _, _ := strings.Cut(ute.Value, " ")
+		return false, errorf(ErrSchema, "the payload's alerts is %s %s, not an array", article(got), got)
 	case typeErr != nil:
-		return nil, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
+		return false, errorf(ErrSchema, "%s", typeError("the payload's ", typeErr))
+	case p.Alerts == nil:
+		return false, errorf(ErrSchema, "the payload has no alerts array")
 	}
-	switch k := kindOf(p.Alerts); k {
-	case "", "null":
-		return nil, errorf(ErrSchema, "the payload has no alerts array")
-	case "an array":
-	default:
-		return nil, errorf(ErrSchema, "the payload's alerts is %s, not an array", k)
+	return fold, nil
+}
+
+// unmarshal decodes the JSON object raw into v, a pointer to a wire
+// struct: by exactly when fold says some key of the body differs from a
+// field's name only in case, else by json.Unmarshal (the same then).
+func unmarshal(raw []byte, v any, fold bool) error {
+	if fold {
+		return exactly(raw, v)
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(p.Alerts, &raws); err != nil { // checked above: cannot fail
-		return nil, errorf(ErrSchema, "%s", typeError("the payload's alerts: ", err))
-	}
-	return raws, nil
+	return json.Unmarshal(raw, v)
 }
 
 // exactly decodes the JSON object raw into v, a pointer to a wire struct,
@@ -132,11 +141,11 @@ func fieldNames(t reflect.Type) map[string]bool {
 // decodeAlert decodes one raw alert of a webhook payload into into (a
 // struct holding a wireAlert at w) and returns the alert built from it by
 // convert, or why it is rejected.
-func decodeAlert(raw json.RawMessage, into any, w *wireAlert) (alertname string, err error) {
+func decodeAlert(raw json.RawMessage, into any, w *wireAlert, fold bool) (alertname string, err error) {
 	if k := kindOf(raw); k != "an object" {
 		return "", fmt.Errorf("the alert is %s, not an object", k)
 	}
-	err = exactly(raw, into)
+	err = unmarshal(raw, into, fold)
 	alertname = cut(w.Labels["alertname"], 64)
 	if err != nil {
 		return alertname, fmt.Errorf("%s", typeError("the alert's ", err))

@@ -50,7 +50,7 @@ type amAlert = wireAlert
 // Alerts or in Rejected.
 func DecodeAlertmanager(body []byte, now time.Time) (Parsed, error) {
 	var msg amMessage
-	raws, err := decodePayload(body, &msg, &msg.payload, "Alertmanager", AlertmanagerVersion, map[string]string{
+	fold, err := decodePayload(body, &msg, &msg.payload, "Alertmanager", AlertmanagerVersion, map[string]string{
 		GrafanaVersion: "this is Grafana-managed alerting's webhook; send it to MeshWatch's Grafana intake route",
 	})
 	if err != nil {
@@ -58,15 +58,15 @@ func DecodeAlertmanager(body []byte, now time.Time) (Parsed, error) {
 	}
 	out := Parsed{
 		Source: incident.SourceAlertmanager,
-		Total:  len(raws),
+		Total:  len(msg.Alerts),
 		Delivery: Delivery{
 			Receiver: cut(msg.Receiver, 256), Status: cut(msg.Status, 256), GroupKey: cut(msg.GroupKey, 256),
 			ExternalURL: cut(msg.ExternalURL, 256), TruncatedAlerts: clampInt(msg.TruncatedAlerts),
 		},
 	}
-	for i, raw := range raws {
+	for i, raw := range msg.Alerts {
 		var w amAlert
-		name, err := decodeAlert(raw, &w, &w)
+		name, err := decodeAlert(raw, &w, &w, fold)
 		if err == nil {
 			var a incident.Alert
 			if a, err = build(w, incident.SourceAlertmanager, now, nil); err == nil {

@@ -134,7 +134,7 @@ func (g gfAlert) extra() (map[string]string, error) {
 // DecodeAlertmanager's; Delivery.OrgID is the payload's orgId.
 func DecodeGrafana(body []byte, now time.Time) (Parsed, error) {
 	var msg gfMessage
-	raws, err := decodePayload(body, &msg, &msg.payload, "Grafana", GrafanaVersion, map[string]string{
+	fold, err := decodePayload(body, &msg, &msg.payload, "Grafana", GrafanaVersion, map[string]string{
 		AlertmanagerVersion: "this is Alertmanager's webhook (or a Grafana contact point in Alertmanager-compatible mode); " +
 			"send it to MeshWatch's Alertmanager intake route",
 	})
@@ -146,15 +146,15 @@ func DecodeGrafana(body []byte, now time.Time) (Parsed, error) {
 	}
 	out := Parsed{
 		Source: incident.SourceGrafana,
-		Total:  len(raws),
+		Total:  len(msg.Alerts),
 		Delivery: Delivery{
 			Receiver: cut(msg.Receiver, 256), Status: cut(msg.Status, 256), GroupKey: cut(msg.GroupKey, 256),
 			ExternalURL: cut(msg.ExternalURL, 256), TruncatedAlerts: clampInt(uint64(msg.TruncatedAlerts)), OrgID: msg.OrgID,
 		},
 	}
-	for i, raw := range raws {
+	for i, raw := range msg.Alerts {
 		var g gfAlert
-		name, err := decodeAlert(raw, &g, &g.wireAlert)
+		name, err := decodeAlert(raw, &g, &g.wireAlert, fold)
 		if err == nil {
 			var extra map[string]string
 			if extra, err = g.extra(); err == nil {

@@ -374,6 +374,17 @@ func TestFieldNamesMatchExactly(t *testing.T) {
 	if err != nil || len(got.Alerts) != 1 || got.Alerts[0].Name() != "KubePodCrashLooping" || got.Alerts[0].Status != incident.StatusFiring {
 		t.Fatalf("%+v %v", got, err)
 	}
+	// encoding/json folds "ſ" (U+017F) to "s": still not "alerts".
+	body = []byte(`{"version":"4","alerts":[` + goodCrashLoop + `],"alertſ":5,"ALERTS":null}`)
+	if got, err = intake.DecodeAlertmanager(body, judgedAt); err != nil || len(got.Alerts) != 1 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	// Label names keep their case, and a label may be called Status.
+	body = amPayload(`{"status":"firing","labels":{"alertname":"A","Status":"degraded","status":"x"},"startsAt":"2026-11-30T09:00:00Z"}`)
+	if got, err = intake.DecodeAlertmanager(body, judgedAt); err != nil || len(got.Alerts) != 1 || len(got.Alerts[0].Labels) != 3 ||
+		got.Alerts[0].Labels["Status"] != "degraded" {
+		t.Fatalf("%+v %v", got, err)
+	}
 	_, err = intake.DecodeAlertmanager([]byte(`{"Version":"4","alerts":[]}`), judgedAt)
 	if !errors.Is(err, intake.ErrSchema) || !strings.HasPrefix(err.Error(), "the payload has no version") {
 		t.Fatalf("%v", err)
