@@ -234,11 +234,13 @@ func (f *Feed) Close() {
 		return
 	}
 	f.closed = true
-	close(f.done)
 	p := f.poller
 	f.poller = nil
 	f.mu.Unlock()
+	// The poller stops first, so that once a Run has ended with ErrClosed
+	// no read of this feed is still in flight.
 	p.stop()
+	close(f.done)
 }
 
 // sendGate decides whether a frame goes out: when its content differs from

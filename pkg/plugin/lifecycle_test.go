@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -40,10 +41,11 @@ func fakePrometheus(t *testing.T) (*httptest.Server, *atomic.Int64) {
 func TestSettingsSavesWhileStreaming(t *testing.T) {
 	setAlertsTiming(t, 20*time.Millisecond, 0)
 	before := runtime.NumGoroutine()
+	db := filepath.Join(t.TempDir(), "meshwatch.db")
 	for i := 0; i < 50; i++ {
 		srv, hits := fakePrometheus(t)
 		inst, err := NewApp(context.Background(), backend.AppInstanceSettings{
-			JSONData: []byte(`{"prometheus":{"url":"` + srv.URL + `"},"kubernetes":{"mode":"disabled"}}`)})
+			JSONData: []byte(`{"prometheus":{"url":"` + srv.URL + `"},"kubernetes":{"mode":"disabled"},"storage":{"path":"` + db + `"}}`)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -312,7 +312,7 @@ func TestProtocolHealthRequiredDependencyDown(t *testing.T) {
 	}
 	lines := strings.Split(res.Message, "\n")
 	want := map[string]string{"FAIL Prometheus": "prometheus.url", "WARN Loki": "loki.url", "WARN Tempo": "tempo.url",
-		"WARN Alertmanager": "alertmanager.url", "WARN Ollama": "ollama.url", "OFF  Kubernetes API": "disabled", "OK   Storage": "writable"}
+		"WARN Alertmanager": "alertmanager.url", "WARN Ollama": "ollama.url", "OFF  Kubernetes API": "disabled", "OK   Storage": "open incidents"}
 	for prefix, advice := range want {
 		found := false
 		for _, l := range lines {
@@ -446,7 +446,7 @@ func TestProtocolAlertsStream(t *testing.T) {
 	if sub.InitialData == nil {
 		t.Error("the subscription carries no initial frame")
 	}
-	if nf, err := p.SubscribeStream(ctx, &backend.SubscribeStreamRequest{PluginContext: pc, Path: "incidents"}); err != nil ||
+	if nf, err := p.SubscribeStream(ctx, &backend.SubscribeStreamRequest{PluginContext: pc, Path: "no-such-channel"}); err != nil ||
 		nf.Status != backend.SubscribeStreamStatusNotFound {
 		t.Errorf("unknown channel path: %+v %v", nf, err)
 	}

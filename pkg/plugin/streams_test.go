@@ -42,6 +42,9 @@ func (c *collector) next(d time.Duration) *data.Frame {
 
 func newTestApp(t *testing.T, jsonData map[string]any, secure map[string]string) *App {
 	t.Helper()
+	if _, ok := jsonData["storage"]; !ok {
+		jsonData["storage"] = map[string]any{"path": filepath.Join(t.TempDir(), "meshwatch.db")}
+	}
 	raw, err := json.Marshal(jsonData)
 	if err != nil {
 		t.Fatal(err)

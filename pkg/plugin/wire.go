@@ -8,6 +8,10 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/alerts"
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/configapi"
+	"github.com/meshwatch/meshwatch/pkg/incident"
+	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
+	"github.com/meshwatch/meshwatch/pkg/incidents"
+	"github.com/meshwatch/meshwatch/pkg/intake"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems"
 )
@@ -28,6 +32,52 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	sys := systems.Register(reg, cfg, loadErr)
 	feed := alerts.Register(reg, alertsSource(sys), alertsInterval)
 	feed.Heartbeat = alertsHeartbeat
+	incidents.Register(reg, incidentOptions(cfg, loadErr, sys))
+}
+
+// incidentOptions builds the incident capability from the settings: the
+// SQLite store at storage.path, and the reconcile with Alertmanager's
+// active alerts, or Prometheus's where no Alertmanager can be read.
+func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) incidents.Options {
+	storeCfg := incident.Config{Grouping: incident.Grouping{WorkloadLabels: cfg.Incidents.WorkloadLabels}, Rules: incident.DefaultRules}
+	o := incidents.Options{
+		StoreKey: cfg.Storage.Path,
+		Open: func(ctx context.Context) (incident.Store, error) {
+			return sqlite.Open(ctx, cfg.Storage.Path, storeCfg)
+		},
+		StoreErr:  systems.SectionErr(loadErr, "storage"),
+		Every:     time.Duration(cfg.Incidents.ReconcileSeconds) * time.Second,
+		Retention: time.Duration(cfg.Storage.RetentionDays) * 24 * time.Hour,
+		Heartbeat: alertsHeartbeat,
+	}
+	if err := systems.SectionErr(loadErr, "incidents"); err != nil {
+		o.StoreErr = err // the grouping is not what the admin wrote: take nothing in
+	}
+	switch {
+	case sys.Alertmanager != nil:
+		am := sys.Alertmanager
+		o.Reconcile = &incidents.Reconciler{Name: incident.SourceAlertmanager, Target: am.Target(),
+			Active: func(ctx context.Context) ([]incident.Alert, error) {
+				list, err := am.Alerts(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return intake.FromAlertmanagerAPI(list, time.Now()).Alerts, nil
+			}}
+	case sys.Prometheus != nil:
+		prom := sys.Prometheus
+		o.Reconcile = &incidents.Reconciler{Name: incident.SourcePrometheus, Target: prom.Target(),
+			Active: func(ctx context.Context) ([]incident.Alert, error) {
+				list, err := prom.Alerts(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return intake.FromPrometheus(list, time.Now()).Alerts, nil
+			}}
+	default:
+		o.ReconcileErr = fmt.Errorf("neither Alertmanager nor Prometheus can be read (%v; %v)", sys.AlertmanagerErr, sys.PrometheusErr)
+	}
+	return o
 }
 
 // alertsSource reads the alerts from Prometheus, or says why it cannot.

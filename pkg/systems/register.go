@@ -71,13 +71,6 @@ func Register(reg *capability.Registry, cfg settings.Settings, loadErr error) *S
 		Fix: "ollama.url / ollama.model"}}, func() (*ollama.Client, error) { return ollama.New(cfg.Ollama) })
 	s.Kubernetes, s.KubernetesErr = add(reg, loadErr, "kubernetes", line{Check: health.Check{Name: "Kubernetes API",
 		Target: kubernetes.Target(cfg.Kubernetes), Fix: "kubernetes.mode / kubernetes.url"}}, func() (*kubernetes.Client, error) { return kubernetes.New(cfg.Kubernetes) })
-
-	storage := health.Check{Name: "Storage", Target: cfg.Storage.Path, Required: true, Fix: "storage.path",
-		Probe: health.StorageProbe(cfg.Storage.Path)}
-	if err := SectionErr(loadErr, "storage"); err != nil {
-		storage.Probe = health.FailedProbe(err)
-	}
-	reg.Health(storage)
 	return s
 }
 

@@ -12,6 +12,10 @@ type AlertmanagerOptions struct {
 	// WebhookURL receives every notification (Alertmanager's webhook payload,
 	// send_resolved on). Empty means notifications go nowhere.
 	WebhookURL string
+	// WebhookCredentialsFile, when set, is sent as the webhook's bearer
+	// token (http_config.authorization.credentials_file; Alertmanager reads
+	// the file on every delivery).
+	WebhookCredentialsFile string
 	// GroupBy defaults to ["alertname"]; use []string{"..."} for one group
 	// per alert.
 	GroupBy []string
@@ -81,6 +85,9 @@ func alertmanagerConfig(o AlertmanagerOptions) string {
 	b.WriteString("receivers:\n  - name: harness\n")
 	if o.WebhookURL != "" {
 		fmt.Fprintf(&b, "    webhook_configs:\n      - url: %q\n        send_resolved: true\n", o.WebhookURL)
+		if o.WebhookCredentialsFile != "" {
+			fmt.Fprintf(&b, "        http_config:\n          authorization:\n            type: Bearer\n            credentials_file: %q\n", o.WebhookCredentialsFile)
+		}
 	}
 	return b.String()
 }

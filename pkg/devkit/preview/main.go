@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/stack"
+	"github.com/meshwatch/meshwatch/pkg/incidents"
 )
 
 // Config is the preview command's configuration (its flags).
@@ -160,12 +161,33 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	if _, err := os.Stat(filepath.Join(cfg.HostDir, "index.html")); err != nil {
 		return fmt.Errorf("%w (build the host page first: npm run preview:build)", err)
 	}
+	// Listen first: the stack's Alertmanager posts to this address.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }()
+	appURL := "http://" + ln.Addr().String() + "/"
+
 	var sets []string
 	datasources := cfg.Datasources
 	accounts := cfg.ServiceAccounts
 	var tokenFile string
 	if cfg.Stack != "" {
+		// One Viewer service-account token: the plugin's way through the
+		// datasource proxy, and Alertmanager's way into the plugin's intake
+		// route (as deploy/ wires a real Grafana).
+		token, err := newServiceAccountToken()
+		if err != nil {
+			return err
+		}
+		tokenFile = cfg.tokenFile()
+		if err := writeTokenFile(tokenFile, token); err != nil {
+			return fmt.Errorf("--stack: writing the service-account token: %w", err)
+		}
+		accounts = append(accounts, serviceAccount{Name: "meshwatch-preview", Role: Viewer, Token: token})
 		mesh, err := stack.Start(ctx, stack.Options{Scenario: cfg.Stack, RulesDir: cfg.StackRules, EvaluationInterval: cfg.StackEval,
+			Webhook: appURL + "api/plugins/" + meta.ID + "/resources" + incidents.RouteAlertmanager, WebhookCredentialsFile: tokenFile,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
 		if err != nil {
 			return fmt.Errorf("--stack %s: %w", cfg.Stack, err)
@@ -176,15 +198,6 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 		}
 		sort.Strings(sets)
 		datasources = append(stackDatasources(mesh.Prometheus, mesh.Loki, mesh.Alertmanager, mesh.Tempo), datasources...)
-		token, err := newServiceAccountToken()
-		if err != nil {
-			return err
-		}
-		tokenFile = cfg.tokenFile()
-		if err := writeTokenFile(tokenFile, token); err != nil {
-			return fmt.Errorf("--stack: writing the service-account token: %w", err)
-		}
-		accounts = append(accounts, serviceAccount{Name: "meshwatch-preview", Role: Viewer, Token: token})
 	}
 	sets = append(sets, cfg.Sets...)
 	var ovs []override
@@ -222,11 +235,6 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 		log.Info("jsonData override", "set", o.String())
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	appURL := "http://" + ln.Addr().String() + "/"
 	proc, err := startProcess(exe, pluginEnv(meta, appURL), logOut, log)
 	if err != nil {
 		_ = ln.Close()
@@ -252,7 +260,7 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 		_, _ = fmt.Fprintf(stdout, "datasource %s (%s): %sapi/datasources/proxy/uid/%s/ -> %s\n", ds.Name, ds.Type, appURL, ds.UID, ds.URL)
 	}
 	if tokenFile != "" {
-		_, _ = fmt.Fprintf(stdout, "service-account token (Viewer) for the datasource proxy: %s\n", tokenFile)
+		_, _ = fmt.Fprintf(stdout, "service-account token (Viewer) for the datasource proxy and Alertmanager's webhook: %s\n", tokenFile)
 	}
 
 	select {

@@ -49,6 +49,11 @@ type Options struct {
 	EvaluationInterval time.Duration
 	// Logf receives progress lines (nil: dropped).
 	Logf func(format string, args ...any)
+	// Webhook, when set, is where Alertmanager posts its notifications (the
+	// plugin's intake route behind the preview host), with the bearer token
+	// in WebhookCredentialsFile.
+	Webhook                string
+	WebhookCredentialsFile string
 }
 
 // Stack is a running stack. Close stops it.
@@ -124,7 +129,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		blocks := harness.Backfill(t, om)
 		n := restoreForState(ctx, t, blocks, alertRules, live.Engine().Start(), live.Engine().Now(), logf)
 		logf("stack: %d alerts were pending or firing at the end of the history", n)
-		am := harness.StartAlertmanager(t, harness.AlertmanagerOptions{GroupBy: []string{"namespace", "workload"}})
+		am := harness.StartAlertmanager(t, harness.AlertmanagerOptions{GroupBy: []string{"namespace", "workload"},
+			WebhookURL: o.Webhook, WebhookCredentialsFile: o.WebhookCredentialsFile})
 		prom := harness.StartPrometheus(t, harness.PrometheusOptions{
 			RuleFiles: rules, ScrapeTargets: []string{ln.Addr().String()}, HonorLabels: true,
 			ScrapeInterval: simulator.DefaultStep, EvaluationInterval: eval,
