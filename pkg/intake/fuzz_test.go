@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -32,6 +33,13 @@ var fuzzNow = time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
 func fuzzDecoder(f *testing.F, decode func([]byte, time.Time) (intake.Parsed, error), source string) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		got, err := decode(body, fuzzNow)
+		dup, depth := referenceWalk(body)
+		switch {
+		case err == nil && (dup || depth > 64):
+			t.Fatalf("accepted a body with a repeated key (%v) or %d levels", dup, depth)
+		case errors.Is(err, intake.ErrMalformed) && json.Valid(body) && !dup:
+			t.Fatalf("well-formed JSON without a repeated key refused as malformed: %v", err)
+		}
 		if err != nil {
 			checkPayloadError(t, err, got)
 			return
@@ -104,4 +112,48 @@ func checkPayloadError(t *testing.T, err error, got intake.Parsed) {
 	if !reflect.DeepEqual(got, intake.Parsed{}) {
 		t.Fatalf("an error with a result: %+v", got)
 	}
+}
+
+// referenceWalk finds, with encoding/json's token decoder, whether a
+// well-formed body repeats a key within an object and how deep it nests:
+// the reference the decoders' own walk is held to.
+func referenceWalk(body []byte) (dup bool, depth int) {
+	if !json.Valid(body) {
+		return false, 0
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		object, keyNow bool
+		keys           map[string]bool
+	}
+	var stack []*frame
+	ended := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].keyNow = true
+		}
+	}
+	for started := false; !started || len(stack) > 0; started = true {
+		tok, err := dec.Token()
+		if err != nil {
+			return dup, depth
+		}
+		if n := len(stack); n > 0 && stack[n-1].keyNow && tok != json.Delim('}') {
+			k := tok.(string)
+			dup = dup || stack[n-1].keys[k]
+			stack[n-1].keys[k], stack[n-1].keyNow = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			stack = append(stack, &frame{object: tok == json.Delim('{'), keyNow: tok == json.Delim('{'), keys: map[string]bool{}})
+			depth = max(depth, len(stack))
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			ended()
+		default:
+			ended()
+		}
+	}
+	return dup, depth
 }
