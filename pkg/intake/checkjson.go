@@ -39,7 +39,7 @@ func syntaxError(body []byte, err error) error {
 	case errors.As(err, &se) && strings.HasPrefix(se.Error(), "unexpected end"):
 		return located(ErrMalformed, body, int64(len(body))+1, "the body ends in the middle of a JSON value")
 	case errors.As(err, &se):
-		return located(ErrMalformed, body, se.Offset, "%s", firstClause(se.Error()))
+		return located(ErrMalformed, body, se.Offset, "the body is not well-formed JSON: %s", firstClause(se.Error()))
 	default:
 		return errorf(ErrMalformed, "the body is not well-formed JSON: %s", firstClause(err.Error()))
 	}

@@ -401,10 +401,10 @@ func TestPayloadErrors(t *testing.T) {
 	}{
 		{"empty", ``, intake.ErrEmpty, "the body is empty: Alertmanager sends a JSON object"},
 		{"whitespace", " \r\n\t ", intake.ErrEmpty, "the body is empty: Alertmanager sends a JSON object"},
-		{"not JSON", `version=4`, intake.ErrMalformed, "invalid character 'v' looking for beginning of value at line 1, column 1"},
+		{"not JSON", `version=4`, intake.ErrMalformed, "the body is not well-formed JSON: invalid character 'v' looking for beginning of value at line 1, column 1"},
 		{"cut short", "{\"version\":\"4\",\n\"alerts\":[{\"labels\":", intake.ErrMalformed, "the body ends in the middle of a JSON value at line 2, column 21"},
 		{"bad token on line 3", "{\"version\":\"4\",\n\"alerts\":[\n  {\"labels\" {}}]}", intake.ErrMalformed,
-			"invalid character '{' after object key at line 3, column 13"},
+			"the body is not well-formed JSON: invalid character '{' after object key at line 3, column 13"},
 		{"trailing garbage", `{"version":"4","alerts":[]} xyz`, intake.ErrMalformed, "there is more data after the JSON value at line 1, column 29"},
 		{"two objects", "{\"version\":\"4\",\"alerts\":[]}\n{\"version\":\"4\",\"alerts\":[]}", intake.ErrMalformed,
 			"there is more data after the JSON value at line 2, column 1"},
