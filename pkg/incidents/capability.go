@@ -61,6 +61,9 @@ type Service struct {
 	release func()
 	hub     hub
 	stop    func()
+	// kick asks the reconcile loop to run now (a sender truncated a
+	// delivery: the alerts it left out are in Alertmanager's API).
+	kick chan struct{}
 }
 
 // Register opens the store, starts the reconcile loop and registers the
@@ -77,7 +80,7 @@ func Register(reg *capability.Registry, o Options) *Service {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = intake.DefaultLimit
 	}
-	s := &Service{opts: o, release: func() {}, stop: func() {}}
+	s := &Service{opts: o, release: func() {}, stop: func() {}, kick: make(chan struct{}, 1)}
 	if o.StoreErr != nil {
 		s.openErr = o.StoreErr
 	} else {
@@ -155,6 +158,12 @@ func (s *Service) intake(source string, decode func([]byte, time.Time) (intake.P
 		}
 		if len(got.Changes) > 0 {
 			s.hub.changed()
+		}
+		if p.Delivery.TruncatedAlerts > 0 {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 		}
 		httpjson.Write(w, http.StatusOK, resp)
 	}
@@ -242,8 +251,9 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// loop reconciles at once and then every Every, and prunes past the
-// retention once an hour, until ctx ends.
+// loop reconciles at once, then every Every and whenever a delivery was
+// truncated by its sender, and prunes past the retention once an hour,
+// until ctx ends.
 func (s *Service) loop(ctx context.Context) {
 	every := s.opts.Every
 	if every <= 0 {
@@ -260,6 +270,7 @@ func (s *Service) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.kick:
 		case <-time.After(every):
 		}
 	}

@@ -354,3 +354,30 @@ func waitCalls(t *testing.T, src *fakeSource, n int32) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A delivery its sender truncated (max_alerts) makes the reconcile run at
+// once, so the alerts left out come in from Alertmanager's API.
+func TestATruncatedDeliveryTriggersAReconcile(t *testing.T) {
+	src := &fakeSource{err: errors.New("not up yet")}
+	in := newInstance(t, Options{Reconcile: &Reconciler{Name: incident.SourceAlertmanager, Active: src.active}, Every: time.Hour})
+	waitCalls(t, src, 1)
+	left := map[string]string{"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": "ledger-7d9c6b5f4-zzzzz", "severity": "warning"}
+	shown := crashLoop("ledger-7d9c6b5f4-x2x9z")
+	src.set([]incident.Alert{normalized(t, shown), normalized(t, left)}, nil)
+	body := strings.Replace(amPayload(amAlert("firing", shown, started)), `"truncatedAlerts":0`, `"truncatedAlerts":1`, 1)
+	if code, ans := in.call(t, viewer, http.MethodPost, RouteAlertmanager, body); code != 200 {
+		t.Fatalf("%d %v", code, ans)
+	}
+	waitCalls(t, src, 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, list := in.call(t, viewer, http.MethodGet, RouteIncidents, "")
+		if l := list["incidents"].([]any); len(l) == 1 && l[0].(map[string]any)["alerts"] == float64(2) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the alert left out of the delivery never came in: %v", list)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
