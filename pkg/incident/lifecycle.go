@@ -67,8 +67,11 @@ type Record struct {
 //     later, it opens a new incident.
 //   - Flapping: an incident that reopened FlapReopens times within
 //     FlapWindow is flagged as flapping, for as long as that holds.
-//   - A resolved alert never seen firing is kept as history: in the
-//     incident resolved within ReopenWindow, else in a new, resolved one.
+//   - A resolved alert never seen firing is kept as history in the incident
+//     resolved within ReopenWindow, or in a new, resolved incident when its
+//     key has none at all; otherwise it is ignored (Alertmanager repeats the
+//     resolved alerts of a group in later notifications, and those must not
+//     open an incident each time).
 type Rules struct {
 	ReopenWindow time.Duration
 	FlapWindow   time.Duration
@@ -130,6 +133,8 @@ func Apply(g Group, key Key, alerts []Alert, now time.Time, r Rules) Outcome {
 			out.Ignored++ // already resolved with its incident
 		case recent && a.Resolved():
 			cur.add(a, now)
+		case a.Resolved() && cur.inc != nil:
+			out.Ignored++ // the end of an alert of an earlier stretch of trouble: nothing to open
 		case recent:
 			cur.reopen(now)
 			if rec != nil {

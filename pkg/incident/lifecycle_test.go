@@ -255,3 +255,23 @@ func TestPlanGroupsByKeyInCanonicalOrder(t *testing.T) {
 		t.Errorf("ledger has %d alerts, want 2", n)
 	}
 }
+
+// Alertmanager repeats a group's resolved alerts in later notifications;
+// long after the incident resolved they must not open new incidents.
+func TestLateResolvedRepeatsOpenNothing(t *testing.T) {
+	var m memGroup
+	a := crashLooping("ledger-7d9c6b5f4-x2x9z", StatusFiring, t0)
+	m.apply(t, t0, a)
+	m.apply(t, t0.Add(10*time.Minute), crashLooping("ledger-7d9c6b5f4-x2x9z", StatusResolved, t0))
+	later := t0.Add(3 * time.Hour)
+	other := crashLooping("ledger-7d9c6b5f4-k8p2m", StatusResolved, t0.Add(time.Hour))
+	for i := 0; i < 3; i++ {
+		out := m.apply(t, later.Add(time.Duration(i)*time.Minute), other)
+		if len(out.Changes) != 0 || out.Ignored != 1 {
+			t.Fatalf("repeat %d of a late resolved alert: %+v", i, out)
+		}
+	}
+	if m.created != 1 {
+		t.Fatalf("%d incidents, want 1", m.created)
+	}
+}
