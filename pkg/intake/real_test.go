@@ -124,20 +124,6 @@ func (h *hook) wait(t *testing.T, ok func(intake.Parsed) bool) []byte {
 	return nil
 }
 
-func postAlerts(t *testing.T, amURL string, alerts any) {
-	t.Helper()
-	body, _ := json.Marshal(alerts)
-	resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("posting alerts to Alertmanager: %s: %s", resp.Status, msg)
-	}
-}
-
 // TestRealAlertmanagerWebhook has a real Alertmanager send its webhook and
 // decodes what it sent: firing alerts first, then the same group with one
 // alert resolved. With -update it rewrites the golden payload.
@@ -149,7 +135,7 @@ func TestRealAlertmanagerWebhook(t *testing.T) {
 
 	start := time.Now().Add(-20 * time.Minute).Truncate(time.Millisecond)
 	alerts := realAlerts(start)
-	postAlerts(t, am.URL, alerts)
+	am.Post(t, alerts)
 	first := h.wait(t, func(p intake.Parsed) bool { return len(p.Alerts) == 3 })
 	got, err := intake.DecodeAlertmanager(first, time.Now())
 	if err != nil || len(got.Rejected) != 0 || got.Total != 3 {
@@ -168,7 +154,7 @@ func TestRealAlertmanagerWebhook(t *testing.T) {
 	// Resolve one pod's alert: the next delivery has it resolved.
 	resolvedAt := time.Now().Add(-time.Second).Truncate(time.Millisecond)
 	alerts[1]["endsAt"] = resolvedAt.Format(time.RFC3339Nano)
-	postAlerts(t, am.URL, alerts[1:2])
+	am.Post(t, alerts[1:2])
 	second := h.wait(t, func(p intake.Parsed) bool {
 		for _, a := range p.Alerts {
 			if a.Resolved() {
@@ -185,7 +171,7 @@ func TestRealAlertmanagerWebhook(t *testing.T) {
 
 	// A Grafana-managed alert through the same Alertmanager: no namespace,
 	// so a group of its own.
-	postAlerts(t, am.URL, []any{grafanaManaged(start)})
+	am.Post(t, []any{grafanaManaged(start)})
 	third := h.wait(t, func(p intake.Parsed) bool { return len(p.Alerts) == 1 && p.Alerts[0].Labels["grafana_folder"] != "" })
 	got, err = intake.DecodeAlertmanager(third, time.Now())
 	if err != nil {

@@ -1,7 +1,6 @@
 package plugin_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,7 +83,7 @@ func (g *resourceGateway) serve(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.CallResource(ctx, &backend.CallResourceRequest{PluginContext: pc, Path: rest, Method: r.Method,
 		URL: rest, Body: body, Headers: map[string][]string{"Content-Type": {"application/json"}}})
 	if err != nil {
-			w.WriteHeader(http.StatusBadGateway) // Grafana: the plugin is unavailable
+		w.WriteHeader(http.StatusBadGateway) // Grafana: the plugin is unavailable
 		return
 	}
 	if resp.Status/100 == 2 && rest == strings.TrimPrefix(incidents.RouteAlertmanager, "/") {
@@ -298,12 +297,7 @@ func TestProtocolKill9DuringABurstLosesNothingAcknowledged(t *testing.T) {
 			"startsAt":    start.Format(time.RFC3339),
 		})
 	}
-	raw, _ := json.Marshal(alerts)
-	res, err := http.Post(am.URL+"/api/v2/alerts", "application/json", bytes.NewReader(raw))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("posting the burst to Alertmanager: %v %v", res, err)
-	}
-	_ = res.Body.Close()
+	am.Post(t, alerts)
 
 	var ackedAtKill int
 	select {

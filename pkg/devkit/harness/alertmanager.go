@@ -1,7 +1,11 @@
 package harness
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -90,4 +94,24 @@ func alertmanagerConfig(o AlertmanagerOptions) string {
 		}
 	}
 	return b.String()
+}
+
+// Post sends alerts (the JSON of Alertmanager's postableAlerts: a list of
+// {labels, annotations, startsAt, endsAt, generatorURL}) to the
+// Alertmanager's API, as Prometheus does, and fails t unless it answers 200.
+func (am *Alertmanager) Post(t T, alerts any) {
+	t.Helper()
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatalf("post alerts: %v", err)
+	}
+	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("post alerts: %v", err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("posting alerts to Alertmanager: %s: %s", resp.Status, msg)
+	}
 }

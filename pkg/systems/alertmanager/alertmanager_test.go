@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -52,21 +51,6 @@ func TestErrorPaths(t *testing.T) {
 	systemtest.ErrorPaths(t, "Alertmanager", "alertmanager.url", func(t *testing.T, base string, timeoutSeconds int) health.Probe {
 		return client(t, base, timeoutSeconds).Probe()
 	})
-}
-
-// postAlerts posts alerts to a real Alertmanager the way Prometheus does.
-func postAlerts(t *testing.T, amURL string, alerts any) {
-	t.Helper()
-	body, _ := json.Marshal(alerts)
-	resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("post alerts: %s: %s", resp.Status, msg)
-	}
 }
 
 // silence silences alertname on a real Alertmanager for an hour.
@@ -125,7 +109,7 @@ func TestAlertsFromRealAlertmanager(t *testing.T) {
 			"startsAt": start.Format(time.RFC3339Nano), "endsAt": start.Add(time.Hour).Format(time.RFC3339Nano),
 			"generatorURL": "http://prometheus:9090/graph?g0.expr=up"}
 	}
-	postAlerts(t, am.URL, []any{
+	am.Post(t, []any{
 		alert(map[string]string{"alertname": "KubePodCrashLooping", "namespace": "media", "pod": "jellyfin-7d9c8b6f5-x2x9k", "severity": "warning"}),
 		alert(map[string]string{"alertname": "HighErrorRate", "namespace": "billing", "app": "invoice-api", "severity": "critical"}),
 		alert(map[string]string{"alertname": "Disk almost full", "grafana_folder": "Homelab", "__alert_rule_uid__": "fe2k9x7q1m0aoe"}),
