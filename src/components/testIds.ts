@@ -7,6 +7,9 @@ export const testIds = {
     healthLine: 'data-testid ac-health-line',
     errors: 'data-testid ac-errors',
     readOnly: 'data-testid ac-read-only',
+    datasource: (name: string) => `data-testid ac-${name}-datasource`,
+    unusedNote: (name: string) => `data-testid ac-${name}-unused`,
+    grafanaToken: 'data-testid ac-grafana-token',
   },
   incidents: {
     container: 'data-testid incidents-container',

@@ -2,7 +2,8 @@ import React, { useEffect, useState } from 'react';
 import { css } from '@emotion/css';
 import { AppPluginMeta, GrafanaTheme2, PluginConfigPageProps } from '@grafana/data';
 import { config, locationService } from '@grafana/runtime';
-import { Alert, Button, Field, FieldSet, SecretInput, Stack, useStyles2 } from '@grafana/ui';
+import { Alert, Button, Field, FieldSet, Stack, useStyles2 } from '@grafana/ui';
+import { SecretBox } from './SecretBox';
 import { api, errorMessage } from '../../api/client';
 import { AppSettings, EffectiveSettings, EndpointSettings, FieldError, HealthReport, SecureKey } from '../../api/types';
 import { testIds } from '../testIds';
@@ -23,7 +24,7 @@ const telemetry: Array<{ key: TelemetryKey; secret: SecureKey; label: string; de
     key: 'prometheus',
     secret: 'prometheusAuth',
     label: 'Prometheus (required)',
-    description: "The service itself, or Grafana's datasource proxy: <grafana>/api/datasources/proxy/uid/<uid>.",
+    description: 'The mesh metrics and the alerts Prometheus evaluates.',
   },
   { key: 'loki', secret: 'lokiAuth', label: 'Loki', description: 'Error log patterns for the evidence pack.' },
   { key: 'tempo', secret: 'tempoAuth', label: 'Tempo', description: 'Slow and failing traces for the evidence pack.' },
@@ -113,10 +114,15 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
           Only an organization Admin can change MeshWatch&apos;s settings.
         </Alert>
       )}
+      <p className={s.intro}>
+        Pick the datasources Grafana already has: MeshWatch queries them through Grafana&apos;s datasource proxy, with
+        their own auth, TLS and headers. A direct URL stays as the advanced option for each.
+      </p>
       {telemetry.map((t) => (
         <EndpointFields
           key={t.key}
           name={t.key}
+          datasourceType={t.key}
           label={t.label}
           description={t.description}
           value={settings[t.key] ?? {}}
@@ -127,6 +133,27 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
           {...secretProps(t.secret)}
         />
       ))}
+      <FieldSet label="Grafana datasource access">
+        <Field
+          label="Grafana service-account token"
+          description="Used only when Grafana does not give MeshWatch a managed service account (plugin.json iam; Grafana needs the externalServiceAccounts feature toggle and [auth] managed_service_accounts_enabled). A service account with the Viewer role (datasources:query) is enough. Test says which one is used."
+          invalid={Boolean(err('grafanaToken'))}
+          error={err('grafanaToken')}
+          htmlFor="grafana-token"
+          data-testid={testIds.appConfig.grafanaToken}
+        >
+          <SecretBox
+            id="grafana-token"
+            width={60}
+            value={secrets.grafanaToken.value}
+            isConfigured={secrets.grafanaToken.configured}
+            placeholder="Optional: glsa_…"
+            disabled={disabled}
+            onChange={(e) => secretProps('grafanaToken').onSecretChange(e.currentTarget.value)}
+            onReset={secretProps('grafanaToken').onSecretReset}
+          />
+        </Field>
+      </FieldSet>
       <EndpointFields
         name="ollama"
         label="Ollama (root-cause write-ups)"
@@ -164,7 +191,7 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
           value={settings.storage?.path}
           placeholder={defaults?.storage.path}
           disabled={disabled}
-          onChange={(v) => setSettings({ ...settings, storage: { path: v.trim() } })}
+          onChange={(v) => setSettings({ ...settings, storage: { ...settings.storage, path: v.trim() } })}
         />
         <Stack direction="row" gap={2}>
           <NumberField
@@ -181,7 +208,7 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
             description="Alertmanager and Grafana alerting must send it as a bearer token."
             htmlFor="webhook-token"
           >
-            <SecretInput
+            <SecretBox
               id="webhook-token"
               width={40}
               value={secrets.webhookToken.value}
@@ -233,4 +260,5 @@ export default AppConfig;
 
 const getStyles = (theme: GrafanaTheme2) => ({
   form: css({ maxWidth: theme.breakpoints.values.lg, display: 'flex', flexDirection: 'column', gap: theme.spacing(2) }),
+  intro: css({ margin: 0 }),
 });

@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
-import { Field, FieldSet, RadioButtonGroup, SecretInput, TextArea } from '@grafana/ui';
+import { Field, FieldSet, RadioButtonGroup, TextArea } from '@grafana/ui';
+import { SecretBox } from './SecretBox';
 import { TextField } from './TextField';
 import { FieldError, KubernetesMode, KubernetesSettings } from '../../api/types';
 import { SecretState } from './secrets';
@@ -55,7 +56,7 @@ export function KubernetesFields({ value, token, errors, disabled, onChange, onT
             error={err('kubernetes token')}
             htmlFor="kube-token"
           >
-            <SecretInput
+            <SecretBox
               id="kube-token"
               width={60}
               value={token.value}

@@ -8,15 +8,20 @@ export interface SecretState {
 
 export type Secrets = Record<SecureKey, SecretState>;
 
-export const SECURE_KEYS: SecureKey[] = [
-  'prometheusAuth',
-  'lokiAuth',
-  'tempoAuth',
-  'alertmanagerAuth',
-  'ollamaAuth',
-  'kubernetesToken',
-  'webhookToken',
-];
+// Every secureJsonData key, in page order. A Record, so that a key added in Go (and to the generated
+// SecureKey union) fails the typecheck until the page knows it.
+const SECURE: Record<SecureKey, true> = {
+  prometheusAuth: true,
+  lokiAuth: true,
+  tempoAuth: true,
+  alertmanagerAuth: true,
+  grafanaToken: true,
+  ollamaAuth: true,
+  kubernetesToken: true,
+  webhookToken: true,
+};
+
+export const SECURE_KEYS = Object.keys(SECURE) as SecureKey[];
 
 export function initialSecrets(configured: Partial<Record<SecureKey, boolean>> | undefined): Secrets {
   return Object.fromEntries(
