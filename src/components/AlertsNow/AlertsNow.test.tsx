@@ -8,6 +8,8 @@ import {
   LiveChannelEvent,
   LiveChannelEventType,
   LiveChannelScope,
+  PluginContextProvider,
+  PluginMeta,
 } from '@grafana/data';
 import { getGrafanaLiveSrv } from '@grafana/runtime';
 import { AlertsNow } from './AlertsNow';
@@ -98,12 +100,14 @@ const status = (
 let events: Subject<LiveChannelEvent<unknown>>;
 let getStream: jest.Mock;
 
-function setup() {
-  const view = render(
+function setup(meta?: PluginMeta) {
+  const page = (
     <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
       <AlertsNow />
     </MemoryRouter>
   );
+  // Grafana renders an app's pages inside its plugin context (the plugin meta, jsonData included).
+  const view = render(meta ? <PluginContextProvider meta={meta}>{page}</PluginContextProvider> : page);
   const push = (evt: LiveChannelEvent<unknown>) => act(() => events.next(evt));
   return { ...view, push };
 }
@@ -126,6 +130,19 @@ describe('AlertsNow', () => {
     expect(events.observed).toBe(true);
     unmount();
     expect(events.observed).toBe(false);
+  });
+
+  it('links to the dashboards with the datasources picked in the app settings', () => {
+    const meta = {
+      id: 'meshwatch-mesh-app',
+      jsonData: { prometheus: { datasourceUid: 'mimir' }, tempo: { datasourceUid: 'traces' }, loki: { url: 'x' } },
+    } as unknown as PluginMeta;
+    const { push } = setup(meta);
+    push(message(packet([firing])));
+    expect(screen.getByRole('link', { name: /^Dashboard for CheckoutErrorBudgetBurn/ })).toHaveAttribute(
+      'href',
+      '/d/meshwatch-workload?var-namespace=shop&var-workload=checkout&var-datasource=mimir&var-tempo=traces'
+    );
   });
 
   it('shows a placeholder until the first frame', () => {

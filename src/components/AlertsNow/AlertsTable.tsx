@@ -1,9 +1,11 @@
 import React from 'react';
 import { css } from '@emotion/css';
-import { dateTimeFormat, dateTimeFormatTimeAgo, GrafanaTheme2 } from '@grafana/data';
+import { dateTimeFormat, dateTimeFormatTimeAgo, GrafanaTheme2, usePluginContext } from '@grafana/data';
 import { Badge, BadgeColor, TextLink, useStyles2 } from '@grafana/ui';
 import { testIds } from '../testIds';
 import { AlertRow, dashboardLink } from './alertsFrame';
+import { AppSettings } from '../../api/types';
+import { withDatasourceVars } from '../../dashboardLinks';
 
 const stateBadge: Record<string, { text: string; color: BadgeColor }> = {
   firing: { text: 'Firing', color: 'red' },
@@ -36,6 +38,8 @@ function workloadOf(r: AlertRow): string {
 /** The alerts Prometheus evaluates now, most urgent first (the backend's order). */
 export function AlertsTable({ rows, labelledBy }: { rows: AlertRow[]; labelledBy: string }) {
   const s = useStyles2(getStyles);
+  // The app's settings (plugin meta): MeshWatch's dashboards open on the datasources the admin picked.
+  const jsonData = usePluginContext<AppSettings>()?.meta.jsonData;
   return (
     <div className={s.wrapper}>
       <table className={s.table} aria-labelledby={labelledBy} data-testid={testIds.incidents.alertsTable}>
@@ -52,7 +56,7 @@ export function AlertsTable({ rows, labelledBy }: { rows: AlertRow[]; labelledBy
         </thead>
         <tbody>
           {rows.map((r, i) => {
-            const link = dashboardLink(r.dashboardUrl);
+            const link = dashboardLink(withDatasourceVars(r.dashboardUrl.trim(), jsonData));
             return (
               <tr
                 key={`${r.alertname}/${r.namespace}/${r.workload}/${r.state}/${i}`}
