@@ -72,10 +72,11 @@ export default async function globalSetup() {
   execFileSync('go', ['build', '-o', server, './pkg/devkit/cmd/meshwatch'], { cwd: root, stdio: 'inherit' });
 
   const closed = `http://127.0.0.1:${await closedPort()}`;
-  const closedUpstreams = ['prometheus', 'loki', 'tempo', 'alertmanager', 'ollama'].flatMap((k) => [
-    '--set',
-    `${k}.url=${closed}`,
-  ]);
+  // Direct URLs (no datasourceUid, which provisioning sets) to a closed port.
+  const closedUpstreams = [
+    ...['prometheus', 'loki', 'tempo', 'alertmanager', 'ollama'].flatMap((k) => ['--set', `${k}.url=${closed}`]),
+    ...['prometheus', 'loki', 'tempo', 'alertmanager'].flatMap((k) => ['--set', `${k}.datasourceUid=`]),
+  ];
   const mesh = ['--stack', STACK_SCENARIO, '--stack-eval', '5s'];
   const servers: ChildProcess[] = [];
   const start = async (name: string, dist: string, upstreams: string[]) => {

@@ -7,7 +7,7 @@
  */
 import { type WebSocket } from '@playwright/test';
 import { expectNoSeriousAxeViolations, expectTabReachesEveryControl } from './a11y';
-import { ROLES, expect, openPage, test } from './fixtures';
+import { ROLES, expect, openPage, previewURL, test } from './fixtures';
 
 const ROW = 'data-testid incidents-alert-row';
 const CHANNEL = 'plugin/meshwatch-mesh-app/alerts';
@@ -61,6 +61,18 @@ for (const role of ROLES) {
       const vars = page.getByRole('definition');
       await expect(vars.filter({ hasText: /^shop$/ })).toHaveCount(1);
       await expect(vars.filter({ hasText: /^api$/ })).toHaveCount(1);
+      // The link carries the datasources the app settings pick (provisioning: the uids prometheus,
+      // loki, tempo) as the dashboard's datasource variables.
+      expect(new URL(href, previewURL()).searchParams.get('var-datasource')).toBe('prometheus');
+      for (const [name, uid] of [
+        ['datasource', 'prometheus'],
+        ['loki', 'loki'],
+        ['tempo', 'tempo'],
+      ]) {
+        const term = page.getByRole('term').filter({ hasText: new RegExp(`^${name}$`) });
+        await expect(term).toHaveCount(1);
+        await expect(term.locator('xpath=following-sibling::dd[1]')).toHaveText(uid);
+      }
       const panels = page.getByRole('list', { name: 'Dashboard panels' }).getByRole('listitem');
       expect(await panels.count()).toBeGreaterThan(3);
       await expectNoSeriousAxeViolations(page);

@@ -23,11 +23,16 @@ for (const role of ['Viewer', 'Editor'] as const) {
       }
     });
 
-    test('the configuration page shows the overview only, without Save', async ({ page }) => {
+    test('the configuration page shows the overview only: no Save, no datasource picker, no setting', async ({
+      page,
+    }) => {
       await openPage(page, 'configuration');
       await expect(page.getByText('Configuration needs the Admin role')).toBeVisible();
       await expect(page.getByRole('button', { name: /save/i })).toHaveCount(0);
       await expect(page.getByRole('tab', { name: 'Configuration' })).toHaveCount(0);
+      await expect(page.getByTestId(/^data-testid ac-/)).toHaveCount(0);
+      await expect(page.locator('main').getByRole('combobox')).toHaveCount(0);
+      await expect(page.locator('main').getByRole('textbox')).toHaveCount(0);
     });
 
     test('the backend refuses the effective settings and their validation (Admin only)', async ({ page }) => {
@@ -47,13 +52,24 @@ for (const role of ['Viewer', 'Editor'] as const) {
     test('saving settings is refused with 403, as Grafana does', async ({ page }) => {
       await openPage(page, 'incidents');
       const before = await (await page.request.get(`/api/plugins/${PLUGIN_ID}/settings`)).json();
-      const res = await page.request.post(`/api/plugins/${PLUGIN_ID}/settings`, {
-        data: { enabled: true, pinned: true, jsonData: { prometheus: { url: 'http://127.0.0.1:1' } } },
-      });
-      expect(res.status()).toBe(403);
-      expect((await res.json()).message).toContain('plugins:write');
+      // Neither a direct URL nor another datasource, nor a Grafana token for the proxy.
+      for (const data of [
+        { enabled: true, pinned: true, jsonData: { prometheus: { url: 'http://127.0.0.1:1' } } },
+        {
+          enabled: true,
+          pinned: true,
+          jsonData: { ...before.jsonData, prometheus: { datasourceUid: 'loki' } },
+          secureJsonData: { grafanaToken: 'glsa_not-yours' },
+        },
+      ]) {
+        const res = await page.request.post(`/api/plugins/${PLUGIN_ID}/settings`, { data });
+        expect(res.status()).toBe(403);
+        expect((await res.json()).message).toContain('plugins:write');
+      }
       const after = await (await page.request.get(`/api/plugins/${PLUGIN_ID}/settings`)).json();
       expect(after.jsonData).toEqual(before.jsonData);
+      expect(after.jsonData.prometheus.datasourceUid).toBe('prometheus');
+      expect(after.secureJsonFields?.grafanaToken ?? false).toBe(false);
     });
   });
 }

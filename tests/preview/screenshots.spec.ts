@@ -1,7 +1,8 @@
 /*
  * npm run screenshots: every page at 1440×900 in the light and the dark
  * theme, as an Admin, on the preview host, into
- * src/img/screenshots/<page>-<theme>.png.
+ * src/img/screenshots/<page>-<theme>.png, and the configuration page's
+ * advanced options (configuration-advanced-<theme>.png).
  */
 import path from 'node:path';
 import { PAGES, type PageName, expect, openPage, test } from './fixtures';
@@ -30,5 +31,19 @@ for (const theme of ['light', 'dark'] as const) {
         await page.screenshot({ path: path.join(OUT, `${name}-${theme}.png`), animations: 'disabled' });
       });
     }
+
+    test('configuration: the advanced direct URL and the Grafana token', async ({ page }) => {
+      await openPage(page, 'configuration');
+      // Alertmanager switched to its direct URL (not saved), with the Grafana token below it.
+      const group = page.getByRole('radiogroup', { name: 'Alertmanager: connect through' });
+      await group.getByRole('radio', { name: 'Direct URL' }).click();
+      await expect(
+        page.getByRole('group', { name: 'Alertmanager' }).getByRole('textbox', { name: /^URL/ })
+      ).toBeVisible();
+      await page.getByRole('group', { name: 'Alertmanager' }).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await expect(page.getByTestId('data-testid ac-grafana-token')).toBeInViewport();
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: path.join(OUT, `configuration-advanced-${theme}.png`), animations: 'disabled' });
+    });
   });
 }
