@@ -23,7 +23,7 @@ describe('Incidents page', () => {
     );
     const list = screen.getByTestId(testIds.incidents.list);
     const alertsNow = screen.getByTestId(testIds.incidents.alertsNow);
-    expect(screen.getByRole('heading', { name: 'Incidents' })).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Incident list' })).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Alerts now' })).toBeInTheDocument();
     expect(list.compareDocumentPosition(alertsNow) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
     expect(getStream.mock.calls.map(([addr]: any[]) => addr.path).sort()).toEqual(['alerts', 'incidents']);

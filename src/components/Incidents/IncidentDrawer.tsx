@@ -174,20 +174,27 @@ function AlertCard({ a }: { a: AlertRecord }) {
         </dd>
         <dt>Ends at</dt>
         <dd>{endsAt !== undefined ? exactTime(endsAt) : resolved ? '—' : 'still firing'}</dd>
-        {annotations.map(([k, v]) => (
-          <React.Fragment key={k}>
-            <dt>{k}</dt>
-            <dd className={s.annotation}>{v}</dd>
-          </React.Fragment>
-        ))}
+        <dt>Labels</dt>
+        <dd>
+          <ul className={s.labels} aria-label={`Labels of ${name}`}>
+            {labels.map(([k, v]) => (
+              <li key={k} className={s.label}>
+                {k}={v}
+              </li>
+            ))}
+          </ul>
+        </dd>
       </dl>
-      <ul className={s.labels} aria-label={`Labels of ${name}`}>
-        {labels.map(([k, v]) => (
-          <li key={k} className={s.label}>
-            {k}={v}
-          </li>
-        ))}
-      </ul>
+      {annotations.length ? (
+        <dl className={s.facts} aria-label={`Annotations of ${name}`}>
+          {annotations.map(([k, v]) => (
+            <React.Fragment key={k}>
+              <dt>{k}</dt>
+              <dd className={s.annotation}>{v}</dd>
+            </React.Fragment>
+          ))}
+        </dl>
+      ) : null}
       {link ? (
         <TextLink href={link.href} external={link.external} inline={false} aria-label={`Rule source of ${name}`}>
           Rule source
@@ -221,7 +228,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
     gap: theme.spacing(0.5),
     listStyle: 'none',
     padding: 0,
-    margin: theme.spacing(1, 0),
+    margin: 0,
   }),
   label: css({
     fontFamily: theme.typography.fontFamilyMonospace,

@@ -77,7 +77,7 @@ export function IncidentList() {
     <section className={s.section} aria-labelledby={headingId} data-testid={testIds.incidents.list}>
       <div className={s.header}>
         <h2 id={headingId} className={s.heading}>
-          Incidents
+          Incident list
         </h2>
         {updatedAt ? (
           <span className={s.muted} data-testid={testIds.incidents.updated}>

@@ -18,7 +18,8 @@ export function groupOf(r: IncidentRow): { text: string; byAlertname: boolean } 
 
 function Age({ r }: { r: IncidentRow }) {
   const s = useStyles2(getStyles);
-  const now = useNow();
+  // Re-render as time passes, so "10 minutes ago" stays true on an open page.
+  useNow();
   if (r.state === StateResolved && r.startedAt !== undefined && r.resolvedAt !== undefined) {
     return (
       <>
@@ -31,12 +32,7 @@ function Age({ r }: { r: IncidentRow }) {
       </>
     );
   }
-  return (
-    <>
-      <When at={r.startedAt} />
-      {r.startedAt !== undefined ? <div className={s.muted}>for {formatDuration(now - r.startedAt)}</div> : null}
-    </>
-  );
+  return <When at={r.startedAt} />;
 }
 
 interface Props {
