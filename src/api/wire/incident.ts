@@ -165,8 +165,11 @@ export interface Record extends Alert {
  *     later, it opens a new incident.
  *   - Flapping: an incident that reopened FlapReopens times within
  *     FlapWindow is flagged as flapping, for as long as that holds.
- *   - A resolved alert never seen firing is kept as history: in the
- *     incident resolved within ReopenWindow, else in a new, resolved one.
+ *   - A resolved alert never seen firing is kept as history in the incident
+ *     resolved within ReopenWindow, or in a new, resolved incident when its
+ *     key has none at all; otherwise it is ignored (Alertmanager repeats the
+ *     resolved alerts of a group in later notifications, and those must not
+ *     open an incident each time).
  */
 export interface Rules {
   ReopenWindow: number;
