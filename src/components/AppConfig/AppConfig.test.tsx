@@ -1,10 +1,10 @@
 import React from 'react';
 import { of, throwError } from 'rxjs';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { PluginType } from '@grafana/data';
-import { config, getBackendSrv, locationService } from '@grafana/runtime';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { DataSourceInstanceSettings, DataSourcePluginMeta, PluginType } from '@grafana/data';
+import { config, DataSourceSrv, getBackendSrv, locationService, setDataSourceSrv } from '@grafana/runtime';
 import AppConfig, { AppConfigProps } from './AppConfig';
-import { EffectiveSettings } from '../../api/types';
+import { AppSettings, EffectiveSettings } from '../../api/types';
 import { testIds } from '../testIds';
 
 jest.mock('@grafana/runtime', () => ({
@@ -51,7 +51,53 @@ function backend(routes: Record<string, (c: Call) => unknown>) {
   return calls;
 }
 
-const props = (secureJsonFields: Record<string, boolean> = {}) =>
+// The datasources Grafana has: what DataSourcePicker lists (getList filtered by pluginId) and resolves.
+function datasource(uid: string, type: string, name: string): DataSourceInstanceSettings {
+  const meta = {
+    id: type,
+    name: type,
+    type: PluginType.datasource,
+    module: '',
+    baseUrl: '',
+    info: { logos: { small: '', large: '' } },
+  } as unknown as DataSourcePluginMeta;
+  return {
+    uid,
+    type,
+    name,
+    meta,
+    access: 'proxy',
+    readOnly: false,
+    jsonData: {},
+  } as unknown as DataSourceInstanceSettings;
+}
+const datasources = [
+  datasource('prom-main', 'prometheus', 'Prometheus main'),
+  datasource('mimir', 'prometheus', 'Mimir'),
+  datasource('logs', 'loki', 'Loki logs'),
+  datasource('traces', 'tempo', 'Tempo traces'),
+  datasource('am', 'alertmanager', 'Alertmanager'),
+];
+// As Grafana does at boot; DataSourcePicker (the real one) reads it.
+setDataSourceSrv({
+  getList: (f: { pluginId?: string } = {}) => datasources.filter((d) => !f.pluginId || d.meta.id === f.pluginId),
+  getInstanceSettings: (ref?: string | { uid?: string } | null) => {
+    const uid = typeof ref === 'string' ? ref : ref?.uid;
+    return datasources.find((d) => d.uid === uid || d.name === uid);
+  },
+} as unknown as DataSourceSrv);
+
+/** Opens a picker (react-select) and picks the option with that name. */
+async function pick(name: string, option: string) {
+  const input = within(screen.getByTestId(testIds.appConfig.datasource(name))).getByRole('combobox');
+  fireEvent.keyDown(input, { key: 'ArrowDown' });
+  fireEvent.click(await screen.findByRole('option', { name: option }));
+}
+
+const props = (
+  secureJsonFields: Record<string, boolean> = {},
+  jsonData: AppSettings = { prometheus: { url: 'http://prom:9090' } }
+) =>
   ({
     plugin: {
       meta: {
@@ -60,7 +106,7 @@ const props = (secureJsonFields: Record<string, boolean> = {}) =>
         type: PluginType.app,
         enabled: true,
         pinned: true,
-        jsonData: { prometheus: { url: 'http://prom:9090' } },
+        jsonData,
         secureJsonFields,
       },
     },
@@ -78,19 +124,46 @@ describe('AppConfig', () => {
   it('shows the effective defaults as placeholders and the saved values', async () => {
     backend({ [`GET ${R}/settings`]: () => effective });
     render(<AppConfig {...props()} />);
-    expect(await screen.findByPlaceholderText('http://loki.monitoring.svc:3100')).toBeInTheDocument();
-    expect(screen.getByDisplayValue('http://prom:9090')).toBeInTheDocument();
+    // Prometheus has a URL saved: it starts on the direct URL, which shows the saved value.
+    expect(await screen.findByDisplayValue('http://prom:9090')).toBeInTheDocument();
+    // Loki has nothing saved: it starts on the picker, which says what is used until one is picked.
+    expect(
+      await within(screen.getByTestId(testIds.appConfig.datasource('loki'))).findByText(
+        'None picked: MeshWatch uses the direct URL http://loki.monitoring.svc:3100 until you pick one.'
+      )
+    ).toBeInTheDocument();
     expect(screen.getByPlaceholderText('phi3:mini')).toBeInTheDocument();
+    expect(screen.getByPlaceholderText('http://ollama.monitoring.svc:11434')).toBeInTheDocument();
     expect(screen.getByTestId(testIds.appConfig.save)).toBeEnabled();
   });
 
-  it('gives a Viewer no way to change anything', async () => {
+  it('gives a Viewer no way to change anything: fields, pickers, modes and secrets are disabled', async () => {
     (config as any).bootData.user.orgRole = 'Viewer';
-    backend({ [`GET ${R}/settings`]: () => effective });
-    render(<AppConfig {...props()} />);
+    const calls = backend({ [`GET ${R}/settings`]: () => effective });
+    render(
+      <AppConfig
+        {...props({ grafanaToken: true }, { prometheus: { url: 'http://prom:9090' }, loki: { datasourceUid: 'logs' } })}
+      />
+    );
     expect(await screen.findByTestId(testIds.appConfig.readOnly)).toBeInTheDocument();
     expect(screen.queryByTestId(testIds.appConfig.save)).not.toBeInTheDocument();
     expect(screen.getByDisplayValue('http://prom:9090')).toBeDisabled();
+    for (const name of ['loki', 'tempo', 'alertmanager']) {
+      // react-select hides a disabled input from the accessibility tree (visibility: hidden).
+      const picker = within(screen.getByTestId(testIds.appConfig.datasource(name))).getByRole('combobox', {
+        hidden: true,
+      });
+      expect(picker).toBeDisabled();
+    }
+    expect(screen.getByTestId(testIds.appConfig.datasource('loki'))).toHaveTextContent('Loki logs');
+    for (const radio of screen.getAllByRole('radio')) {
+      expect(radio).toBeDisabled();
+    }
+    // Secrets too, their Reset buttons included (the Grafana token is configured here).
+    expect(document.getElementById('grafana-token')).toBeDisabled();
+    expect(screen.getByRole('button', { name: 'Reset' })).toBeDisabled();
+    // The effective settings are for Admins: the page does not even ask.
+    expect(calls).toEqual([]);
   });
 
   it('shows the backend validation errors and does not save', async () => {
@@ -128,6 +201,131 @@ describe('AppConfig', () => {
     expect(saved.data.jsonData.prometheus.url).toBe('http://prom:9090');
     expect(saved.data.secureJsonData).toEqual({ prometheusAuth: 'new-token', tempoAuth: '' });
     expect(saved.data.enabled).toBe(true);
+  });
+
+  it('a picked datasource is saved as datasourceUid; each picker lists only its own type', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: () => ({ valid: true, errors: [] }),
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(<AppConfig {...props({}, {})} />);
+    await screen.findByText(/uses the direct URL http:\/\/loki.monitoring.svc:3100/);
+    const prometheus = within(screen.getByTestId(testIds.appConfig.datasource('prometheus'))).getByRole('combobox');
+    fireEvent.keyDown(prometheus, { key: 'ArrowDown' });
+    const options = (await screen.findAllByRole('option')).map((o) => o.textContent);
+    expect(options).toEqual(['Prometheus main', 'Mimir']);
+    fireEvent.click(screen.getByRole('option', { name: 'Mimir' }));
+    await pick('loki', 'Loki logs');
+    await pick('tempo', 'Tempo traces');
+    await pick('alertmanager', 'Alertmanager');
+    expect(screen.getByTestId(testIds.appConfig.datasource('prometheus'))).toHaveTextContent(
+      "Grafana adds the datasource's own URL, auth, TLS and headers"
+    );
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const validate = calls.find((c) => c.url.endsWith('/settings/validate'))!;
+    expect(validate.data.jsonData.prometheus).toEqual({ datasourceUid: 'mimir' });
+    const saved = calls.find((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')!;
+    expect(saved.data.jsonData).toMatchObject({
+      prometheus: { datasourceUid: 'mimir' },
+      loki: { datasourceUid: 'logs' },
+      tempo: { datasourceUid: 'traces' },
+      alertmanager: { datasourceUid: 'am' },
+    });
+    expect(saved.data.jsonData.ollama?.datasourceUid).toBeUndefined();
+    expect(saved.data.secureJsonData).toEqual({});
+  });
+
+  it('Direct URL clears datasourceUid and shows the URL, tenant and secret; back to the picker clears nothing', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: () => ({ valid: true, errors: [] }),
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(
+      <AppConfig {...props({}, { loki: { datasourceUid: 'logs', url: 'http://loki:3100', tenantHeader: 'X-T' } })} />
+    );
+    const loki = screen.getByRole('radiogroup', { name: 'Loki: connect through' });
+    expect(within(loki).getByRole('radio', { name: 'Grafana datasource' })).toBeChecked();
+    expect(screen.getByTestId(testIds.appConfig.datasource('loki'))).toHaveTextContent('Loki logs');
+    expect(screen.queryByDisplayValue('http://loki:3100')).not.toBeInTheDocument();
+    expect(document.getElementById('loki-auth')).toBeNull();
+
+    fireEvent.click(within(loki).getByRole('radio', { name: 'Direct URL' }));
+    expect(screen.queryByTestId(testIds.appConfig.datasource('loki'))).not.toBeInTheDocument();
+    expect(screen.getByDisplayValue('http://loki:3100')).toBeEnabled();
+    expect(screen.getByDisplayValue('X-T')).toBeEnabled();
+    fireEvent.change(document.getElementById('loki-auth')!, { target: { value: 'loki-token' } });
+
+    // Back to the picker: nothing is cleared, and until one is picked the direct URL is what is used.
+    fireEvent.click(within(loki).getByRole('radio', { name: 'Grafana datasource' }));
+    expect(screen.getByTestId(testIds.appConfig.datasource('loki'))).toHaveTextContent(
+      'None picked: MeshWatch uses the direct URL http://loki:3100 until you pick one.'
+    );
+    fireEvent.click(within(loki).getByRole('radio', { name: 'Direct URL' }));
+    expect(screen.getByDisplayValue('http://loki:3100')).toBeInTheDocument();
+
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const saved = calls.find((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')!;
+    expect(saved.data.jsonData.loki).toEqual({ url: 'http://loki:3100', tenantHeader: 'X-T' });
+    expect(saved.data.secureJsonData).toEqual({ lokiAuth: 'loki-token' });
+  });
+
+  it('says when a tenant or secret is set but unused beside a datasource, and clears them on request', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: () => ({ valid: true, errors: [] }),
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(
+      <AppConfig
+        {...props(
+          { prometheusAuth: true, tempoAuth: true },
+          {
+            prometheus: { datasourceUid: 'prom-main', tenantId: 'team-a' },
+            tempo: { datasourceUid: 'traces' },
+            loki: { datasourceUid: 'logs' },
+          }
+        )}
+      />
+    );
+    const note = await screen.findByTestId(testIds.appConfig.unusedNote('prometheus'));
+    expect(note).toHaveTextContent('The tenant ID “team-a” and the Authorization secret are not sent');
+    expect(screen.getByTestId(testIds.appConfig.unusedNote('tempo'))).toHaveTextContent(
+      'The Authorization secret is not sent'
+    );
+    expect(screen.queryByTestId(testIds.appConfig.unusedNote('loki'))).not.toBeInTheDocument();
+
+    fireEvent.click(within(note).getByRole('button', { name: 'Clear them' }));
+    expect(screen.queryByTestId(testIds.appConfig.unusedNote('prometheus'))).not.toBeInTheDocument();
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const saved = calls.find((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')!;
+    expect(saved.data.jsonData.prometheus).toEqual({ datasourceUid: 'prom-main' });
+    // The cleared secret is sent empty (Grafana removes it); Tempo's, untouched, is not sent.
+    expect(saved.data.secureJsonData).toEqual({ prometheusAuth: '' });
+  });
+
+  it('sends the Grafana service-account token as the grafanaToken secret, and shows its error', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: (c) =>
+        c.data.secureJsonFields.grafanaToken
+          ? { valid: true, errors: [] }
+          : { valid: false, errors: [{ field: 'grafanaToken', message: 'test: no token' }] },
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(<AppConfig {...props()} />);
+    await screen.findByDisplayValue('http://prom:9090');
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    expect(await screen.findByTestId(testIds.appConfig.grafanaToken)).toHaveTextContent('test: no token');
+    fireEvent.change(document.getElementById('grafana-token')!, { target: { value: 'glsa_test' } });
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const saved = calls.find((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')!;
+    expect(saved.data.secureJsonData).toEqual({ grafanaToken: 'glsa_test' });
   });
 
   it('Test shows every dependency line, also when the check fails with 503', async () => {
