@@ -20,17 +20,22 @@ type Owner interface {
 
 // Tempo is a fake of Tempo's HTTP API: GET /api/status/buildinfo (as
 // documented for Tempo 2.x: version, revision, branch, buildDate, goVersion).
+// TempoWithTraces (temposearch.go) adds trace search and trace by id.
 func Tempo(t Owner, version string) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(tempoMux(version))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func tempoMux(version string) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status/buildinfo", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"version": version, "revision": "fake", "branch": "HEAD",
 			"buildUser": "", "buildDate": "", "goVersion": "go1.26"})
 	})
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ready")) })
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	return mux
 }
 
 // Ollama is a fake of Ollama's HTTP API (github.com/ollama/ollama/api):
