@@ -1,0 +1,789 @@
+package findings
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/evidence"
+)
+
+// The sidecar container Istio injects.
+const proxyContainer = "istio-proxy"
+
+// ---- memory ----
+
+// Tunables of the memory detectors.
+const (
+	// LeakHorizon: a sidecar's memory trend is a leak when it projects the
+	// working set to its limit within this time...
+	LeakHorizon = 48 * time.Hour
+	// LeakMinGrowth: ...and it grew by this share of the limit over the
+	// baseline already (daily load swings move a few percent).
+	LeakMinGrowth = 0.1
+	// OOMSoon: an app container projected to its limit this soon, already
+	// near it, is about to be OOM-killed.
+	OOMSoon = time.Hour
+)
+
+// DetectSidecarMemoryLeak: an istio-proxy's working set trends up towards
+// its limit — projected to reach it within LeakHorizon, having grown by
+// LeakMinGrowth of the limit over its baseline — or the sidecar was
+// OOM-killed in the window. Scored higher the sooner the limit, the larger
+// the growth and the nearer the limit now; an OOM kill of the sidecar is
+// the leak's end and scores most.
+func DetectSidecarMemoryLeak(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for _, w := range v.workloads() {
+		var mem *evidence.Metric
+		for _, m := range v.metrics(evidence.KindSidecarMemory, of(w)) {
+			if m.Container == "" || m.Container == proxyContainer {
+				mem = m
+				break
+			}
+		}
+		oom, oomFresh := v.oomKilled(w, proxyContainer)
+		rst := v.restarts(w, proxyContainer)
+		var score float64
+		var why []string
+		evid := ids(mem)
+		if mem != nil && mem.Points > 0 && mem.Trend > 0 {
+			lim := 0.0
+			if mem.Limit != nil {
+				lim = *mem.Limit
+			}
+			from := mem.Min
+			if mem.Baseline != nil {
+				from = math.Min(*mem.Baseline, mem.Min)
+			}
+			growth, use := 0.0, 0.0
+			if lim > 0 {
+				growth, use = (mem.Last-from)/lim, mem.Last/lim
+			}
+			ttl := time.Duration(-1)
+			if mem.TimeToLimit != nil {
+				ttl = time.Duration(*mem.TimeToLimit)
+			}
+			if ttl >= 0 && ttl <= LeakHorizon && growth >= LeakMinGrowth {
+				score = 0.6 + 0.1*math.Min(1, growth/0.3) + 0.1*math.Min(1, use/0.8)
+				if ttl <= 24*time.Hour {
+					score += 0.1
+				}
+				why = append(why, fmt.Sprintf("istio-proxy working set grew from %s to %s of its %s limit (%+.1f MiB/min), reaching it in %s",
+					mib(from), mib(mem.Last), mib(lim), mem.Trend/(1<<20), evidence.Duration(ttl)))
+			}
+		}
+		if oomFresh {
+			score = math.Max(score+0.1, 0.85)
+			why = append(why, "the sidecar was OOM-killed in the window")
+			evid = append(evid, ids(oom, rst)...)
+		}
+		if score == 0 {
+			continue
+		}
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score,
+			Explanation: w.Workload + ": " + strings.Join(why, "; "), Evidence: evid})
+	}
+	return out
+}
+
+// DetectAppMemoryOOM: an app container (not the sidecar) was OOM-killed in
+// the window — its last termination reason is OOMKilled and it restarted,
+// or the OOM count rose — or its working set is within OOMSoon of its limit
+// and above 90 % of it. Several OOM kills, or one with restarts, score
+// highest; memory heading there alone scores less.
+func DetectAppMemoryOOM(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for _, w := range v.workloads() {
+		containers := map[string]bool{}
+		for _, k := range []evidence.Kind{evidence.KindOOMKills, evidence.KindAppMemory, evidence.KindRestarts} {
+			for _, m := range v.metrics(k, of(w)) {
+				if m.Container != proxyContainer {
+					containers[m.Container] = true
+				}
+			}
+		}
+		for _, c := range sortedKeys(containers) {
+			oom, fresh := v.oomKilled(w, c)
+			rst := v.restarts(w, c)
+			mem := v.appMemory(w, c)
+			var score float64
+			var why []string
+			evid := []string{}
+			label := w.Workload
+			if c != "" {
+				label += "/" + c
+			}
+			if fresh {
+				n := restartCount(rst)
+				score = 0.85
+				if n >= 2 {
+					score = 0.92
+				}
+				why = append(why, fmt.Sprintf("container %s OOM-killed (last termination OOMKilled, %s)", label, restartsText(n)))
+				evid = append(evid, ids(oom, rst, mem)...)
+			}
+			if mem != nil && mem.Limit != nil && *mem.Limit > 0 && mem.Points > 0 {
+				use := mem.Max / *mem.Limit
+				soon := mem.TimeToLimit != nil && time.Duration(*mem.TimeToLimit) <= OOMSoon
+				if fresh && use >= 0.8 {
+					why = append(why, fmt.Sprintf("working set peaked at %s of its %s limit", mib(mem.Max), mib(*mem.Limit)))
+					score += 0.03
+				} else if !fresh && soon && mem.Last / *mem.Limit >= 0.9 {
+					score = math.Max(score, 0.6)
+					why = append(why, fmt.Sprintf("working set %s of its %s limit, reaching it in %s", mib(mem.Last), mib(*mem.Limit), *mem.TimeToLimit))
+					evid = append(evid, mem.ID)
+				}
+			}
+			if score == 0 {
+				continue
+			}
+			out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score,
+				Explanation: strings.Join(why, "; "), Evidence: evid})
+		}
+	}
+	return out
+}
+
+// oomKilled returns w's OOM-kill metric for container c and whether it
+// shows a kill in the window: the count rose over its baseline, or it is
+// set and the container restarted in the window (the reason of a restart
+// long ago stays set and is not news).
+func (v *view) oomKilled(w wl, c string) (*evidence.Metric, bool) {
+	for _, m := range v.metrics(evidence.KindOOMKills, of(w)) {
+		if m.Container != c && !(c == "" && m.Container != proxyContainer) {
+			continue
+		}
+		if m.Points == 0 || m.Max <= 0 {
+			return m, false
+		}
+		if m.Max > base(m) || m.Baseline == nil || v.changedAt(m) != nil {
+			return m, true
+		}
+		return m, restartCount(v.restarts(w, m.Container)) > 0
+	}
+	return nil, false
+}
+
+// restarts returns w's restart metric for container c.
+func (v *view) restarts(w wl, c string) *evidence.Metric {
+	for _, m := range v.metrics(evidence.KindRestarts, of(w)) {
+		if m.Container == c {
+			return m
+		}
+	}
+	return nil
+}
+
+func (v *view) appMemory(w wl, c string) *evidence.Metric {
+	for _, m := range v.metrics(evidence.KindAppMemory, of(w)) {
+		if m.Container == c {
+			return m
+		}
+	}
+	return nil
+}
+
+// restartCount is how many restarts the window saw (the summary of the
+// counter's increase since the window's start).
+func restartCount(m *evidence.Metric) int {
+	if m == nil || m.Points == 0 {
+		return 0
+	}
+	return int(math.Round(math.Max(m.Max, m.Last)))
+}
+
+func restartsText(n int) string {
+	switch n {
+	case 0:
+		return "no restart counted"
+	case 1:
+		return "1 restart"
+	}
+	return fmt.Sprintf("%d restarts", n)
+}
+
+// ---- restarts ----
+
+// CrashloopRestarts is the number of restarts in the window from which a
+// container is crash-looping (one restart is an event, not a loop).
+const CrashloopRestarts = 2
+
+// DetectCrashloop: a container restarted CrashloopRestarts times or more
+// in the window for another reason than an OOM kill (that one is
+// app-memory-oom or a sidecar leak). More restarts score higher; the
+// workload's error log patterns join the evidence.
+func DetectCrashloop(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for i := range p.Metrics {
+		m := &p.Metrics[i]
+		if m.Kind != evidence.KindRestarts {
+			continue
+		}
+		n := restartCount(m)
+		if n == 0 {
+			continue
+		}
+		w := self(m)
+		score := 0.3
+		if n >= CrashloopRestarts {
+			score = 0.6 + 0.08*math.Min(4, float64(n-CrashloopRestarts+1))
+		}
+		_, oom := v.oomKilled(w, m.Container)
+		if oom {
+			score *= 0.6
+		}
+		evid := []string{m.ID}
+		evid = append(evid, v.logIDs(w, 2)...)
+		c := m.Container
+		if c == "" {
+			c = "a container"
+		}
+		expl := fmt.Sprintf("%s: container %s restarted %d times in the window", w.Workload, c, n)
+		if oom {
+			expl += " (last termination OOMKilled)"
+		}
+		if l := v.topLog(w); l != nil {
+			expl += fmt.Sprintf("; its logs: %q", cut(l.Pattern, 80))
+		}
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score, Explanation: expl, Evidence: evid})
+	}
+	return out
+}
+
+// ---- errors, latency, dependencies ----
+
+// DetectErrorRegression: a workload answers a clearly larger share of 5xx
+// than its baseline (a steady rise, or a burst to MinErrorPeak), and its
+// own calls to its dependencies do not explain it. For a Flagger canary or
+// one of several versions of an app, the other version's share is the
+// reference: a canary failing while its primary does not scores higher, and
+// so does Flagger's failed (rolled-back) status; a regression every version
+// shares scores lower. A canary Flagger rolled back whose 5xx the pack no
+// longer shows still yields a weak finding.
+func DetectErrorRegression(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for _, w := range v.workloads() {
+		s := v.errorSymptom(w)
+		status, failed := v.canaryFailed(w)
+		isCanary := failed && !isPrimary(w)
+		if !s.err {
+			if isCanary && !v.hasServerSide(w) || isCanary && s.errM == nil {
+				out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: 0.55,
+					Explanation: fmt.Sprintf("Flagger rolled back the canary %s (status failed); the pack holds no 5xx of it", w.Workload),
+					Evidence:    ids(status)})
+			}
+			continue
+		}
+		if _, ok := v.errorBlame(s); ok {
+			continue
+		}
+		score := 0.6 + 0.25*math.Min(1, s.errRise/0.05)
+		lvl := math.Max(v.level(s.errM), s.errM.Max)
+		expl := fmt.Sprintf("%s answers %s 5xx (baseline %s%s)", w.Workload, pct(v.level(s.errM)), pct(base(s.errM)), at(v.changedAt(s.errM)))
+		if v.level(s.errM) < s.errM.Max/2 {
+			expl = fmt.Sprintf("%s answered up to %s 5xx (baseline %s%s)", w.Workload, pct(s.errM.Max), pct(base(s.errM)), at(v.changedAt(s.errM)))
+		}
+		evid := ids(s.errM)
+		if _, d := v.serverErrorDetails(w); len(d) > 0 {
+			expl += " — " + v.flagsText(d, 2)
+			evid = append(evid, ids(d...)...)
+		}
+		for _, o := range v.versions(w) {
+			os := v.errorSymptom(o)
+			if os.errM == nil && !v.hasServerSide(o) {
+				continue
+			}
+			olvl := 0.0
+			if os.errM != nil {
+				olvl = math.Max(v.level(os.errM), os.errM.Max)
+				evid = append(evid, os.errM.ID)
+			}
+			if olvl <= 0.3*lvl {
+				score += 0.07
+				expl += fmt.Sprintf("; %s stays at %s", o.Workload, pct(olvl))
+			} else {
+				score -= 0.1
+				expl += fmt.Sprintf("; %s too (%s)", o.Workload, pct(olvl))
+			}
+		}
+		if failed {
+			evid = append(evid, status.ID)
+			if !isPrimary(w) {
+				score += 0.05
+				expl += "; Flagger rolled the canary back"
+			}
+		}
+		evid = append(evid, v.logIDs(w, 1)...)
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score, Explanation: expl, Evidence: evid})
+	}
+	return out
+}
+
+// serverErrorDetails are w's 5xx shares by code and flags, largest first.
+func (v *view) serverErrorDetails(w wl) (*evidence.Metric, []*evidence.Metric) {
+	ms := v.metrics(evidence.KindErrorRatio, of(w))
+	var d []*evidence.Metric
+	for _, m := range detailed(ms) {
+		if isServerError(m) && math.Max(v.level(m), m.Max) >= 0.001 {
+			d = append(d, m)
+		}
+	}
+	sortByLevel(v, d)
+	return total(ms), d
+}
+
+// DetectLatencyRegression: a workload's P99 rose by MinLatencyRatio and
+// MinLatencyRise over its baseline, and its calls to its dependencies do
+// not explain it (none slowed down, or timed out, by half as much). Scored
+// by how many times slower it got; a CPU near its limit joins the evidence.
+func DetectLatencyRegression(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for _, w := range v.workloads() {
+		s := v.latencySymptom(w)
+		if !s.lat {
+			continue
+		}
+		if _, ok := v.latencyBlame(s); ok {
+			continue
+		}
+		score := 0.55 + 0.3*math.Min(1, math.Log10(s.latRatio))
+		if s.latRise >= 200 {
+			score += 0.05
+		}
+		expl := fmt.Sprintf("%s P99 %s, %.1f× its %s baseline%s, not explained by its dependencies",
+			w.Workload, ms(v.level(s.latM)), s.latRatio, ms(*s.latM.Baseline), at(v.changedAt(s.latM)))
+		evid := ids(s.latM)
+		for _, m := range v.metrics(evidence.KindCPU, of(w)) {
+			if m.Limit != nil && *m.Limit > 0 && m.Max / *m.Limit >= 0.8 {
+				expl += fmt.Sprintf("; CPU of %s at %.0f %% of its limit", m.Container, 100*m.Max / *m.Limit)
+				evid = append(evid, m.ID)
+			}
+		}
+		for _, c := range v.callers(w) {
+			if e := v.edgeLatency(c, w); e != nil {
+				evid = append(evid, e.ID)
+			}
+		}
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score, Explanation: expl, Evidence: evid})
+	}
+	return out
+}
+
+// DetectUpstreamDependency: a workload's 5xx or latency symptom is
+// explained by a callee (its calls to it fail — 5xx, 504 UT, 503 URX/UH/UO
+// — or slow down by at least ExplainShare of its own rise), and that
+// callee's by its own callee, and so on: the blame moves to the end of the
+// chain, the dependency at fault. The finding names it. It scores more when
+// the chain is long (the dependency explains several workloads) and when
+// the pack has no server-side view of the dependency at all (nothing more
+// specific can be said of it); a specific cause found for the dependency
+// supersedes it.
+func DetectUpstreamDependency(p *evidence.Pack) []Finding {
+	v := newView(p)
+	type acc struct {
+		f     Finding
+		chain int
+	}
+	byRoot := map[wl]*acc{}
+	var order []wl
+	add := func(start wl, steps []blame, what string, strength float64) {
+		if len(steps) == 0 {
+			return
+		}
+		root := steps[len(steps)-1].callee
+		score := 0.5 + 0.2*strength + 0.05*float64(min(len(steps), 3)-1)
+		if !v.hasServerSide(root) {
+			score += 0.1
+		}
+		first := steps[0]
+		expl := fmt.Sprintf("%s's %s come from its calls to %s", start.Workload, what, name(first.callee, start))
+		if len(steps) > 1 {
+			expl = fmt.Sprintf("%s's %s follow the calls %s", start.Workload, what, chainText(start, steps))
+		}
+		last := steps[len(steps)-1]
+		caller := start
+		if len(steps) > 1 {
+			caller = steps[len(steps)-2].callee
+		}
+		if _, d := v.edgeErrors(caller, root); len(d) > 0 && what == "5xx" {
+			expl += " (" + v.flagsText(d, 2) + ")"
+		}
+		evid := []string{}
+		for _, s := range steps {
+			evid = append(evid, ids(s.m)...)
+		}
+		_ = last
+		a := byRoot[root]
+		if a == nil {
+			a = &acc{f: Finding{Namespace: root.Namespace, Workload: root.Workload}}
+			byRoot[root] = a
+			order = append(order, root)
+		}
+		if score > a.f.Score {
+			a.f.Score, a.f.Explanation = score, expl
+			a.f.Evidence = append(evid, a.f.Evidence...)
+		} else {
+			a.f.Evidence = append(a.f.Evidence, evid...)
+		}
+		a.chain = max(a.chain, len(steps))
+	}
+	for _, w := range v.workloads() {
+		if s := v.errorSymptom(w); s.err {
+			if steps := v.chain(w, v.errorNext); len(steps) > 0 {
+				add(w, steps, "5xx", math.Min(1, s.errRise/0.05))
+			}
+		}
+		if s := v.latencySymptom(w); s.lat {
+			if steps := v.chain(w, v.latencyNext); len(steps) > 0 {
+				add(w, steps, "latency", math.Min(1, math.Log10(s.latRatio)))
+			}
+		}
+	}
+	// Callers failing on a dependency the pack has no server-side view of
+	// (outside the mesh, or beyond the scope) with no symptom of their own
+	// in the pack: their edges are the only evidence.
+	for _, w := range v.workloads() {
+		if v.hasServerSide(w) || byRoot[w] != nil {
+			continue
+		}
+		s := v.edgeOnlyErrorSymptom(w)
+		if !s.err {
+			continue
+		}
+		steps := append([]blame{{callee: w, m: s.errM, rise: s.errRise}}, v.chain(w, v.errorNext)...)
+		add(self(s.errM), steps, "calls", math.Min(1, s.errRise/0.05))
+	}
+	sortWorkloads(order)
+	out := make([]Finding, 0, len(order))
+	for _, r := range order {
+		out = append(out, byRoot[r].f)
+	}
+	return out
+}
+
+// DetectTimeoutCascade: callers' calls to a dependency end in their route
+// timeout (504 UT, or retries exhausted after per-try timeouts, 503 URX) for
+// MinTimeoutShare of the calls or more, the dependency itself does not time
+// out on its own calls (it is the deepest), and it is slow. Nested timeouts
+// — the callers' callers time out on them in turn, the signature of an
+// outer route timeout shorter than the inner one — make it a cascade and
+// score highest; a single level of heavy timeouts on a slow callee scores
+// less, and a few timeouts are left to latency-regression.
+func DetectTimeoutCascade(p *evidence.Pack) []Finding {
+	v := newView(p)
+	ws := v.workloads()
+	// timedOut[c] lists the callers whose calls to c time out.
+	timedOut := map[wl][]wl{}
+	share := map[[2]wl]float64{}
+	evid := map[[2]wl][]*evidence.Metric{}
+	for _, w := range ws {
+		for _, c := range v.callees(w) {
+			sh, ms := v.timeoutShare(w, c)
+			if sh >= MinTimeoutShare {
+				timedOut[c] = append(timedOut[c], w)
+				share[[2]wl{w, c}] = sh
+				evid[[2]wl{w, c}] = ms
+			}
+		}
+	}
+	var out []Finding
+	for _, c := range ws {
+		callers := timedOut[c]
+		if len(callers) == 0 {
+			continue
+		}
+		deeper := false
+		for _, d := range v.callees(c) {
+			if share[[2]wl{c, d}] >= MinTimeoutShare {
+				deeper = true
+			}
+		}
+		if deeper {
+			continue
+		}
+		// Depth: the longest chain of timing-out calls that ends at c.
+		depth, path := v.timeoutDepth(c, timedOut, map[wl]bool{})
+		maxShare := 0.0
+		var e []string
+		var shareText []string
+		for _, x := range callers {
+			sh := share[[2]wl{x, c}]
+			maxShare = math.Max(maxShare, sh)
+			e = append(e, ids(evid[[2]wl{x, c}]...)...)
+			shareText = append(shareText, fmt.Sprintf("%s→%s %s timed out", name(x, c), name(c, c), pct(sh)))
+		}
+		slow := false
+		var slowText string
+		if s := v.latencySymptom(c); s.latM != nil && (s.lat || s.latRatio >= 2) {
+			slow = true
+			slowText = fmt.Sprintf("; %s P99 %s (baseline %s)", c.Workload, ms(v.level(s.latM)), ms(*s.latM.Baseline))
+			e = append(e, s.latM.ID)
+		} else {
+			for _, x := range callers {
+				if l := v.edgeLatency(x, c); l != nil && (l.Baseline == nil || v.level(l) >= 2**l.Baseline) {
+					slow = true
+					slowText = fmt.Sprintf("; %s→%s P99 %s", name(x, c), c.Workload, ms(v.level(l)))
+					e = append(e, l.ID)
+					break
+				}
+			}
+		}
+		var score float64
+		expl := fmt.Sprintf("%s is slow and its callers give up: %s", c.Workload, join(shareText))
+		switch {
+		case depth >= 2:
+			score = 0.82
+			if slow {
+				score += 0.08
+			}
+			expl = fmt.Sprintf("timeouts cascade along %s: %s", pathText(path), join(shareText))
+			// The outer call's P99 under the inner one: the outer route
+			// timeout is the shorter.
+			if len(path) >= 3 {
+				outer, inner := v.edgeLatency(path[len(path)-3], path[len(path)-2]), v.edgeLatency(path[len(path)-2], path[len(path)-1])
+				if outer != nil && inner != nil && v.level(outer) < v.level(inner) {
+					score += 0.04
+					expl += fmt.Sprintf("; nested timeouts: %s→%s P99 %s < %s→%s P99 %s", name(path[len(path)-3], c), name(path[len(path)-2], c), ms(v.level(outer)),
+						name(path[len(path)-2], c), c.Workload, ms(v.level(inner)))
+					e = append(e, outer.ID, inner.ID)
+				}
+				if sh, ms := v.timeoutShare(path[len(path)-3], path[len(path)-2]); sh > 0 {
+					e = append(e, ids(ms...)...)
+				}
+			}
+		case slow && maxShare >= 0.2:
+			score = 0.75 + 0.1*math.Min(1, maxShare/0.5)
+		case slow:
+			score = 0.55
+		default:
+			score = 0.4
+		}
+		out = append(out, Finding{Namespace: c.Namespace, Workload: c.Workload, Score: score, Explanation: expl + slowText, Evidence: e})
+	}
+	return out
+}
+
+// timeoutDepth is the number of timing-out calls in the longest chain
+// ending at c, and the chain's workloads (c last).
+func (v *view) timeoutDepth(c wl, timedOut map[wl][]wl, seen map[wl]bool) (int, []wl) {
+	if seen[c] {
+		return 0, []wl{c}
+	}
+	seen[c] = true
+	defer delete(seen, c)
+	best, bestPath := 0, []wl{c}
+	for _, x := range timedOut[c] {
+		d, path := v.timeoutDepth(x, timedOut, seen)
+		if d+1 > best {
+			best, bestPath = d+1, append(append([]wl(nil), path...), c)
+		}
+	}
+	return best, bestPath
+}
+
+func pathText(path []wl) string {
+	parts := make([]string, len(path))
+	for i, w := range path {
+		parts[i] = name(w, path[len(path)-1])
+	}
+	return strings.Join(parts, " → ")
+}
+
+// ---- security and control plane ----
+
+// MaxMTLSShare: a workload serving less than this share over mutual TLS
+// accepts plaintext.
+const MaxMTLSShare = 0.999
+
+// DetectPlaintextUnderStrict: a workload's sidecar served requests without
+// mutual TLS in the window (its mTLS share fell under MaxMTLSShare). New
+// plaintext (the share was whole before, or dropped at a change point)
+// scores higher than plaintext that was there all along. The sources that
+// send it ("unknown": outside the mesh) are named.
+func DetectPlaintextUnderStrict(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	for _, w := range v.workloads() {
+		var overall *evidence.Metric
+		var sources []*evidence.Metric
+		for _, m := range v.metrics(evidence.KindMTLSShare, of(w)) {
+			if m.Points == 0 || m.Min >= MaxMTLSShare {
+				continue
+			}
+			if m.Peer == "" {
+				overall = m
+			} else {
+				sources = append(sources, m)
+			}
+		}
+		if overall == nil && len(sources) == 0 {
+			continue
+		}
+		ref := overall
+		if ref == nil {
+			ref = sources[0]
+		}
+		fresh := ref.Baseline == nil || *ref.Baseline >= MaxMTLSShare || v.changedAt(ref) != nil
+		score := 0.7
+		if fresh {
+			score = 0.9
+		}
+		expl := fmt.Sprintf("%s accepts requests without mutual TLS: mTLS share %s (min %s, baseline %s)",
+			w.Workload, pct(ref.Window), pct(ref.Min), baselineText(ref, pct))
+		if len(sources) > 0 {
+			var names []string
+			for _, s := range sources {
+				n := s.Peer
+				if strings.HasSuffix(n, "unknown") {
+					n = "unknown (outside the mesh)"
+				}
+				names = append(names, fmt.Sprintf("%s at %s mTLS", n, pct(s.Window)))
+			}
+			expl += "; from " + join(names)
+		}
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score, Explanation: expl,
+			Evidence: append(ids(overall), ids(sources...)...)})
+	}
+	return out
+}
+
+func baselineText(m *evidence.Metric, f func(float64) string) string {
+	if m.Baseline == nil {
+		return "none"
+	}
+	return f(*m.Baseline)
+}
+
+// DetectControlPlaneRejects: proxies rejected (NACKed) config istiod pushed
+// in the window: the rejects count rose. A rejects series about a
+// data-plane workload (the proxy that rejects) blames it; istiod's own
+// total blames the workload the incident is about when that is a data-plane
+// workload whose sidecar logs the rejection, else istiod.
+func DetectControlPlaneRejects(p *evidence.Pack) []Finding {
+	v := newView(p)
+	var out []Finding
+	seen := map[wl]bool{}
+	for i := range p.Metrics {
+		m := &p.Metrics[i]
+		if m.Kind != evidence.KindIstiodRejects || m.Points == 0 || math.Max(m.Max, m.Last) <= 0 {
+			continue
+		}
+		n := math.Max(m.Max, m.Last)
+		if m.Baseline != nil && *m.Baseline > 0 && n <= *m.Baseline && v.changedAt(m) == nil {
+			continue // a gauge stuck from before the window
+		}
+		w := self(m)
+		if w.Workload == "" {
+			w = p.Subject
+		}
+		typ := m.Detail["type"]
+		if typ == "" {
+			typ = "xDS"
+		} else {
+			typ = strings.ToUpper(typ)
+		}
+		expl := fmt.Sprintf("%s config pushed by istiod was rejected %s in the window", typ, countText(n))
+		evid := []string{m.ID}
+		if isControlPlane(w) && p.Subject != w && !isControlPlane(p.Subject) {
+			if l := v.rejectLog(p.Subject); l != nil {
+				w = p.Subject
+				evid = append(evid, l.ID)
+			}
+		}
+		if l := v.rejectLog(w); l != nil {
+			expl += fmt.Sprintf("; %s's proxy logs %q", w.Workload, cut(l.Pattern, 90))
+			evid = append(evid, l.ID)
+		} else {
+			expl = w.Workload + ": " + expl
+		}
+		if seen[w] {
+			for j := range out {
+				if out[j].Workload == w.Workload && out[j].Namespace == w.Namespace {
+					out[j].Evidence = append(out[j].Evidence, evid...)
+				}
+			}
+			continue
+		}
+		seen[w] = true
+		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: 0.85, Explanation: expl, Evidence: evid})
+	}
+	return out
+}
+
+func countText(n float64) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%.0f times", n)
+}
+
+// isControlPlane: istiod and its revisions (istiod-1-24, …), by the
+// workload name Istio's charts give it.
+func isControlPlane(w wl) bool { return strings.HasPrefix(w.Workload, "istiod") }
+
+// rejectLog is a log pattern of w that says a config was rejected.
+func (v *view) rejectLog(w wl) *evidence.LogPattern {
+	for i := range v.p.Logs {
+		l := &v.p.Logs[i]
+		if l.Namespace == w.Namespace && l.Workload == w.Workload {
+			p := strings.ToLower(l.Pattern)
+			if strings.Contains(p, "rejected") || strings.Contains(p, "nack") || strings.Contains(p, "ack error") {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// ---- logs ----
+
+// logIDs are the ids of w's most frequent log patterns (at most n).
+func (v *view) logIDs(w wl, n int) []string {
+	var out []string
+	for _, l := range v.logsOf(w) {
+		if len(out) == n {
+			break
+		}
+		out = append(out, l.ID)
+	}
+	return out
+}
+
+func (v *view) topLog(w wl) *evidence.LogPattern {
+	ls := v.logsOf(w)
+	if len(ls) == 0 {
+		return nil
+	}
+	return ls[0]
+}
+
+func (v *view) logsOf(w wl) []*evidence.LogPattern {
+	var out []*evidence.LogPattern
+	for i := range v.p.Logs {
+		l := &v.p.Logs[i]
+		if l.Namespace == w.Namespace && l.Workload == w.Workload {
+			out = append(out, l)
+		}
+	}
+	sortLogs(out)
+	return out
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
