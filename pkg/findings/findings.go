@@ -192,22 +192,24 @@ func Top(p *evidence.Pack, fs []Finding) Finding {
 // causes, then namespace and workload, then explanation, so the order never
 // depends on the order the detectors found them in.
 func Rank(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
-		}
-		if a.Cause != b.Cause {
-			return a.Cause.order() < b.Cause.order()
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Workload != b.Workload {
-			return a.Workload < b.Workload
-		}
-		return a.Explanation < b.Explanation
-	})
+	sort.SliceStable(fs, func(i, j int) bool { return less(fs[i], fs[j]) })
+}
+
+// less is Rank's order: a ranks before b.
+func less(a, b Finding) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	if a.Cause != b.Cause {
+		return a.Cause.order() < b.Cause.order()
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	if a.Workload != b.Workload {
+		return a.Workload < b.Workload
+	}
+	return a.Explanation < b.Explanation
 }
 
 // supersedes: a finding of the key's cause about a workload explains the
