@@ -1,13 +1,15 @@
 /*
  * npm run screenshots: every page at 1440×900 in the light and the dark
  * theme, as an Admin, on the preview host, into
- * src/img/screenshots/<page>-<theme>.png, and the configuration page's
- * advanced options (configuration-advanced-<theme>.png).
+ * src/img/screenshots/<page>-<theme>.png, the configuration page's advanced
+ * options (configuration-advanced-<theme>.png) and an incident's alerts in
+ * the drawer (incident-drawer-<theme>.png).
  */
 import path from 'node:path';
 import { PAGES, type PageName, expect, openPage, test } from './fixtures';
 
 const OUT = path.resolve(__dirname, '..', '..', 'src', 'img', 'screenshots');
+const INCIDENT_ROW = 'data-testid incidents-row';
 
 for (const theme of ['light', 'dark'] as const) {
   test.describe(`${theme} theme`, () => {
@@ -18,10 +20,12 @@ for (const theme of ['light', 'dark'] as const) {
         await openPage(page, name);
         if (name === 'incidents') {
           test.setTimeout(180_000);
-          // The stack's alert, live from Prometheus.
+          // The stack's alert, live from Prometheus; once it fires, the stack's real
+          // Alertmanager posts it to the intake route and it opens an incident.
           await expect(page.getByTestId('data-testid incidents-alert-row').first()).toContainText('Firing', {
             timeout: 120_000,
           });
+          await expect(page.getByTestId(INCIDENT_ROW).first()).toContainText('Open', { timeout: 120_000 });
         }
         if (name === 'panel-menu') {
           await page.getByRole('button', { name: /Menu for panel/ }).click();
@@ -44,6 +48,18 @@ for (const theme of ['light', 'dark'] as const) {
       await expect(page.getByTestId('data-testid ac-grafana-token')).toBeInViewport();
       await page.mouse.move(0, 0);
       await page.screenshot({ path: path.join(OUT, `configuration-advanced-${theme}.png`), animations: 'disabled' });
+    });
+
+    test('incident-drawer', async ({ page }) => {
+      test.setTimeout(240_000);
+      await openPage(page, 'incidents');
+      // The incident the stack's Alertmanager opened, with its alerts.
+      const row = page.getByTestId(INCIDENT_ROW).first();
+      await expect(row).toContainText('Open', { timeout: 200_000 });
+      await row.getByRole('button').first().click();
+      await expect(page.getByTestId('data-testid incidents-drawer-alert').first()).toBeVisible();
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: path.join(OUT, `incident-drawer-${theme}.png`), animations: 'disabled' });
     });
   });
 }
