@@ -209,12 +209,3 @@ func dump(fs []Finding) string {
 	}
 	return b.String()
 }
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}

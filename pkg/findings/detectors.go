@@ -3,10 +3,12 @@ package findings
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/signals"
 )
 
 // The sidecar container Istio injects.
@@ -118,7 +120,7 @@ func DetectAppMemoryOOM(p *evidence.Pack) []Finding {
 				label += "/" + c
 			}
 			if fresh {
-				n := restartCount(rst)
+				n := v.restartCount(rst)
 				score = 0.85
 				if n >= 2 {
 					score = 0.92
@@ -163,7 +165,7 @@ func (v *view) oomKilled(w wl, c string) (*evidence.Metric, bool) {
 		if m.Max > base(m) || m.Baseline == nil || v.changedAt(m) != nil {
 			return m, true
 		}
-		return m, restartCount(v.restarts(w, m.Container)) > 0
+		return m, v.restartCount(v.restarts(w, m.Container)) > 0
 	}
 	return nil, false
 }
@@ -187,13 +189,20 @@ func (v *view) appMemory(w wl, c string) *evidence.Metric {
 	return nil
 }
 
-// restartCount is how many restarts the window saw (the summary of the
-// counter's increase since the window's start).
-func restartCount(m *evidence.Metric) int {
+// RestartsSpan is the span of the increase the pack's restart (and OOM
+// kill) series hold at each point: Collect reads
+// increase(kube_pod_container_status_restarts_total[5m]).
+const RestartsSpan = 5 * time.Minute
+
+// restartCount is how many restarts the window saw: the series' mean
+// increase per RestartsSpan times the spans the window holds (the integral
+// of the rate), at least the largest single increase.
+func (v *view) restartCount(m *evidence.Metric) int {
 	if m == nil || m.Points == 0 {
 		return 0
 	}
-	return int(math.Round(math.Max(m.Max, m.Last)))
+	spans := v.window.Duration().Seconds() / RestartsSpan.Seconds()
+	return int(math.Round(math.Max(m.Window*spans, m.Max)))
 }
 
 func restartsText(n int) string {
@@ -224,7 +233,7 @@ func DetectCrashloop(p *evidence.Pack) []Finding {
 		if m.Kind != evidence.KindRestarts {
 			continue
 		}
-		n := restartCount(m)
+		n := v.restartCount(m)
 		if n == 0 {
 			continue
 		}
@@ -258,47 +267,40 @@ func DetectCrashloop(p *evidence.Pack) []Finding {
 // ---- errors, latency, dependencies ----
 
 // DetectErrorRegression: a workload answers a clearly larger share of 5xx
-// than its baseline (a steady rise, or a burst to MinErrorPeak), and its
-// own calls to its dependencies do not explain it. For a Flagger canary or
-// one of several versions of an app, the other version's share is the
-// reference: a canary failing while its primary does not scores higher, and
-// so does Flagger's failed (rolled-back) status; a regression every version
-// shares scores lower. A canary Flagger rolled back whose 5xx the pack no
-// longer shows still yields a weak finding.
+// than its baseline (a steady rise, or a burst to MinErrorPeak), its own
+// calls to its dependencies do not explain it, and it regressed: it is a
+// Flagger canary or one of several versions of an app (the other version's
+// share is the reference: a canary failing while its primary does not
+// scores higher, and so does Flagger's failed, rolled-back status; a
+// regression every version shares scores lower), or a workload with
+// dependencies of its own, all healthy. A backend with no dependencies of
+// its own whose callers fail with it is a failing dependency
+// (DetectUpstreamDependency); its error-regression finding is weak. A
+// canary Flagger rolled back whose 5xx the pack no longer shows still
+// yields a finding.
 func DetectErrorRegression(p *evidence.Pack) []Finding {
 	v := newView(p)
 	var out []Finding
 	for _, w := range v.workloads() {
 		s := v.errorSymptom(w)
 		status, failed := v.canaryFailed(w)
-		isCanary := failed && !isPrimary(w)
 		if !s.err {
-			if isCanary && !v.hasServerSide(w) || isCanary && s.errM == nil {
+			if failed && !isPrimary(w) && (s.errM == nil || !v.hasServerSide(w)) {
 				out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: 0.55,
 					Explanation: fmt.Sprintf("Flagger rolled back the canary %s (status failed); the pack holds no 5xx of it", w.Workload),
 					Evidence:    ids(status)})
 			}
 			continue
 		}
-		if _, ok := v.errorBlame(s); ok {
+		r, ok := v.errorRoot(s)
+		if !ok {
 			continue
 		}
 		score := 0.6 + 0.25*math.Min(1, s.errRise/0.05)
+		expl, evid := v.errorText(r)
 		lvl := math.Max(v.level(s.errM), s.errM.Max)
-		expl := fmt.Sprintf("%s answers %s 5xx (baseline %s%s)", w.Workload, pct(v.level(s.errM)), pct(base(s.errM)), at(v.changedAt(s.errM)))
-		if v.level(s.errM) < s.errM.Max/2 {
-			expl = fmt.Sprintf("%s answered up to %s 5xx (baseline %s%s)", w.Workload, pct(s.errM.Max), pct(base(s.errM)), at(v.changedAt(s.errM)))
-		}
-		evid := ids(s.errM)
-		if _, d := v.serverErrorDetails(w); len(d) > 0 {
-			expl += " — " + v.flagsText(d, 2)
-			evid = append(evid, ids(d...)...)
-		}
-		for _, o := range v.versions(w) {
+		for _, o := range r.siblings {
 			os := v.errorSymptom(o)
-			if os.errM == nil && !v.hasServerSide(o) {
-				continue
-			}
 			olvl := 0.0
 			if os.errM != nil {
 				olvl = math.Max(v.level(os.errM), os.errM.Max)
@@ -318,11 +320,81 @@ func DetectErrorRegression(p *evidence.Pack) []Finding {
 				score += 0.05
 				expl += "; Flagger rolled the canary back"
 			}
+		} else if r.canary && !isPrimary(w) {
+			expl += "; a Flagger canary under analysis"
+		}
+		if r.dependency() {
+			score *= 0.65
+			expl += "; a backend its callers fail with (see upstream-dependency)"
 		}
 		evid = append(evid, v.logIDs(w, 1)...)
 		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: score, Explanation: expl, Evidence: evid})
 	}
 	return out
+}
+
+// errRoot is a workload whose 5xx are its own (no callee explains them),
+// with what tells a regression from a failing dependency.
+type errRoot struct {
+	s symptom
+	// siblings are other versions of the app with traffic in the pack
+	// (Flagger's other half, other workloads serving its service); canary:
+	// Flagger analysed it (progressing or failed) or routed it traffic in
+	// the window. Either makes it a regression of this version.
+	siblings []wl
+	canary   bool
+	// feltBy are the callers whose calls to it fail; leaf: it has no
+	// dependencies of its own in the pack.
+	feltBy []wl
+	leaf   bool
+}
+
+// dependency: a backend (no dependencies of its own) that is no new
+// version, failing the callers that depend on it.
+func (r errRoot) dependency() bool {
+	return len(r.siblings) == 0 && !r.canary && r.leaf && len(r.feltBy) > 0
+}
+
+// errorRoot classifies an unexplained error symptom; ok is false when a
+// callee explains it (or it is no symptom).
+func (v *view) errorRoot(s symptom) (errRoot, bool) {
+	if !s.err {
+		return errRoot{}, false
+	}
+	if _, explained := v.errorBlame(s); explained {
+		return errRoot{}, false
+	}
+	r := errRoot{s: s, leaf: len(v.calleesOf(s.w)) == 0}
+	for _, o := range v.versions(s.w) {
+		if rr := v.requestRate(o); rr != nil && rr.Points > 0 && math.Max(v.level(rr), rr.Max) > 0 {
+			r.siblings = append(r.siblings, o)
+		}
+	}
+	if st := v.canaryStatus(s.w); st != nil && st.Points > 0 && !isPrimary(s.w) {
+		cw := v.canaryWeight(s.w)
+		r.canary = st.Max >= 2 || st.Min == 0 || (cw != nil && cw.Max > 0)
+	}
+	for _, c := range v.callers(s.w) {
+		if t, _ := v.edgeErrors(c, s.w); t != nil && math.Max(v.excess(t), peakExcess(t)/2) >= MinErrorExcess {
+			r.feltBy = append(r.feltBy, c)
+		}
+	}
+	return r, true
+}
+
+// errorText is the explanation and evidence of an error root's own 5xx.
+func (v *view) errorText(r errRoot) (string, []string) {
+	s, w := r.s, r.s.w
+	expl := fmt.Sprintf("%s answers %s 5xx (baseline %s%s)", w.Workload, pct(v.level(s.errM)), pct(base(s.errM)), at(v.changedAt(s.errM)))
+	if v.level(s.errM) < s.errM.Max/2 {
+		expl = fmt.Sprintf("%s answered up to %s 5xx (baseline %s%s)", w.Workload, pct(s.errM.Max), pct(base(s.errM)), at(v.changedAt(s.errM)))
+	}
+	evid := ids(s.errM)
+	if _, d := v.serverErrorDetails(w); len(d) > 0 {
+		expl += " — " + v.flagsText(d, 2)
+		evid = append(evid, ids(d...)...)
+	}
+	return expl, evid
 }
 
 // serverErrorDetails are w's 5xx shares by code and flags, largest first.
@@ -445,6 +517,41 @@ func DetectUpstreamDependency(p *evidence.Pack) []Finding {
 				add(w, steps, "latency", math.Min(1, math.Log10(s.latRatio)))
 			}
 		}
+	}
+	// A backend failing its callers with 5xx of its own: the dependency at
+	// fault, named with its own errors.
+	for _, w := range v.workloads() {
+		r, ok := v.errorRoot(v.errorSymptom(w))
+		if !ok || !r.dependency() {
+			continue
+		}
+		score := 0.6 + 0.25*math.Min(1, r.s.errRise/0.05)
+		if len(r.feltBy) > 1 || len(v.chainsInto(w)) > 1 {
+			score += 0.05
+		}
+		expl, evid := v.errorText(r)
+		var callers []string
+		for _, c := range r.feltBy {
+			callers = append(callers, name(c, w))
+			if t, d := v.edgeErrors(c, w); t != nil {
+				evid = append(evid, t.ID)
+				if len(d) > 0 {
+					evid = append(evid, d[0].ID)
+				}
+			}
+		}
+		expl += "; its callers fail with it: " + join(callers)
+		evid = append(evid, v.logIDs(w, 1)...)
+		a := byRoot[w]
+		if a == nil {
+			a = &acc{f: Finding{Namespace: w.Namespace, Workload: w.Workload}}
+			byRoot[w] = a
+			order = append(order, w)
+		}
+		if score > a.f.Score {
+			a.f.Score, a.f.Explanation = score, expl
+		}
+		a.f.Evidence = append(evid, a.f.Evidence...)
 	}
 	// Callers failing on a dependency the pack has no server-side view of
 	// (outside the mesh, or beyond the scope) with no symptom of their own
@@ -662,66 +769,135 @@ func baselineText(m *evidence.Metric, f func(float64) string) string {
 }
 
 // DetectControlPlaneRejects: proxies rejected (NACKed) config istiod pushed
-// in the window: the rejects count rose. A rejects series about a
-// data-plane workload (the proxy that rejects) blames it; istiod's own
-// total blames the workload the incident is about when that is a data-plane
-// workload whose sidecar logs the rejection, else istiod.
+// in the window: the rejects count rose. The finding names the proxies'
+// workloads: a rejects series about a data-plane workload names it; for
+// istiod's own count, the xDS node ids its log lines name
+// (sidecar~<ip>~<pod>.<namespace>~…), and the incident's workload when its
+// sidecar logs a rejected config; istiod itself when nothing names a proxy.
 func DetectControlPlaneRejects(p *evidence.Pack) []Finding {
 	v := newView(p)
 	var out []Finding
-	seen := map[wl]bool{}
+	index := map[wl]int{}
 	for i := range p.Metrics {
 		m := &p.Metrics[i]
 		if m.Kind != evidence.KindIstiodRejects || m.Points == 0 || math.Max(m.Max, m.Last) <= 0 {
 			continue
 		}
-		n := math.Max(m.Max, m.Last)
-		if m.Baseline != nil && *m.Baseline > 0 && n <= *m.Baseline && v.changedAt(m) == nil {
-			continue // a gauge stuck from before the window
+		n := math.Max(m.Window*v.window.Duration().Seconds()/RestartsSpan.Seconds(), m.Max)
+		if m.Baseline != nil && *m.Baseline > 0 && m.Max <= *m.Baseline && v.changedAt(m) == nil {
+			continue // as many rejects before the window: not news
 		}
-		w := self(m)
-		if w.Workload == "" {
-			w = p.Subject
-		}
-		typ := m.Detail["type"]
+		typ := strings.ToUpper(m.Detail["type"])
 		if typ == "" {
 			typ = "xDS"
-		} else {
-			typ = strings.ToUpper(typ)
 		}
-		expl := fmt.Sprintf("%s config pushed by istiod was rejected %s in the window", typ, countText(n))
-		evid := []string{m.ID}
-		if isControlPlane(w) && p.Subject != w && !isControlPlane(p.Subject) {
-			if l := v.rejectLog(p.Subject); l != nil {
-				w = p.Subject
-				evid = append(evid, l.ID)
+		type target struct {
+			w    wl
+			logs []string
+			text string
+		}
+		var targets []target
+		if w := self(m); !isControlPlane(w) && w.Workload != "" {
+			targets = append(targets, target{w: w})
+		} else {
+			for _, px := range v.rejectingProxies() {
+				targets = append(targets, target{w: px.w, logs: px.logs, text: fmt.Sprintf("istiod logs the NACKs of %s's proxy", px.w.Workload)})
 			}
-		}
-		if l := v.rejectLog(w); l != nil {
-			expl += fmt.Sprintf("; %s's proxy logs %q", w.Workload, cut(l.Pattern, 90))
-			evid = append(evid, l.ID)
-		} else {
-			expl = w.Workload + ": " + expl
-		}
-		if seen[w] {
-			for j := range out {
-				if out[j].Workload == w.Workload && out[j].Namespace == w.Namespace {
-					out[j].Evidence = append(out[j].Evidence, evid...)
+			if s := p.Subject; !isControlPlane(s) && s.Workload != "" {
+				if l := v.rejectLog(s); l != nil {
+					targets = append(targets, target{w: s, logs: []string{l.ID}, text: fmt.Sprintf("%s's proxy logs %q", s.Workload, cut(l.Pattern, 90))})
 				}
 			}
-			continue
+			if len(targets) == 0 {
+				w := self(m)
+				if w.Workload == "" {
+					w = p.Subject
+				}
+				targets = append(targets, target{w: w, text: "no proxy named in the pack"})
+			}
 		}
-		seen[w] = true
-		out = append(out, Finding{Namespace: w.Namespace, Workload: w.Workload, Score: 0.85, Explanation: expl, Evidence: evid})
+		for _, t := range targets {
+			expl := fmt.Sprintf("%s: %s config pushed by istiod rejected about %.0f times in the window", t.w.Workload, typ, math.Max(1, n))
+			if t.text != "" {
+				expl += "; " + t.text
+			}
+			evid := append([]string{m.ID}, t.logs...)
+			if l := v.rejectLog(t.w); l != nil {
+				evid = append(evid, l.ID)
+			}
+			if i, ok := index[t.w]; ok {
+				out[i].Evidence = append(out[i].Evidence, evid...)
+				continue
+			}
+			index[t.w] = len(out)
+			out = append(out, Finding{Namespace: t.w.Namespace, Workload: t.w.Workload, Score: 0.85, Explanation: expl, Evidence: evid})
+		}
 	}
 	return out
 }
 
-func countText(n float64) string {
-	if n == 1 {
-		return "once"
+// xdsNode matches an xDS node id as istiod logs it:
+// <type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>. The pod may be
+// normalized to <workload>-<pod> in a pattern.
+var xdsNode = regexp.MustCompile(`(?:sidecar|router)~[^~\s]*~([a-z0-9](?:[-a-z0-9<>]*[a-z0-9>])?)\.([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)~`)
+
+type proxyRef struct {
+	w    wl
+	logs []string
+}
+
+// rejectingProxies are the workloads whose proxies the control plane's
+// reject log lines name (by their xDS node ids), sorted.
+func (v *view) rejectingProxies() []proxyRef {
+	found := map[wl][]string{}
+	for i := range v.p.Logs {
+		l := &v.p.Logs[i]
+		if !isControlPlane(wl{Namespace: l.Namespace, Workload: l.Workload}) {
+			continue
+		}
+		for _, text := range []string{l.Pattern, l.Example} {
+			low := strings.ToLower(text)
+			if !strings.Contains(low, "ack error") && !strings.Contains(low, "nack") && !strings.Contains(low, "reject") {
+				continue
+			}
+			for _, mm := range xdsNode.FindAllStringSubmatch(text, -1) {
+				pod := strings.TrimSuffix(mm[1], "-"+evidence.PhPod)
+				w := pod
+				if !strings.Contains(mm[1], evidence.PhPod) {
+					w = signals.WorkloadOf(pod)
+				}
+				if w == "" || strings.Contains(w, "<") {
+					continue
+				}
+				k := wl{Namespace: mm[2], Workload: w}
+				if !contains(found[k], l.ID) {
+					found[k] = append(found[k], l.ID)
+				}
+			}
+		}
 	}
-	return fmt.Sprintf("%.0f times", n)
+	out := make([]proxyRef, 0, len(found))
+	for _, w := range keys(mapKeys(found)) {
+		out = append(out, proxyRef{w: w, logs: found[w]})
+	}
+	return out
+}
+
+func mapKeys(m map[wl][]string) map[wl]bool {
+	out := map[wl]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 // isControlPlane: istiod and its revisions (istiod-1-24, …), by the

@@ -73,8 +73,8 @@ func TestAppMemoryOOM(t *testing.T) {
 	b := quiet(newPack("stock")).scope(K.RoleCaller, "api")
 	b.p.Metrics = without(b.p.Metrics, K.KindAppMemory, "stock")
 	b.metric(K.KindAppMemory, "stock").ctr("stock").base(90*Mi).win(180*Mi).last(60*Mi).minmax(40*Mi, 256*Mi).limit(256*Mi).trend(-1*Mi).add().
-		metric(K.KindOOMKills, "stock").ctr("stock").base(0).win(0.6).last(1).minmax(0, 1).change(tOn.Add(20*time.Minute), 1).add().
-		metric(K.KindRestarts, "stock").ctr("stock").win(1).last(2).minmax(0, 2).add().
+		metric(K.KindOOMKills, "stock").ctr("stock").base(0).win(0.25).last(0).minmax(0, 1).add().
+		metric(K.KindRestarts, "stock").ctr("stock").base(0).win(0.25).last(0).minmax(0, 1).add().
 		// While it restarts, api's calls find no healthy upstream.
 		edgeM(K.KindEdgeErrorRatio, "api", "stock").base(0).win(0.02).minmax(0, 0.3).add().
 		edgeM(K.KindEdgeErrorRatio, "api", "stock").detail("code", "503", "flags", "UH").base(0).win(0.02).minmax(0, 0.3).add()
@@ -85,8 +85,7 @@ func TestAppMemoryOOM(t *testing.T) {
 
 func TestCrashloop(t *testing.T) {
 	b := quiet(newPack("orders")).scope(K.RoleCaller, "api").
-		metric(K.KindRestarts, "orders").ctr("orders").win(2.5).last(5).minmax(0, 5).add().
-		metric(K.KindOOMKills, "orders").ctr("orders").base(0).win(0).minmax(0, 0).add().
+		metric(K.KindRestarts, "orders").ctr("orders").base(0).win(0.6).last(1).minmax(0, 2).add().
 		edgeM(K.KindEdgeErrorRatio, "api", "orders").base(0).win(0.08).minmax(0, 0.4).add().
 		edgeM(K.KindEdgeErrorRatio, "api", "orders").detail("code", "503", "flags", "UH").base(0).win(0.08).minmax(0, 0.4).add().
 		metric(K.KindErrorRatio, "api").base(0).win(0.03).minmax(0, 0.15).add().
@@ -100,11 +99,14 @@ func TestCrashloop(t *testing.T) {
 }
 
 func TestOneRestartIsNoLoop(t *testing.T) {
-	b := quiet(newPack("orders")).metric(K.KindRestarts, "orders").ctr("orders").win(0.5).last(1).minmax(0, 1).add()
+	// One restart: increase[5m] is 1 for five of the window's forty minutes.
+	b := quiet(newPack("orders")).metric(K.KindRestarts, "orders").ctr("orders").base(0).win(0.125).last(0).minmax(0, 1).add()
 	wantNone(t, b.pack(), "orders", Crashloop)
 }
 
-func TestErrorRegressionOfALeafItsCallersFeel(t *testing.T) {
+// A backend (no dependencies of its own) failing the callers that need it:
+// the blame moves to it, as a failing dependency.
+func TestUpstreamDependencyALeafItsCallersFeel(t *testing.T) {
 	b := quiet(newPack("api")).scope(K.RoleCaller, "web").scope(K.RoleCallee, "stock", "orders", "billing-primary").
 		// stock answers 8 % 500 from 13:05; api's calls to it exhaust their
 		// retries (503 URX); api and web fail the requests that needed it.
@@ -116,12 +118,14 @@ func TestErrorRegressionOfALeafItsCallersFeel(t *testing.T) {
 		edgeM(K.KindEdgeErrorRatio, "web", "api").base(0).win(0.035).minmax(0, 0.05).change(tOn, 0.04).add().
 		metric(K.KindErrorRatio, "web").base(0).win(0.03).minmax(0, 0.045).change(tOn, 0.035).add().
 		log("stock", "stock", `request failed error="db: deadlock detected" method=GET route=/stock status=500`, 120)
-	top := wantTop(t, b.pack(), "stock", ErrorRegression, b.id(K.KindErrorRatio, "stock", "", ""))
+	top := wantTop(t, b.pack(), "stock", UpstreamDependency, b.id(K.KindErrorRatio, "stock", "", ""),
+		b.id(K.KindEdgeErrorRatio, "api", "stock", "", "code", "503", "flags", "URX"))
 	wantNone(t, b.pack(), "api", ErrorRegression)
 	wantNone(t, b.pack(), "web", ErrorRegression)
-	wantBelow(t, b.pack(), "stock", UpstreamDependency, top)
-	if !strings.Contains(top.Explanation, "500") {
-		t.Errorf("explanation %q does not say which code", top.Explanation)
+	wantNone(t, b.pack(), "api", UpstreamDependency)
+	wantBelow(t, b.pack(), "stock", ErrorRegression, top)
+	if !strings.Contains(top.Explanation, "500") || !strings.Contains(top.Explanation, "api") {
+		t.Errorf("explanation %q does not say which code and who fails with it", top.Explanation)
 	}
 }
 
@@ -232,8 +236,8 @@ func TestLeakVersusOOM(t *testing.T) {
 		b := quiet(newPack("api"))
 		b.p.Metrics = without(b.p.Metrics, K.KindSidecarMemory, "api")
 		b.metric(K.KindSidecarMemory, "api").ctr("istio-proxy").base(60*Mi).win(190*Mi).last(80*Mi).minmax(70*Mi, 256*Mi).trend(-0.2*Mi).limit(256*Mi).add().
-			metric(K.KindOOMKills, "api").ctr("istio-proxy").base(0).win(0.3).last(1).minmax(0, 1).change(tTo.Add(-10*time.Minute), 1).add().
-			metric(K.KindRestarts, "api").ctr("istio-proxy").win(0.3).last(1).minmax(0, 1).add()
+			metric(K.KindOOMKills, "api").ctr("istio-proxy").base(0).win(0.125).last(1).minmax(0, 1).add().
+			metric(K.KindRestarts, "api").ctr("istio-proxy").base(0).win(0.125).last(1).minmax(0, 1).add()
 		wantTop(t, b.pack(), "api", SidecarMemoryLeak, b.id(K.KindOOMKills, "api", "", "istio-proxy"))
 		wantNone(t, b.pack(), "api", AppMemoryOOM)
 	})
@@ -264,12 +268,21 @@ func TestUpstreamVersusErrorRegression(t *testing.T) {
 		return quiet(newPack("api")).scope(K.RoleCaller, "web").scope(K.RoleCallee, "stock", "orders").
 			metric(K.KindErrorRatio, "api").base(0).win(0.05).minmax(0, 0.07).change(tOn, 0.055).add()
 	}
-	t.Run("stock fails first: stock", func(t *testing.T) {
+	t.Run("stock fails first: the dependency stock", func(t *testing.T) {
 		b := base().
-			edgeM(K.KindEdgeErrorRatio, "api", "stock").base(0).win(0.09).minmax(0, 0.12).change(tOn, 0.1).add().
+			edgeM(K.KindEdgeErrorRatio, "api", "stock").detail("code", "500", "flags", "-").base(0).win(0.09).minmax(0, 0.12).change(tOn, 0.1).add().
 			metric(K.KindErrorRatio, "stock").base(0).win(0.09).minmax(0, 0.12).change(tOn, 0.1).add()
-		wantTop(t, b.pack(), "stock", ErrorRegression)
+		wantTop(t, b.pack(), "stock", UpstreamDependency)
 		wantNone(t, b.pack(), "api", ErrorRegression)
+	})
+	t.Run("a second version of stock fails first: stock's regression", func(t *testing.T) {
+		b := base().
+			edgeM(K.KindEdgeErrorRatio, "api", "stock").detail("code", "500", "flags", "-").base(0).win(0.09).minmax(0, 0.12).change(tOn, 0.1).add().
+			metric(K.KindErrorRatio, "stock").base(0).win(0.09).minmax(0, 0.12).change(tOn, 0.1).add().
+			metric(K.KindRequestRate, "stock-primary").base(2).win(2).add().
+			metric(K.KindErrorRatio, "stock-primary").base(0).win(0).add()
+		wantTop(t, b.pack(), "stock", ErrorRegression)
+		wantNone(t, b.pack(), "stock", UpstreamDependency)
 	})
 	t.Run("api fails alone: api", func(t *testing.T) {
 		b := base().
@@ -311,7 +324,7 @@ func TestTimeoutCascadeVersusLatencyRegression(t *testing.T) {
 			edgeM(K.KindEdgeErrorRatio, "api", "stock").detail("code", "503", "flags", "URX").base(0).win(0.2).minmax(0, 0.3).change(tOn, 0.25).add().
 			metric(K.KindErrorRatio, "stock").base(0).win(0.2).minmax(0, 0.3).change(tOn, 0.25).add()
 		wantNone(t, b.pack(), "stock", TimeoutCascade)
-		wantTop(t, b.pack(), "stock", ErrorRegression)
+		wantTop(t, b.pack(), "stock", UpstreamDependency)
 	})
 }
 
@@ -378,6 +391,11 @@ func TestSeveralVersionsOfOneApp(t *testing.T) {
 	wantTop(t, b.pack(), "reviews-v2", ErrorRegression)
 	wantNone(t, b.pack(), "reviews-v1", ErrorRegression)
 	wantNone(t, b.pack(), "productpage", ErrorRegression)
+	wantNone(t, b.pack(), "reviews-v2", UpstreamDependency)
+	// Seen from the caller's incident, the same.
+	b.p.Subject, b.p.Scope = ref("productpage"), nil
+	b.scope(K.RoleCallee, "reviews-v1", "reviews-v2", "reviews-v3")
+	wantTop(t, b.pack(), "reviews-v2", ErrorRegression)
 }
 
 func TestPlaintextUnderStrict(t *testing.T) {
@@ -415,6 +433,17 @@ func TestControlPlaneRejects(t *testing.T) {
 		b := quiet(newPack("istio-system/istiod")).
 			metric(K.KindIstiodRejects, "api").detail("type", "lds").base(0).win(1).last(1).minmax(0, 1).change(tOn, 1).add()
 		wantTop(t, b.pack(), "api", ControlPlaneRejects)
+	})
+	t.Run("istiod's incident: its log lines name the proxy by its node id", func(t *testing.T) {
+		b := newPack("istio-system/istiod").
+			metric(K.KindIstiodRejects, "istio-system/istiod").detail("type", "lds").base(0).win(3).last(4).minmax(0, 5).add().
+			log("istio-system/istiod", "discovery", "ADS:LDS: ACK ERROR sidecar~<ip>~api-<pod>.shop~shop.svc.cluster.local-<n> Internal:Error adding/updating listener(s) virtualInbound", 40)
+		b.p.Logs[0].Example = `{"ts":"2026-10-30T13:05:00.000Z","level":"warn","msg":"ADS:LDS: ACK ERROR sidecar~10.42.0.12~api-6c9f8d7b5c-x2x4q.shop~shop.svc.cluster.local-47 Internal:Err…`
+		top := wantTop(t, b.pack(), "api", ControlPlaneRejects, b.p.Logs[0].ID)
+		if !strings.Contains(top.Explanation, "LDS") {
+			t.Errorf("%s", top)
+		}
+		wantNone(t, b.pack(), "istio-system/istiod", ControlPlaneRejects)
 	})
 	t.Run("istiod's incident without a proxy named blames istiod", func(t *testing.T) {
 		b := newPack("istio-system/istiod").

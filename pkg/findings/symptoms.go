@@ -437,3 +437,17 @@ func chainText(start wl, steps []blame) string {
 }
 
 var _ = fmt.Sprintf
+
+// chainsInto are the workloads whose error symptoms' blame chains end at w.
+func (v *view) chainsInto(w wl) []wl {
+	var out []wl
+	for _, x := range v.workloads() {
+		if x == w || !v.errorSymptom(x).err {
+			continue
+		}
+		if steps := v.chain(x, v.errorNext); len(steps) > 0 && steps[len(steps)-1].callee == w {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package findings
 
 import (
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -240,6 +241,11 @@ func (v *view) versions(w wl) []wl {
 		if o.Workload == w.Workload+primarySuffix || w.Workload == o.Workload+primarySuffix {
 			seen[o] = true
 		}
+		if a, ok := versionStem(w.Workload); ok {
+			if b, ok := versionStem(o.Workload); ok && a == b {
+				seen[o] = true
+			}
+		}
 	}
 	if w == v.p.Subject {
 		for _, n := range v.p.Scope {
@@ -255,6 +261,19 @@ func (v *view) versions(w wl) []wl {
 		}
 	}
 	return keys(seen)
+}
+
+// versionSuffix is the conventional suffix of one version's Deployment
+// among several of an app (reviews-v1, reviews-v2, api-v2-1).
+var versionSuffix = regexp.MustCompile(`^(.+)-v[0-9]+(?:[-.][0-9a-z]+)*$`)
+
+// versionStem is the app name of a versioned workload name.
+func versionStem(name string) (string, bool) {
+	m := versionSuffix.FindStringSubmatch(name)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // canaryTarget is the name of the Flagger canary (its target Deployment)
