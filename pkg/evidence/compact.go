@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -14,13 +15,15 @@ const FlatScore = 1.0
 // MetricScore is how informative a metric is about the incident, from its
 // Summary and kind (higher is more):
 //
-//   - +3 for a change point, +4 for a time to its limit within 24 hours
-//     (+2 beyond);
+//   - +3 for a change point; for a time to its limit, +4 within 24 hours
+//     and +2 beyond for memory (the kernel kills at the limit), +1 for CPU
+//     (throttled at its limit);
 //   - up to +3 for the shift between baseline and window (relative to the
 //     larger; +2 for a series new in the window);
 //   - up to +2 for the window's trend (its rise over the window relative
 //     to the level);
 //   - by kind: a 5xx ratio over 0.5 % +2 (and +1 if it peaked over 1 %);
+//     a P99 at twice its baseline or more +3 (1.5 times: +1.5);
 //     restarts, OOM kills, istiod rejects or a failed canary +4; any
 //     plaintext (mtls-share under 99.9 %) +4; memory or CPU over 80 % of
 //     the limit +2; a canary taking traffic +1, progressing +1;
@@ -33,9 +36,12 @@ func MetricScore(m Metric, subject Workload, w Window) float64 {
 		s += 3
 	}
 	if m.TimeToLimit != nil {
-		if time.Duration(*m.TimeToLimit) <= 24*time.Hour {
+		switch {
+		case m.Kind != KindSidecarMemory && m.Kind != KindAppMemory:
+			s++ // a CPU limit throttles; it does not kill
+		case time.Duration(*m.TimeToLimit) <= 24*time.Hour:
 			s += 4
-		} else {
+		default:
 			s += 2
 		}
 	}
@@ -59,6 +65,15 @@ func MetricScore(m Metric, subject Workload, w Window) float64 {
 		}
 		if m.Max >= 0.01 {
 			s++
+		}
+	case KindLatencyP99, KindEdgeLatencyP99:
+		if m.Baseline != nil && *m.Baseline > 0 {
+			switch r := m.Window / *m.Baseline; {
+			case r >= 2:
+				s += 3
+			case r >= 1.5:
+				s += 1.5
+			}
 		}
 	case KindRestarts, KindOOMKills, KindIstiodRejects:
 		if m.Max > 0 {
@@ -180,7 +195,10 @@ type CompactReport struct {
 // reader knows evidence is missing). It drops, each time the least
 // informative first:
 //
-//  1. flat metrics (IsFlat), the neighbours' before the subject's;
+//  1. flat metrics (IsFlat), the neighbours' before the subject's, and
+//     metrics whose numbers repeat a better-ranked metric's (same unit,
+//     detail and summary: a callee's server-side 504s as its only caller
+//     sees them);
 //  2. the examples of the log patterns, fewest lines first, all but the
 //     top pattern's;
 //  3. any item — metric, log pattern or trace — by score (MetricScore,
@@ -213,20 +231,24 @@ func Compact(in Pack, maxBytes int) (Pack, CompactReport) {
 	}
 
 	type item struct {
-		list  int // 0 metrics, 1 logs, 2 traces
-		id    string
-		score float64
-		flat  bool
+		list         int // 0 metrics, 1 logs, 2 traces
+		id           string
+		score        float64
+		flat, repeat bool
 	}
 	var items []item
-	for _, m := range p.Metrics {
-		items = append(items, item{0, m.ID, MetricScore(m, p.Subject, p.Window), IsFlat(m, p.Window)})
+	numbers := map[string]bool{}
+	for _, m := range p.Metrics { // ranked: the better of two equals comes first
+		key := m.Unit + "\x00" + fmt.Sprint(m.Detail) + "\x00" + string(jsonOf(m.Summary))
+		items = append(items, item{list: 0, id: m.ID, score: MetricScore(m, p.Subject, p.Window), flat: IsFlat(m, p.Window),
+			repeat: numbers[key] && m.Points > 0})
+		numbers[key] = true
 	}
 	for _, l := range p.Logs {
-		items = append(items, item{1, l.ID, LogScore(l, p.Subject), false})
+		items = append(items, item{list: 1, id: l.ID, score: LogScore(l, p.Subject)})
 	}
 	for i, s := range traceScores(p.Traces) {
-		items = append(items, item{2, p.Traces[i].ID, s, false})
+		items = append(items, item{list: 2, id: p.Traces[i].ID, score: s})
 	}
 	// Least informative first; at equal score the later in pack order.
 	order := make([]int, len(items))
@@ -259,12 +281,13 @@ func Compact(in Pack, maxBytes int) (Pack, CompactReport) {
 		sz.skeletonOf(&p)
 	}
 
-	// 1. Flat metrics.
+	// 1. Flat metrics, and metrics that repeat a better-ranked one's
+	// numbers (a callee's server-side 504s seen by its only caller).
 	for _, k := range order {
 		if fits() {
 			break
 		}
-		if items[k].flat {
+		if items[k].flat || items[k].repeat {
 			remove(k)
 		}
 	}
@@ -392,10 +415,12 @@ func (s *sizer) total() int {
 	return n
 }
 
-func jsonLen(v any) int {
+func jsonLen(v any) int { return len(jsonOf(v)) }
+
+func jsonOf(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
-	return len(b)
+	return b
 }

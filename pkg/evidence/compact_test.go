@@ -31,8 +31,8 @@ func pattern(wl string, n int) LogPattern {
 
 func bigPack() Pack {
 	p := Pack{Incident: 3, Window: win(10, 30), Subject: Workload{"shop", "api"}, CapturedAt: t0.Add(30 * time.Minute),
-		Scope: []Neighbour{{Workload{"shop", "frontend"}, RoleCaller}, {Workload{"shop", "inventory"}, RoleCallee},
-			{Workload{"shop", "orders"}, RoleCallee}, {Workload{"shop", "payments"}, RoleCallee}}}
+		Scope: []Neighbour{{Workload: Workload{"shop", "frontend"}, Role: RoleCaller}, {Workload: Workload{"shop", "inventory"}, Role: RoleCallee},
+			{Workload: Workload{"shop", "orders"}, Role: RoleCallee}, {Workload: Workload{"shop", "payments"}, Role: RoleCallee}}}
 	for _, wl := range []string{"frontend", "api", "orders", "payments", "inventory", "istio-ingressgateway"} {
 		for _, k := range []Kind{KindRequestRate, KindCPU, KindSidecarMemory, KindAppMemory, KindIstiodPushes, KindMTLSShare} {
 			p.Metrics = append(p.Metrics, flat(k, wl))

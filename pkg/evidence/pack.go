@@ -106,6 +106,10 @@ const (
 type Neighbour struct {
 	Workload
 	Role Role `json:"role"`
+	// Via is the callee a second-hop callee is reached through (a
+	// dependency of a dependency: where a cascade starts); empty for
+	// direct neighbours.
+	Via string `json:"via,omitempty"`
 }
 
 // Kind is what a Metric measures: a small fixed vocabulary. Each kind says

@@ -89,7 +89,7 @@ func TestPackJSONShapeAndLookup(t *testing.T) {
 	at := time.Date(2026, 10, 30, 12, 0, 0, 0, time.UTC)
 	base := 1.0
 	p := Pack{Incident: 7, Window: Window{From: at.Add(-10 * time.Minute), To: at, RuleFor: Duration(5 * time.Minute)},
-		Subject: Workload{"shop", "api"}, Scope: []Neighbour{{Workload{"shop", "frontend"}, RoleCaller}},
+		Subject: Workload{"shop", "api"}, Scope: []Neighbour{{Workload: Workload{"shop", "frontend"}, Role: RoleCaller}},
 		Metrics: []Metric{{ID: "err-000001", Kind: KindErrorRatio, Namespace: "shop", Workload: "api", Unit: UnitRatio,
 			Summary: Summary{Baseline: &base, Window: 0.2, Points: 20}}},
 		Logs:       []LogPattern{{ID: "log-000002", Namespace: "shop", Workload: "api", Pattern: "x", Count: 1, First: at, Last: at}},

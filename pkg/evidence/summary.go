@@ -52,9 +52,10 @@ const (
 //     is at least MinRelativeChange of the level and NoiseMultiple times
 //     the noise. The split is searched in O(n) with prefix sums.
 //   - TimeToLimit: (Limit − Last) / Trend when the window's trend rises
-//     towards the limit (it moved the series by MinProjectedRise or more)
-//     and the projection is within MaxProjection; 0 when Last is at or over
-//     the limit already.
+//     towards the limit (it moved the series by MinProjectedRise of its
+//     last value or more, and by NoiseMultiple times the noise) and the
+//     projection is within MaxProjection; 0 when Last is at or over the
+//     limit already.
 //
 // Numbers are rounded to 3 significant digits, times to the second.
 func Summarize(points []Point, w Window, limit float64) Summary {
@@ -99,7 +100,7 @@ func Summarize(points []Point, w Window, limit float64) Summary {
 		switch span := win[len(win)-1].T.Sub(win[0].T).Minutes(); {
 		case last >= limit:
 			s.TimeToLimit = D(0)
-		case slope > 0 && slope*span >= MinProjectedRise*math.Abs(last):
+		case slope > 0 && slope*span >= MinProjectedRise*math.Abs(last) && slope*span >= NoiseMultiple*noiseSD(win):
 			if mins := (limit - last) / slope; mins > 0 && mins <= MaxProjection.Minutes() {
 				s.TimeToLimit = D(time.Duration(mins * float64(time.Minute)).Round(time.Minute))
 			}

@@ -185,6 +185,11 @@ func TestSummarize(t *testing.T) {
 				t.Errorf("ttl %v", *s.TimeToLimit)
 			}
 		}},
+		{"noise with a hair of slope: no projection", series(60, min, func(i int) float64 { return 100 + 0.02*float64(i) + n3() }), win(45, 59), 200, func(t *testing.T, s Summary) {
+			if s.TimeToLimit != nil {
+				t.Errorf("ttl %v from noise: %+v", *s.TimeToLimit, s)
+			}
+		}},
 		{"projection beyond a week: none", series(60, min, func(i int) float64 { return 1e6 + float64(i)*1e3 }), win(30, 59), 1e12, func(t *testing.T, s Summary) {
 			if s.TimeToLimit != nil || s.Limit == nil {
 				t.Errorf("%+v", s)
