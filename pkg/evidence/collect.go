@@ -65,13 +65,15 @@ type LokiLabels struct{ Namespace, Pod, Container string }
 // discovery attach.
 var DefaultLokiLabels = LokiLabels{Namespace: "namespace", Pod: "pod", Container: "container"}
 
-// ErrorLineFilter is the line filter (RE2, case-insensitive) that selects a
-// scope's error lines in Loki: the words errors, warnings and failures are
-// written with (a level field's value among them). It is an alternation of
-// plain words on purpose: Loki runs such a filter as substring matches,
-// while any other regular expression runs Go's regexp engine over every
-// line of the window, tens of times slower.
-const ErrorLineFilter = `(?i)error|warn|fatal|panic|exception|fail|timeout|timed out|refused|reset by peer|rejected|denied|killed|out of memory|unavailable|slow request`
+// ErrorLineFilter is the line filter (RE2) that selects a scope's error
+// lines in Loki: the words errors, warnings and failures are written with
+// (a level field's value among them), in the capitalizations logs use. It
+// is a case-sensitive alternation of plain words on purpose: Loki runs that
+// as substring matches, while (?i) or any other regular expression runs
+// Go's regexp engine over every line of the window, 5 to 10 times slower.
+const ErrorLineFilter = `error|Error|ERROR|warn|Warn|WARN|fatal|Fatal|FATAL|panic|Panic|exception|Exception|` +
+	`fail|Fail|FAIL|timeout|Timeout|timed out|refused|reset by peer|rejected|denied|killed|Killed|OOM|` +
+	`out of memory|unavailable|Unavailable|slow request`
 
 // Sources are where a capture reads, and its bounds. Prometheus is required;
 // Loki and Tempo are optional (nil: not configured, not partial).
@@ -150,9 +152,11 @@ func Build(ctx context.Context, src Sources, inc Incident, now time.Time) (full,
 //     Restart, OOM-kill, reject and per-response-code series that are zero
 //     throughout are left out (no event is no evidence).
 //  5. Logs: the scope's error lines from Loki (ErrorLineFilter over the
-//     streams of the scope's namespaces and pods), read in LogSlices slices
-//     of the window, normalized into patterns; when Loki holds more lines
-//     than were read, counts are scaled by its count_over_time totals.
+//     streams of the scope's namespaces and pods), read newest first in
+//     LogSlices slices of the window (LogLines in all), normalized into
+//     patterns. A slice that had more lines than it read counts each line
+//     read for the part of the slice it covered (the counts are estimates
+//     then; first and last are of the lines read).
 //  6. Traces: Tempo searches per workload (subject, versions, callees):
 //     error traces by TraceQL { resource.service.name = "<workload>" &&
 //     status = error }, slow ones by tags service.name=<workload> and
@@ -200,18 +204,31 @@ func (c *collector) fail(source string, err error) {
 	c.problems[source] = append(c.problems[source], err.Error())
 }
 
+// phaseTimer, when set (tests), receives each phase's duration.
+var phaseTimer func(phase string, d time.Duration)
+
+func timed(phase string, began time.Time) {
+	if phaseTimer != nil {
+		phaseTimer(phase, time.Since(began))
+	}
+}
+
 func (c *collector) run(ctx context.Context) Pack {
 	c.subject = Workload{Namespace: c.inc.Namespace, Workload: c.inc.Workload}
 	promCtx, cancel := context.WithTimeout(ctx, c.src.Timeout)
 	defer cancel()
 
+	began := time.Now()
 	c.window = c.windowOf(promCtx)
+	timed("window", began)
 	w := c.window.Duration()
 	base := min(max(w, 10*time.Minute), time.Hour)
 	c.start = c.window.From.Add(-base)
 	c.step = stepFor(c.window.To.Sub(c.start))
 	c.rate = promDuration(max(2*c.step, 2*time.Minute))
+	began = time.Now()
 	c.scope = c.scopeOf(promCtx)
+	timed("scope", began)
 	c.all = append([]Workload{c.subject}, nil...)
 	for _, n := range c.scope {
 		if n.Role == RoleVersion {
@@ -227,12 +244,13 @@ func (c *collector) run(ctx context.Context) Pack {
 	p := Pack{Incident: c.inc.ID, Window: c.window, Subject: c.subject, Scope: c.scope, CapturedAt: c.now.Truncate(time.Second)}
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); p.Metrics = c.metrics(promCtx) }()
+	go func() { defer wg.Done(); defer timed("metrics", time.Now()); p.Metrics = c.metrics(promCtx) }()
 	go func() {
 		defer wg.Done()
 		if c.src.Loki != nil {
 			lctx, cancel := context.WithTimeout(ctx, c.src.Timeout)
 			defer cancel()
+			defer timed("logs", time.Now())
 			p.Logs = c.logs(lctx)
 		}
 	}()
@@ -241,6 +259,7 @@ func (c *collector) run(ctx context.Context) Pack {
 		if c.src.Tempo != nil {
 			tctx, cancel := context.WithTimeout(ctx, c.src.Timeout)
 			defer cancel()
+			defer timed("traces", time.Now())
 			p.Traces = c.traces(tctx)
 		}
 	}()
@@ -788,74 +807,65 @@ func (c *collector) logs(ctx context.Context) []LogPattern {
 
 	from, to := c.window.From, c.window.To
 	slice := to.Sub(from) / LogSlices
+	limit := max(1, c.src.LogLines/LogSlices)
 	type part struct {
-		streams []loki.Stream
-		err     error
+		start, end time.Time
+		streams    []loki.Stream
+		err        error
 	}
 	parts := make([]part, LogSlices)
-	var totals []loki.Sample
-	var totalsErr error
 	var wg sync.WaitGroup
 	for i := range LogSlices {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			start := from.Add(time.Duration(i) * slice)
-			end := start.Add(slice)
+			p := &parts[i]
+			p.start = from.Add(time.Duration(i) * slice)
+			p.end = p.start.Add(slice)
 			if i == LogSlices-1 {
-				end = to.Add(time.Second) // Loki's end is exclusive
+				p.end = to.Add(time.Second) // Loki's end is exclusive
 			}
-			parts[i].streams, parts[i].err = c.src.Loki.QueryRange(ctx, loki.LogQuery{Query: query, Start: start, End: end,
-				Limit: c.src.LogLines / LogSlices, Direction: loki.Backward})
+			p.streams, p.err = c.src.Loki.QueryRange(ctx, loki.LogQuery{Query: query, Start: p.start, End: p.end,
+				Limit: limit, Direction: loki.Backward})
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		q := `sum by (` + lb.Namespace + `, ` + lb.Pod + `, ` + lb.Container + `) (count_over_time(` + query + ` [` +
-			promDuration(to.Add(time.Second).Sub(from).Round(time.Second)) + `]))`
-		totals, totalsErr = c.src.Loki.QueryVector(ctx, q, to.Add(time.Second))
-	}()
 	wg.Wait()
 
 	var lines []LogLine
-	read := map[string]int{}
 	for _, p := range parts {
 		if p.err != nil {
 			c.fail(SourceLoki, p.err)
 			continue
 		}
+		// A slice that filled its limit was read backwards from its end
+		// only down to its oldest line: its lines stand for the whole
+		// slice in proportion (the density is taken as even).
+		n, oldest := 0, p.end
 		for _, s := range p.streams {
-			n, pod := s.Labels[lb.Namespace], s.Labels[lb.Pod]
+			n += len(s.Entries)
+			for _, e := range s.Entries {
+				if e.T.Before(oldest) {
+					oldest = e.T
+				}
+			}
+		}
+		weight := 1.0
+		if covered := p.end.Sub(oldest); n >= limit && covered > 0 {
+			weight = float64(p.end.Sub(p.start)) / float64(covered)
+		}
+		for _, s := range p.streams {
+			ns, pod := s.Labels[lb.Namespace], s.Labels[lb.Pod]
 			w := signals.WorkloadOf(pod)
-			if !c.inScope(n, w) {
+			if !c.inScope(ns, w) {
 				continue
 			}
 			ctr := s.Labels[lb.Container]
 			for _, e := range s.Entries {
-				lines = append(lines, LogLine{T: e.T, Namespace: n, Workload: w, Container: ctr, Line: e.Line})
+				lines = append(lines, LogLine{T: e.T, Namespace: ns, Workload: w, Container: ctr, Line: e.Line, Weight: weight})
 			}
-			read[n+"/"+w+"/"+ctr] += len(s.Entries)
 		}
 	}
 	pats := Patterns(lines, 0)
-	if totalsErr != nil {
-		// The lines are there; only the scaling of their counts is not.
-		c.fail(SourceLoki, fmt.Errorf("line counts: %w", totalsErr))
-	} else {
-		total := map[string]float64{}
-		for _, s := range totals {
-			n, w := s.Labels[lb.Namespace], signals.WorkloadOf(s.Labels[lb.Pod])
-			total[n+"/"+w+"/"+s.Labels[lb.Container]] += s.Value
-		}
-		for i := range pats {
-			k := pats[i].Namespace + "/" + pats[i].Workload + "/" + pats[i].Container
-			if r, t := read[k], total[k]; r > 0 && t > float64(r) {
-				pats[i].Count = int(math.Round(float64(pats[i].Count) * t / float64(r)))
-			}
-		}
-		sort.SliceStable(pats, func(i, j int) bool { return pats[i].Count > pats[j].Count })
-	}
 	if len(pats) > MaxLogPatterns {
 		pats = pats[:MaxLogPatterns]
 	}

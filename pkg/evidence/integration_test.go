@@ -347,7 +347,9 @@ var captures = []capture{
 		}},
 }
 
-func v1Range(from, to time.Time) v1.Range { return v1.Range{Start: from, End: to, Step: 30 * time.Second} }
+func v1Range(from, to time.Time) v1.Range {
+	return v1.Range{Start: from, End: to, Step: 30 * time.Second}
+}
 
 func only(t *testing.T, p evidence.Pack, kind evidence.Kind, wl, ctr string) evidence.Metric {
 	t.Helper()
@@ -502,6 +504,10 @@ func BenchmarkCollect(b *testing.B) {
 			src := w.sources(b, r)
 			var took []time.Duration
 			var size int
+			var mu sync.Mutex
+			phases := map[string]time.Duration{}
+			evidence.SetPhaseTimer(func(p string, d time.Duration) { mu.Lock(); phases[p] += d; mu.Unlock() })
+			defer evidence.SetPhaseTimer(nil)
 			for b.Loop() {
 				began := time.Now()
 				_, compact, _ := evidence.Build(context.Background(), src, inc, r.end)
@@ -517,6 +523,9 @@ func BenchmarkCollect(b *testing.B) {
 			}
 			b.ReportMetric(pct(0.5), "p50-ms")
 			b.ReportMetric(pct(0.95), "p95-ms")
+			for _, p := range []string{"metrics", "logs", "traces"} {
+				b.ReportMetric(float64(phases[p])/float64(len(took))/float64(time.Millisecond), p+"-ms")
+			}
 			b.ReportMetric(float64(size), "pack-bytes")
 			b.ReportMetric(float64(evidence.EstimateTokens(size)), "pack-tokens")
 		})

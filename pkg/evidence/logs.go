@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"encoding/json"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -213,15 +214,18 @@ type LogLine struct {
 	Workload  string
 	Container string
 	Line      string
+	// Weight is how many lines this one stands for (a sample's); 0 is 1.
+	Weight float64
 }
 
 // Patterns groups lines by namespace, workload, container and normalized
 // pattern, and returns the top patterns: most lines first, then the most
-// recent, then by id; at most top (all when top ≤ 0). Each has its count,
-// first and last time and its earliest line as the example (cut to
-// MaxExample bytes).
+// recent, then by id; at most top (all when top ≤ 0). Each has its count
+// (the sum of the lines' weights, rounded, at least 1), first and last time
+// and its earliest line as the example (cut to MaxExample bytes).
 func Patterns(lines []LogLine, top int) []LogPattern {
 	byKey := map[string]*LogPattern{}
+	weights := map[*LogPattern]float64{}
 	for _, l := range lines {
 		pat := NormalizeLogLine(l.Line)
 		if pat == "" {
@@ -235,7 +239,11 @@ func Patterns(lines []LogLine, top int) []LogPattern {
 				First: l.T, Last: l.T, Example: cut(strings.TrimSpace(l.Line), MaxExample)}
 			byKey[key] = p
 		}
-		p.Count++
+		w := l.Weight
+		if w <= 0 {
+			w = 1
+		}
+		weights[p] += w
 		if l.T.Before(p.First) {
 			p.First, p.Example = l.T, cut(strings.TrimSpace(l.Line), MaxExample)
 		}
@@ -245,6 +253,7 @@ func Patterns(lines []LogLine, top int) []LogPattern {
 	}
 	out := make([]LogPattern, 0, len(byKey))
 	for _, p := range byKey {
+		p.Count = max(1, int(math.Round(weights[p])))
 		p.First, p.Last = p.First.UTC().Truncate(time.Second), p.Last.UTC().Truncate(time.Second)
 		out = append(out, *p)
 	}

@@ -78,14 +78,14 @@ func TestCut(t *testing.T) {
 func TestPatterns(t *testing.T) {
 	at := func(m int) time.Time { return t0.Add(time.Duration(m)*time.Minute + 300*time.Millisecond) }
 	lines := []LogLine{
-		{at(5), "shop", "api", "api", "upstream inventory returned 504 (UT) after 1000ms trace 4bf92f3577b34da6a3ce929d0e0e4736"},
-		{at(1), "shop", "api", "api", "upstream inventory returned 504 (UT) after 1001ms trace 5bf92f3577b34da6a3ce929d0e0e4736"},
-		{at(3), "shop", "api", "api", "upstream inventory returned 504 (UT) after 999ms trace 6bf92f3577b34da6a3ce929d0e0e4736"},
-		{at(2), "shop", "api", "istio-proxy", "upstream inventory returned 504 (UT) after 1000ms trace 4bf92f3577b34da6a3ce929d0e0e4736"},
-		{at(4), "shop", "frontend", "frontend", "upstream api returned 504 (UT) " + strings.Repeat("x", 300)},
-		{at(6), "shop", "frontend", "frontend", "upstream api returned 504 (UT) " + strings.Repeat("x", 300)},
-		{at(7), "shop", "orders", "orders", "panic: runtime error"},
-		{at(0), "shop", "orders", "orders", "  "},
+		{at(5), "shop", "api", "api", "upstream inventory returned 504 (UT) after 1000ms trace 4bf92f3577b34da6a3ce929d0e0e4736", 0},
+		{at(1), "shop", "api", "api", "upstream inventory returned 504 (UT) after 1001ms trace 5bf92f3577b34da6a3ce929d0e0e4736", 0},
+		{at(3), "shop", "api", "api", "upstream inventory returned 504 (UT) after 999ms trace 6bf92f3577b34da6a3ce929d0e0e4736", 0},
+		{at(2), "shop", "api", "istio-proxy", "upstream inventory returned 504 (UT) after 1000ms trace 4bf92f3577b34da6a3ce929d0e0e4736", 0},
+		{at(4), "shop", "frontend", "frontend", "upstream api returned 504 (UT) " + strings.Repeat("x", 300), 0},
+		{at(6), "shop", "frontend", "frontend", "upstream api returned 504 (UT) " + strings.Repeat("x", 300), 0},
+		{at(7), "shop", "orders", "orders", "panic: runtime error", 0},
+		{at(0), "shop", "orders", "orders", "  ", 0},
 	}
 	got := Patterns(lines, 0)
 	if len(got) != 4 {
@@ -108,6 +108,11 @@ func TestPatterns(t *testing.T) {
 	}
 	if top := Patterns(lines, 2); len(top) != 2 || top[0].ID != got[0].ID {
 		t.Errorf("top 2: %+v", top)
+	}
+	// Weights: a sampled line stands for several.
+	w := Patterns([]LogLine{{t0, "shop", "api", "api", "boom 1", 2.6}, {t0, "shop", "api", "api", "boom 2", 2.6}, {t0, "shop", "api", "api", "other", 0.2}}, 0)
+	if len(w) != 2 || w[0].Count != 5 || w[1].Count != 1 {
+		t.Errorf("weighted: %+v", w)
 	}
 	if len(Patterns(nil, 5)) != 0 {
 		t.Error("patterns of nothing")
