@@ -12,8 +12,23 @@
 //
 // Scenarios are data (scenarios/*.yaml, see Scenario and Effect): a new one is
 // a new file. Each carries its ground truth (root-cause workload, cause class,
-// onset). A run is fully determined by scenario, seed, end time, duration and
-// step: the same inputs give byte-identical output.
+// onset; Truth.Additional for further faults at once, Truth.Faults and
+// GroundTruth.Faults for all of them). A run is fully determined by
+// scenario, seed, end time, duration and step: the same inputs give
+// byte-identical output.
+//
+// Other meshes: a scenario may run on another topology than the shop, so
+// that what MeshWatch learns from the shop's names is not what it is
+// judged on. `topology: bookstore` names a built-in one (topologies/*.yaml:
+// namespace books, storefront → catalog → search-index, reviews → ratings →
+// ratings-db, checkout under the canary → billing; StatefulSets among
+// them); a mapping declares one in place (Topology: namespaces, services
+// with their workload kind, protocol, resources and latency, the call
+// graph's edges or whole call trees per route, timeouts and retries per
+// edge, the canary's service, out-of-mesh clients). Pods are named as
+// Kubernetes names them (<deployment>-<rs hash>-<suffix>,
+// <statefulset>-<ordinal>); the ingress gateway, istiod and Flagger stay in
+// istio-system.
 //
 // What is emitted, with the names and label sets a real k3s scrape gives:
 //   - Istio standard metrics from every sidecar and the gateway (job
@@ -40,7 +55,7 @@
 // Loki with their own timestamps), traces and objects; Live serves /metrics
 // in the Prometheus text format and pushes logs to Loki as they happen.
 //
-// The payments Canary goes through Flagger's phases the way Flagger's
+// The payments Canary (a topology's canary service) goes through Flagger's phases the way Flagger's
 // scheduler moves it (see Phases). A scenario can gate its rollout with
 // confirm-rollout, confirm-promotion and rollback webhooks (Effect.Gates)
 // that ask the load tester's gates; a program opens them with the Engine's

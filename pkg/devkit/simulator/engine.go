@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -42,6 +43,7 @@ type Engine struct {
 	cur  []*pod // current pod per workload index
 
 	svcIdx    map[string]int
+	svcW      map[string]*Workload // the workload behind each service
 	reqSer    map[reqKey]*istioSeries
 	tcpSer    map[tcpKey]*tcpSeries
 	byPod     map[int][]*metric      // istio series by reporting pod (reset on proxy restart)
@@ -53,8 +55,10 @@ type Engine struct {
 	traces    *reservoir
 	scratch   []spanRec
 
+	tcpPairs []tcpPair
+
 	cp     controlPlane
-	canary *canaryState
+	canary *canaryState    // nil when the mesh has no canary
 	gates  map[string]bool // the load tester's gates by key (see gateKey)
 	node   nodeState
 }
@@ -111,8 +115,12 @@ func NewEngine(o Options) (*Engine, error) {
 	seed := seedBits(o.Seed)
 	// The generators are seeded PCGs on purpose: a run must be reproducible
 	// from its seed, and nothing they draw is a secret.
+	mesh, err := o.Scenario.Mesh()
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
-		opts: o, truth: gt, effects: effs, mesh: DefaultMesh(), start: o.Start, now: o.Start,
+		opts: o, truth: gt, effects: effs, mesh: mesh, start: o.Start, now: o.Start,
 		stepDur: o.Step, dt: o.Step.Seconds(),
 		traffic: rand.New(rand.NewPCG(seed, 0x7261666669630001)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
 		noise:   rand.New(rand.NewPCG(seed, 0x6e6f697365000002)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
@@ -123,8 +131,13 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	e.cur = make([]*pod, len(e.mesh.Workloads))
 	e.svcIdx = map[string]int{}
-	for _, s := range serviceNames {
+	for _, s := range serviceNamesOf(e.mesh) {
 		e.svcIdx[s] = len(e.svcIdx)
+	}
+	e.tcpPairs = tcpPairsOf(e.mesh)
+	e.svcW = map[string]*Workload{}
+	for s := range e.svcIdx {
+		e.svcW[s] = e.mesh.Service(s)
 	}
 	e.declareFamilies()
 	for i, w := range e.mesh.Workloads {
@@ -134,7 +147,11 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	e.cp.init(e)
 	e.node.init(e)
-	e.canary = newCanary(e)
+	if e.mesh.Canary != "" {
+		e.canary = newCanary(e)
+	} else {
+		flaggerInfo(e)
+	}
 	return e, nil
 }
 
@@ -144,8 +161,64 @@ func seedBits(seed int64) uint64 {
 	return uint64(seed) // #nosec G115 -- a bit-for-bit reinterpretation, wrapping negative seeds on purpose
 }
 
-// serviceNames are the Kubernetes services of the mesh (destination_service_name).
+// serviceNames are the Kubernetes services of the default mesh (destination_service_name).
 var serviceNames = []string{"frontend", "api", "orders", "inventory", "payments", "payments-canary", "payments-primary", "orders-db", "istio-ingressgateway", "flagger-loadtester"}
+
+// serviceNamesOf lists the Kubernetes services of a mesh: every workload's,
+// and the canary's apex service.
+func serviceNamesOf(m *Mesh) []string {
+	if m.Name == "shop" {
+		return serviceNames
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, w := range m.Workloads {
+		if !w.Platform {
+			add(w.Service)
+		}
+	}
+	if m.Canary != "" {
+		add(m.Canary)
+	}
+	return out
+}
+
+// tcpPair is a client workload and the TCP service it keeps a connection
+// pool to (orders → orders-db), by workload index.
+type tcpPair struct{ src, dst int }
+
+// tcpPairsOf finds the TCP exchanges of the mesh's call trees, in the
+// order the routes first make them.
+func tcpPairsOf(m *Mesh) []tcpPair {
+	var out []tcpPair
+	var walk func(caller string, calls []Call)
+	walk = func(caller string, calls []Call) {
+		for _, c := range calls {
+			if c.TCP {
+				src, dst := m.Service(caller), m.Service(c.Service)
+				if src == nil || dst == nil {
+					continue
+				}
+				p := tcpPair{m.index(src.Name), m.index(dst.Name)}
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+				continue
+			}
+			walk(c.Service, c.Calls)
+		}
+	}
+	for _, r := range m.Routes {
+		walk(m.Entry, r.Calls)
+	}
+	return out
+}
 
 // Truth returns the ground truth, with the timeline so far.
 func (e *Engine) Truth() GroundTruth {
@@ -182,7 +255,9 @@ func (e *Engine) Step() {
 	e.updateResources(t1)
 	e.cp.step(e, t0, t1)
 	e.node.step(e)
-	e.canary.updateMetrics(e)
+	if e.canary != nil {
+		e.canary.updateMetrics(e)
+	}
 	e.now = t1
 	e.tick++
 	if e.record {
@@ -234,8 +309,11 @@ func (e *Engine) startPod(wi int, created time.Time) *pod {
 		idx: len(e.pods), w: w, wi: wi, name: podName(w, gen), version: w.Version, image: w.Image,
 		generation: gen, alive: true, created: created, phase: map[string]*metric{},
 	}
-	p.ip = fmt.Sprintf("10.42.0.%d", 10+len(e.pods))
+	p.ip = fmt.Sprintf("10.42.%d.%d", (10+len(e.pods))/256, (10+len(e.pods))%256)
 	p.uid = uid(w.Namespace, p.name)
+	if w.statefulSet() { // a re-created StatefulSet pod keeps its name, not its UID
+		p.uid = uid(w.Namespace, p.name, fmt.Sprint(gen))
+	}
 	e.pods = append(e.pods, p)
 	e.cur[wi] = p
 	if w.Container != "" {
@@ -415,7 +493,9 @@ func (e *Engine) lifecycle(t0, t1 time.Time) {
 			}
 		}
 	}
-	e.canary.lifecycle(e, t0, t1)
+	if e.canary != nil {
+		e.canary.lifecycle(e, t0, t1)
+	}
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -18,7 +18,8 @@ type CanaryAnalysis struct {
 	MetricInterval time.Duration
 }
 
-// PaymentsAnalysis is the analysis the payments Canary declares.
+// PaymentsAnalysis is the analysis the payments Canary declares (and the
+// Canary of every other topology).
 var PaymentsAnalysis = CanaryAnalysis{
 	Interval: time.Minute, Threshold: 5, StepWeights: []int{10, 25, 50},
 	MinSuccessRate: 99.5, MaxDurationMs: 500, MetricInterval: time.Minute,
@@ -75,13 +76,18 @@ const (
 
 var gateTypes = []string{GateConfirmRollout, GateConfirmPromotion, GateRollback}
 
+// loadTesterName is the Deployment (and Service) of Flagger's load tester,
+// in the canary's namespace.
+const loadTesterName = "flagger-loadtester"
+
 // gateURL is where each gate webhook of the simulated Canary points: one
 // gate per canary for both confirmations, another for rollbacks, as in
-// Flagger's load tester.
-var gateURL = map[string]string{
-	GateConfirmRollout:   "http://flagger-loadtester.shop/gate/check",
-	GateConfirmPromotion: "http://flagger-loadtester.shop/gate/check",
-	GateRollback:         "http://flagger-loadtester.shop/rollback/check",
+// Flagger's load tester (in namespace ns).
+func gateURL(gate, ns string) string {
+	if gate == GateRollback {
+		return "http://" + loadTesterName + "." + ns + "/rollback/check"
+	}
+	return "http://" + loadTesterName + "." + ns + "/gate/check"
 }
 
 // CanaryStatus mirrors Flagger's Canary .status.
@@ -148,7 +154,7 @@ type canaryState struct {
 	spec      CanaryAnalysis
 	eff       *ResolvedEffect
 	gates     []string // gate webhooks of the Canary (the effect's Gates)
-	wCanary   int      // workload index of the canary target ("payments")
+	wCanary   int      // workload index of the canary target (Mesh.Canary, "payments")
 	wPrimary  int
 	name, ns  string
 	status    CanaryStatus
@@ -179,11 +185,12 @@ type canaryState struct {
 }
 
 func newCanary(e *Engine) *canaryState {
-	c := &canaryState{spec: PaymentsAnalysis, wCanary: e.mesh.index("payments"), wPrimary: e.mesh.index("payments-primary"), name: "payments", ns: ShopNamespace}
+	name := e.mesh.Canary
+	c := &canaryState{spec: PaymentsAnalysis, wCanary: e.mesh.index(name), wPrimary: e.mesh.index(name + "-primary"), name: name, ns: e.mesh.Workload(name).Namespace}
 	c.status = CanaryStatus{Phase: PhaseSucceeded, LastTransitionTime: e.opts.Start.Add(-26 * time.Hour).Truncate(time.Second)}
 	_, c.status.Message = promotedCondition(PhaseSucceeded)
 	for i := range e.effects {
-		if e.effects[i].Kind == CanaryProgression && e.effects[i].Target == "payments" {
+		if e.effects[i].Kind == CanaryProgression && e.effects[i].Target == name {
 			c.eff = &e.effects[i]
 			for _, g := range gateTypes {
 				if slices.Contains(c.eff.Gates, g) {
@@ -193,18 +200,14 @@ func newCanary(e *Engine) *canaryState {
 			break
 		}
 	}
-	tl := []Label{{"job", "kubernetes-pods"}, {"instance", "10.42.0.6:8080"}}
-	ftl := func(ls ...Label) []Label {
-		ls = append(ls, tl...)
-		return append(ls, Label{"pod", podName(e.mesh.Workload("flagger"), 0)})
-	}
-	e.fam("flagger_info").metric(nil, append([]Label{{"mesh_provider", "istio"}, {"version", FlaggerVersion}}, ftl(Label{"namespace", IstioNamespace})...)...).set(1)
+	ftl := flaggerTargetLabels(e)
+	flaggerInfo(e)
 	e.fam("flagger_canary_total").metric(nil, ftl(Label{"namespace", c.ns})...).set(1)
 	c.mStatus = e.fam("flagger_canary_status").metric(nil, ftl(Label{"name", c.name}, Label{"namespace", c.ns})...)
 	c.mStatus.set(statusValue(c.status.Phase))
-	c.mWPrimary = e.fam("flagger_canary_weight").metric(nil, ftl(Label{"workload", "payments-primary"}, Label{"namespace", c.ns})...)
+	c.mWPrimary = e.fam("flagger_canary_weight").metric(nil, ftl(Label{"workload", name + "-primary"}, Label{"namespace", c.ns})...)
 	c.mWPrimary.set(100)
-	c.mWCanary = e.fam("flagger_canary_weight").metric(nil, ftl(Label{"workload", "payments"}, Label{"namespace", c.ns})...)
+	c.mWCanary = e.fam("flagger_canary_weight").metric(nil, ftl(Label{"workload", name}, Label{"namespace", c.ns})...)
 	c.mSR = e.fam("flagger_canary_metric_analysis").metric(nil, ftl(Label{"metric", "request-success-rate"}, Label{"name", c.name}, Label{"namespace", c.ns})...)
 	c.mDur = e.fam("flagger_canary_metric_analysis").metric(nil, ftl(Label{"metric", "request-duration"}, Label{"name", c.name}, Label{"namespace", c.ns})...)
 	c.mSR.hidden, c.mDur.hidden = true, true
@@ -214,6 +217,23 @@ func newCanary(e *Engine) *canaryState {
 	c.mFail = e.fam("flagger_canary_failures_total").metric(nil, ftl(strat...)...)
 	c.mSucc.hidden, c.mFail.hidden = true, true
 	return c
+}
+
+// flaggerTargetLabels returns a function that appends the labels of
+// Flagger's scrape target (job, instance, pod) to a series' own.
+func flaggerTargetLabels(e *Engine) func(ls ...Label) []Label {
+	tl := []Label{{"job", "kubernetes-pods"}, {"instance", "10.42.0.6:8080"}}
+	return func(ls ...Label) []Label {
+		ls = append(ls, tl...)
+		return append(ls, Label{"pod", podName(e.mesh.Workload("flagger"), 0)})
+	}
+}
+
+// flaggerInfo registers flagger_info, which Flagger exports with or
+// without canaries.
+func flaggerInfo(e *Engine) {
+	ftl := flaggerTargetLabels(e)
+	e.fam("flagger_info").metric(nil, append([]Label{{"mesh_provider", "istio"}, {"version", FlaggerVersion}}, ftl(Label{"namespace", IstioNamespace})...)...).set(1)
 }
 
 // loadActive reports whether the load tester is driving the canary: its
@@ -491,7 +511,7 @@ func (c *canaryState) finish(e *Engine, t time.Time, phase string, outcomes *int
 	c.nextTick = time.Time{}
 }
 
-// promotePrimary rolls payments-primary to the canary's version.
+// promotePrimary rolls the primary (payments-primary) to the canary's version.
 func (c *canaryState) promotePrimary(e *Engine, t time.Time) {
 	prim := e.mesh.Workloads[c.wPrimary]
 	canary := e.mesh.Workloads[c.wCanary]
@@ -536,7 +556,7 @@ func (c *canaryState) terminating(e *Engine, t time.Time) {
 // finalized completes the finalizer once the target is ready: the apex
 // service and the VirtualService route to the target again, the finalizer
 // goes and the Canary with it; Kubernetes' garbage collector deletes what
-// the Canary owned (payments-primary and its services).
+// the Canary owned (the primary, payments-primary, and its services).
 func (c *canaryState) finalized(e *Engine, t time.Time) {
 	c.reverted, c.weight = true, 0
 	c.event(e, t, "Normal", "Terminated canary %s.%s", c.name, c.ns)
@@ -617,7 +637,8 @@ func (e *Engine) setGate(name, namespace string, rollback, open bool) {
 
 // loadTesterLog writes a line of the load tester's log.
 func (e *Engine) loadTesterLog(t time.Time, msg string) {
-	if p := e.cur[e.mesh.index("flagger-loadtester")]; p != nil && p.app != nil {
+	if i := e.mesh.index(loadTesterName); i >= 0 && e.cur[i] != nil && e.cur[i].app != nil {
+		p := e.cur[i]
 		e.log(t, p, p.app, "info", msg, nil)
 	}
 }
@@ -650,6 +671,9 @@ func (e *Engine) RollbackOpen(name, namespace string) bool {
 // lookupCanary finds the simulated Canary name.namespace.
 func (e *Engine) lookupCanary(name, namespace string) (*canaryState, error) {
 	c := e.canary
+	if c == nil {
+		return nil, fmt.Errorf("no canary %s.%s (the simulated mesh %s has none)", name, namespace, e.mesh.Name)
+	}
 	if c.name != name || c.ns != namespace {
 		return nil, fmt.Errorf("no canary %s.%s (the simulated mesh has %s.%s)", name, namespace, c.name, c.ns)
 	}

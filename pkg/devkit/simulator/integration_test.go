@@ -55,15 +55,16 @@ func itSimulate(t *testing.T, sc *simulator.Scenario, end time.Time) *simulator.
 // fault is in (or any). It fires when the signal shows at some minute of
 // the run's last 55 minutes, or at its end (atEnd: a fit over the run).
 var detectors = map[string]detector{
-	"canary-5xx":      {signal: signals.WorkloadErrorRate, about: shopWorkload("payments")},
-	"proxy-leak":      {signal: signals.SidecarMemoryLeak, params: signals.Params{Window: 30 * time.Minute}, atEnd: true},
-	"inventory-p99":   {signal: signals.WorkloadLatency, about: shopWorkload("inventory")},
-	"restarts":        {signal: signals.ContainerRestarts},
-	"oom-killed":      {signal: signals.ContainerOOMKilled},
-	"plaintext":       {signal: signals.PlaintextUnderStrict},
-	"xds-rejects":     {signal: signals.IstiodXDSRejects},
-	"timeouts":        {signal: signals.UpstreamTimeouts},
-	"canary-rollback": {signal: signals.CanaryRolledBack, about: shopWorkload("payments")},
+	"canary-5xx":       {signal: signals.WorkloadErrorRate, about: shopWorkload("payments")},
+	"proxy-leak":       {signal: signals.SidecarMemoryLeak, params: signals.Params{Window: 30 * time.Minute}, atEnd: true},
+	"inventory-p99":    {signal: signals.WorkloadLatency, about: shopWorkload("inventory")},
+	"restarts":         {signal: signals.ContainerRestarts},
+	"oom-killed":       {signal: signals.ContainerOOMKilled},
+	"plaintext":        {signal: signals.PlaintextUnderStrict},
+	"xds-rejects":      {signal: signals.IstiodXDSRejects},
+	"timeouts":         {signal: signals.UpstreamTimeouts},
+	"canary-rollback":  {signal: signals.CanaryRolledBack}, // payments in the shop, checkout in the bookstore
+	"search-index-5xx": {signal: signals.WorkloadErrorRate, about: map[string]string{"namespace": "books", "workload": "search-index"}},
 }
 
 type detector struct {

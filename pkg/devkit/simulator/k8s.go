@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,10 @@ func meta(name, ns string, labels map[string]string, t time.Time) map[string]any
 func (e *Engine) Objects() []Object {
 	now := e.now
 	var out []Object
-	nsSet := map[string]bool{ShopNamespace: true, IstioNamespace: true}
+	nsSet := map[string]bool{IstioNamespace: true}
+	for _, ns := range e.mesh.Namespaces {
+		nsSet[ns] = true
+	}
 	for _, p := range e.pods {
 		nsSet[p.w.Namespace] = true
 	}
@@ -77,7 +81,7 @@ func (e *Engine) Objects() []Object {
 	sort.Strings(nss)
 	for _, ns := range nss {
 		labels := map[string]string{"kubernetes.io/metadata.name": ns}
-		if ns == ShopNamespace {
+		if slices.Contains(e.mesh.Namespaces, ns) {
 			labels["istio-injection"] = "enabled"
 		}
 		out = append(out, Object{"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, "", labels, e.opts.Start.Add(-30*24*time.Hour))})
@@ -93,7 +97,7 @@ func (e *Engine) Objects() []Object {
 	}
 	sas := map[string]bool{}
 	for i, w := range e.mesh.Workloads {
-		if !used[i] || sas[w.Namespace+"/"+w.ServiceAccount] { // payments-primary shares the payments service account
+		if !used[i] || sas[w.Namespace+"/"+w.ServiceAccount] { // the primary (payments-primary) shares the target's service account
 			continue
 		}
 		sas[w.Namespace+"/"+w.ServiceAccount] = true
@@ -105,27 +109,32 @@ func (e *Engine) Objects() []Object {
 		}
 		name := "http"
 		if w.Protocol == "tcp" {
-			name = "tcp-postgres"
+			name = "tcp-" + strings.Replace(dbSystem(w.DBSystem), "postgresql", "postgres", 1) // tcp-postgres, tcp-mysql
 		}
 		sel := map[string]any{"app": w.App}
-		if !e.canaryOwned(w) || e.canary.exists() { // a deleted Canary's services are garbage-collected
-			out = append(out, Object{"apiVersion": "v1", "kind": "Service",
-				"metadata": meta(w.Service, w.Namespace, map[string]string{"app": w.App}, e.opts.Start.Add(-30*24*time.Hour)),
-				"spec":     map[string]any{"selector": sel, "ports": []any{map[string]any{"name": name, "port": int64(w.Port), "targetPort": int64(w.Port), "protocol": "TCP"}}}})
-		}
-		if w.Name == "payments-primary" {
-			apex := "payments-primary"
-			if e.canary.reverted { // Flagger's finalizer gave the apex service back to the target
-				apex = "payments"
+		if !e.canaryOwned(w) || e.canaryExists() { // a deleted Canary's services are garbage-collected
+			spec := map[string]any{"selector": sel, "ports": []any{map[string]any{"name": name, "port": int64(w.Port), "targetPort": int64(w.Port), "protocol": "TCP"}}}
+			if w.statefulSet() {
+				spec["clusterIP"] = "None" // the StatefulSet's headless governing service
 			}
 			out = append(out, Object{"apiVersion": "v1", "kind": "Service",
-				"metadata": meta("payments", w.Namespace, map[string]string{"app": "payments"}, e.opts.Start.Add(-30*24*time.Hour)),
-				"spec":     map[string]any{"selector": map[string]any{"app": apex}, "ports": []any{map[string]any{"name": "http", "port": int64(8080), "targetPort": int64(8080), "protocol": "TCP"}}}})
+				"metadata": meta(w.Service, w.Namespace, map[string]string{"app": w.App}, e.opts.Start.Add(-30*24*time.Hour)),
+				"spec":     spec})
+		}
+		if e.canary != nil && i == e.canary.wPrimary {
+			target := e.canary.name
+			apex := target + "-primary"
+			if e.canary.reverted { // Flagger's finalizer gave the apex service back to the target
+				apex = target
+			}
+			out = append(out, Object{"apiVersion": "v1", "kind": "Service",
+				"metadata": meta(target, w.Namespace, map[string]string{"app": target}, e.opts.Start.Add(-30*24*time.Hour)),
+				"spec":     map[string]any{"selector": map[string]any{"app": apex}, "ports": []any{map[string]any{"name": "http", "port": int64(w.Port), "targetPort": int64(w.Port), "protocol": "TCP"}}}})
 		}
 	}
 	for i, w := range e.mesh.Workloads {
-		if used[i] && (w.Name != "payments-primary" || e.canary.exists()) {
-			out = append(out, e.deployment(i, w, now))
+		if used[i] && (e.canary == nil || i != e.canary.wPrimary || e.canary.exists()) {
+			out = append(out, e.workloadObject(i, w, now))
 		}
 	}
 	for _, p := range e.pods {
@@ -134,7 +143,7 @@ func (e *Engine) Objects() []Object {
 		}
 	}
 	out = append(out, e.istioObjects()...)
-	if e.canary.exists() {
+	if e.canaryExists() {
 		out = append(out, e.canaryObject())
 	}
 	for i, ev := range e.events {
@@ -143,7 +152,8 @@ func (e *Engine) Objects() []Object {
 	return out
 }
 
-func (e *Engine) deployment(wi int, w *Workload, now time.Time) Object {
+// workloadObject is the workload's Deployment or StatefulSet.
+func (e *Engine) workloadObject(wi int, w *Workload, now time.Time) Object {
 	p := e.cur[wi]
 	replicas := int64(0)
 	if p != nil {
@@ -187,6 +197,24 @@ func (e *Engine) deployment(wi int, w *Workload, now time.Time) Object {
 	}
 	md := meta(w.Name, w.Namespace, nil, e.opts.Start.Add(-7*24*time.Hour))
 	md["labels"] = labels
+	if w.statefulSet() {
+		revision := w.Name + "-" + kubeSuffix(stableHash(w.Namespace, w.Name, w.Version, "revision"), 10)
+		status := map[string]any{"observedGeneration": int64(1), "replicas": replicas, "readyReplicas": ready, "availableReplicas": ready,
+			"currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": revision, "updateRevision": revision, "collisionCount": int64(0)}
+		return Object{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": md,
+			"spec": map[string]any{
+				"replicas":            replicas,
+				"serviceName":         w.Service,
+				"podManagementPolicy": "OrderedReady",
+				"selector":            map[string]any{"matchLabels": map[string]any{"app": labels["app"]}},
+				"template": map[string]any{
+					"metadata": map[string]any{"labels": tmplLabels, "annotations": annotations},
+					"spec":     map[string]any{"serviceAccountName": w.ServiceAccount, "containers": containers},
+				},
+			},
+			"status": status,
+		}
+	}
 	return Object{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": md,
 		"spec": map[string]any{
 			"replicas": replicas,
@@ -216,7 +244,18 @@ func containerSpec(name, image string, port int, memReq, memLim, cpuReq, cpuLim 
 
 func (e *Engine) podObject(p *pod, now time.Time) Object {
 	w := p.w
-	labels := map[string]string{"app": w.App, "pod-template-hash": strings.Split(strings.TrimPrefix(p.name, w.Name+"-"), "-")[0]}
+	labels := map[string]string{"app": w.App}
+	owner := map[string]any{"apiVersion": "apps/v1", "controller": true, "blockOwnerDeletion": true}
+	if w.statefulSet() {
+		ordinal := strings.TrimPrefix(p.name, w.Name+"-")
+		labels["controller-revision-hash"] = w.Name + "-" + kubeSuffix(stableHash(w.Namespace, w.Name, p.version, "revision"), 10)
+		labels["statefulset.kubernetes.io/pod-name"] = p.name
+		labels["apps.kubernetes.io/pod-index"] = ordinal
+		owner["kind"], owner["name"], owner["uid"] = "StatefulSet", w.Name, uid(w.Namespace, w.Name, "sts")
+	} else {
+		labels["pod-template-hash"] = strings.Split(strings.TrimPrefix(p.name, w.Name+"-"), "-")[0]
+		owner["kind"], owner["name"], owner["uid"] = "ReplicaSet", w.Name+"-"+labels["pod-template-hash"], uid(w.Namespace, w.Name, "rs", labels["pod-template-hash"])
+	}
 	if p.version != "unknown" {
 		labels["version"] = p.version
 	}
@@ -226,8 +265,7 @@ func (e *Engine) podObject(p *pod, now time.Time) Object {
 		labels["service.istio.io/canonical-revision"] = map[bool]string{true: "latest", false: p.version}[p.version == "unknown"]
 	}
 	md := meta(p.name, w.Namespace, labels, p.created)
-	md["ownerReferences"] = []any{map[string]any{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": w.Name + "-" + labels["pod-template-hash"],
-		"uid": uid(w.Namespace, w.Name, "rs", labels["pod-template-hash"]), "controller": true, "blockOwnerDeletion": true}}
+	md["ownerReferences"] = []any{owner}
 	if w.Sidecar && !w.Gateway {
 		md["annotations"] = map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus",
 			"sidecar.istio.io/status": `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null}`}
@@ -277,8 +315,11 @@ func (e *Engine) podObject(p *pod, now time.Time) Object {
 
 func (e *Engine) istioObjects() []Object {
 	created := e.opts.Start.Add(-20 * 24 * time.Hour)
-	out := []Object{{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": meta("default", ShopNamespace, nil, created),
-		"spec": map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}
+	var out []Object
+	for _, ns := range e.mesh.Namespaces {
+		out = append(out, Object{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": meta("default", ns, nil, created),
+			"spec": map[string]any{"mtls": map[string]any{"mode": "STRICT"}}})
+	}
 	for _, eff := range e.effects {
 		switch eff.Kind {
 		case PlaintextSource:
@@ -308,31 +349,45 @@ func (e *Engine) istioObjects() []Object {
 	return out
 }
 
-// CanaryStatus returns the payments Canary's status now.
+// CanaryStatus returns the Canary's status now (payments's in the
+// default mesh; the zero status when the mesh has no canary).
 func (e *Engine) CanaryStatus() CanaryStatus {
+	if e.canary == nil {
+		return CanaryStatus{}
+	}
 	return e.canary.status
 }
 
+// canaryExists reports whether the mesh's Canary object exists.
+func (e *Engine) canaryExists() bool { return e.canary != nil && e.canary.exists() }
+
 // canaryOwned reports whether Flagger's Canary owns (and garbage
 // collection deletes with it) the workload's Service: the primary's and
-// the canary target's generated payments-primary and payments-canary.
-func (e *Engine) canaryOwned(w *Workload) bool { return w.Name == "payments-primary" || w.CanaryTarget }
+// the canary target's generated <name>-primary and <name>-canary.
+func (e *Engine) canaryOwned(w *Workload) bool {
+	return (e.canary != nil && w.Name == e.canary.name+"-primary") || w.CanaryTarget
+}
 
 func (e *Engine) canaryObject() Object {
 	c := e.canary
 	st := e.CanaryStatus()
 	condStatus, _ := promotedCondition(st.Phase)
-	webhooks := []any{map[string]any{"name": "load-test", "url": "http://flagger-loadtester.shop/", "timeout": "5s",
-		"metadata": map[string]any{"cmd": "hey -z 1m -q 5 -c 1 -m POST http://payments-canary.shop:8080/charge"}}}
+	load, port := e.mesh.CanaryLoad, e.mesh.Workload(c.name).Port
+	method := load.Method
+	if method == "" {
+		method = "GET"
+	}
+	webhooks := []any{map[string]any{"name": "load-test", "url": "http://" + loadTesterName + "." + c.ns + "/", "timeout": "5s",
+		"metadata": map[string]any{"cmd": fmt.Sprintf("hey -z 1m -q 5 -c 1 -m %s http://%s-canary.%s:%d%s", method, c.name, c.ns, port, load.Path)}}}
 	for _, g := range c.gates {
-		webhooks = append(webhooks, map[string]any{"name": g, "type": g, "url": gateURL[g], "timeout": "5s"})
+		webhooks = append(webhooks, map[string]any{"name": g, "type": g, "url": gateURL(g, c.ns), "timeout": "5s"})
 	}
 	spec := map[string]any{
 		"provider":                "istio",
 		"targetRef":               map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": c.name},
 		"progressDeadlineSeconds": int64(120),
 		"revertOnDeletion":        true,
-		"service": map[string]any{"port": int64(8080), "targetPort": int64(8080),
+		"service": map[string]any{"port": int64(port), "targetPort": int64(port),
 			"trafficPolicy": map[string]any{"tls": map[string]any{"mode": "ISTIO_MUTUAL"}}},
 		"analysis": map[string]any{
 			"interval":    shortDuration(c.spec.Interval),
@@ -354,8 +409,8 @@ func (e *Engine) canaryObject() Object {
 		"status": map[string]any{
 			"phase": st.Phase, "canaryWeight": int64(st.CanaryWeight), "iterations": int64(st.Iterations), "failedChecks": int64(st.FailedChecks),
 			"lastTransitionTime": ts(st.LastTransitionTime),
-			"lastAppliedSpec":    fmt.Sprintf("%x", stableHash("payments", e.mesh.Workload("payments").Version))[:10],
-			"lastPromotedSpec":   fmt.Sprintf("%x", stableHash("payments", e.mesh.Workload("payments-primary").Version))[:10],
+			"lastAppliedSpec":    fmt.Sprintf("%x", stableHash(c.name, e.mesh.Workloads[c.wCanary].Version))[:10],
+			"lastPromotedSpec":   fmt.Sprintf("%x", stableHash(c.name, e.mesh.Workloads[c.wPrimary].Version))[:10],
 			"conditions": []any{map[string]any{"type": "Promoted", "status": condStatus, "reason": st.Phase, "message": st.Message,
 				"lastUpdateTime": ts(st.LastTransitionTime), "lastTransitionTime": ts(st.LastTransitionTime)}},
 		},
@@ -417,7 +472,7 @@ func ResourceFor(apiVersion, kind string) (gvr schema.GroupVersionResource, name
 		return gvr, false, err
 	}
 	res, ok := map[string]string{
-		"Namespace": "namespaces", "ServiceAccount": "serviceaccounts", "Service": "services", "Deployment": "deployments",
+		"Namespace": "namespaces", "ServiceAccount": "serviceaccounts", "Service": "services", "Deployment": "deployments", "StatefulSet": "statefulsets",
 		"Pod": "pods", "Event": "events", "Canary": "canaries", "PeerAuthentication": "peerauthentications", "EnvoyFilter": "envoyfilters",
 	}[kind]
 	if !ok {
@@ -427,7 +482,7 @@ func ResourceFor(apiVersion, kind string) (gvr schema.GroupVersionResource, name
 }
 
 // hasStatusSubresource lists the kinds whose status is written separately.
-var hasStatusSubresource = map[string]bool{"Deployment": true, "Pod": true, "Canary": true}
+var hasStatusSubresource = map[string]bool{"Deployment": true, "StatefulSet": true, "Pod": true, "Canary": true}
 
 // ApplyObjects creates (or updates) objects through a dynamic client, then
 // writes their status through the status subresource, as the controllers

@@ -141,6 +141,9 @@ func (e *Engine) istioLabels(dest bool, src, dst *pod, svc string, protocol stri
 			Label{"source_principal", unknown}, Label{"source_app", unknown}, Label{"source_version", unknown})
 	}
 	svcNS := ShopNamespace
+	if w := e.mesh.Service(svc); w != nil {
+		svcNS = w.Namespace
+	}
 	if dst != nil {
 		svcNS = dst.w.Namespace
 		principal := dst.w.Principal()

@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -49,22 +50,55 @@ type ResolvedEffect struct {
 
 // GroundTruth is what truth.json holds: the scenario's truth on the run's clock.
 type GroundTruth struct {
-	Scenario    string           `json:"scenario"`
-	Description string           `json:"description"`
-	Seed        int64            `json:"seed"`
-	Start       time.Time        `json:"start"`
-	End         time.Time        `json:"end"`
-	Step        string           `json:"step"`
-	Workload    string           `json:"workload,omitempty"`
-	Namespace   string           `json:"namespace,omitempty"`
-	Container   string           `json:"container,omitempty"`
-	Version     string           `json:"version,omitempty"`
-	CauseClass  string           `json:"causeClass"`
-	Affected    []string         `json:"affected,omitempty"`
-	Detail      string           `json:"detail,omitempty"`
-	Onset       *time.Time       `json:"onset,omitempty"`
-	Effects     []ResolvedEffect `json:"effects"`
-	Timeline    []TimelineEvent  `json:"timeline,omitempty"`
+	Scenario    string     `json:"scenario"`
+	Description string     `json:"description"`
+	Seed        int64      `json:"seed"`
+	Start       time.Time  `json:"start"`
+	End         time.Time  `json:"end"`
+	Step        string     `json:"step"`
+	Workload    string     `json:"workload,omitempty"`
+	Namespace   string     `json:"namespace,omitempty"`
+	Container   string     `json:"container,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	CauseClass  string     `json:"causeClass"`
+	Affected    []string   `json:"affected,omitempty"`
+	Detail      string     `json:"detail,omitempty"`
+	Onset       *time.Time `json:"onset,omitempty"`
+	// Additional are the other faults of a scenario with several at once
+	// (Truth.Additional on the run's clock); Faults lists all of them.
+	Additional []GroundFault `json:"additional,omitempty"`
+	// Topology is the mesh the run simulated; empty for the default shop.
+	Topology string           `json:"topology,omitempty"`
+	Effects  []ResolvedEffect `json:"effects"`
+	Timeline []TimelineEvent  `json:"timeline,omitempty"`
+}
+
+// GroundFault is one fault of a run's ground truth (see Fault).
+type GroundFault struct {
+	Workload   string     `json:"workload"`
+	Namespace  string     `json:"namespace"`
+	Container  string     `json:"container,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	CauseClass string     `json:"causeClass"`
+	Affected   []string   `json:"affected,omitempty"`
+	Detail     string     `json:"detail,omitempty"`
+	Onset      *time.Time `json:"onset,omitempty"`
+}
+
+// Faults returns every fault of the run: the first (the GroundTruth's own
+// fields) and the Additional ones; none for a control run (causeClass
+// "none"). Each fault is its own incident, rooted at its Workload.
+func (g GroundTruth) Faults() []GroundFault {
+	var out []GroundFault
+	if g.CauseClass != "none" && g.CauseClass != "" {
+		out = append(out, GroundFault{Workload: g.Workload, Namespace: g.Namespace, Container: g.Container, Version: g.Version,
+			CauseClass: g.CauseClass, Affected: slices.Clone(g.Affected), Detail: g.Detail, Onset: g.Onset})
+	}
+	for _, f := range g.Additional {
+		f.Affected = slices.Clone(f.Affected)
+		out = append(out, f)
+	}
+	return out
 }
 
 // resolve places the scenario on the run's clock.
@@ -138,6 +172,27 @@ func resolve(o Options) (GroundTruth, []ResolvedEffect, Options, error) {
 	case len(effs) > 0 && s.Truth.CauseClass != "none":
 		t := effs[0].Start
 		gt.Onset = &t
+	}
+	if s.Topology != nil {
+		gt.Topology = s.TopologyName()
+	}
+	for _, f := range s.Truth.Additional {
+		g := GroundFault{Workload: f.Workload, Namespace: f.Namespace, Container: f.Container, Version: f.Version,
+			CauseClass: f.CauseClass, Affected: f.Affected, Detail: f.Detail}
+		if f.Onset > 0 {
+			t := at(f.Onset, f.OnsetDelay)
+			g.Onset = &t
+		} else {
+			// The start of the first effect on its workload.
+			for _, e := range effs {
+				if e.Target == f.Workload || e.Source == f.Workload {
+					t := e.Start
+					g.Onset = &t
+					break
+				}
+			}
+		}
+		gt.Additional = append(gt.Additional, g)
 	}
 	return gt, effs, o, nil
 }

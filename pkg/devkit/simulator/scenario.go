@@ -102,6 +102,8 @@ type Effect struct {
 }
 
 // Truth is a scenario's ground truth: what an analysis should conclude.
+// Its own fields describe the (first) fault; a scenario with several
+// faults at once lists the others in Additional. Use Faults for all of them.
 type Truth struct {
 	Workload   string   `json:"workload,omitempty"`
 	Namespace  string   `json:"namespace,omitempty"`
@@ -114,25 +116,88 @@ type Truth struct {
 	// effect's start. Scaled like Effect.At.
 	Onset      Duration `json:"onset,omitempty"`
 	OnsetDelay Duration `json:"onsetDelay,omitempty"`
+	// Additional are the other faults in force during the run (unrelated
+	// to the first: each is its own incident). Optional.
+	Additional []Fault `json:"additional,omitempty"`
 }
+
+// Fault is one fault of a scenario's ground truth: the root-cause
+// workload, its cause class (see CauseClasses), the workloads whose
+// alerts it fires (Affected, the root first) and its onset.
+type Fault struct {
+	Workload   string   `json:"workload"`
+	Namespace  string   `json:"namespace"`
+	Container  string   `json:"container,omitempty"`
+	Version    string   `json:"version,omitempty"`
+	CauseClass string   `json:"causeClass"`
+	Affected   []string `json:"affected,omitempty"`
+	Detail     string   `json:"detail,omitempty"`
+	// Onset is the offset of the fault's start; empty means the start of
+	// the first effect on Workload. Scaled like Effect.At.
+	Onset      Duration `json:"onset,omitempty"`
+	OnsetDelay Duration `json:"onsetDelay,omitempty"`
+}
+
+// Faults returns every fault of the truth: the first (the Truth's own
+// fields) and the Additional ones; none for a control run (causeClass "none").
+func (t Truth) Faults() []Fault {
+	var out []Fault
+	if t.CauseClass != "none" && t.CauseClass != "" {
+		out = append(out, Fault{Workload: t.Workload, Namespace: t.Namespace, Container: t.Container, Version: t.Version,
+			CauseClass: t.CauseClass, Affected: slices.Clone(t.Affected), Detail: t.Detail, Onset: t.Onset, OnsetDelay: t.OnsetDelay})
+	}
+	for _, f := range t.Additional {
+		f.Affected = slices.Clone(f.Affected)
+		out = append(out, f)
+	}
+	return out
+}
+
+// CauseClasses is the fixed vocabulary of cause classes (issue 19) that
+// the findings use and new scenarios' truth must use. ("none" is a
+// control run.)
+var CauseClasses = []string{"sidecar-memory-leak", "app-memory-oom", "crashloop", "error-regression", "latency-regression",
+	"upstream-dependency", "timeout-cascade", "plaintext-under-strict", "control-plane-rejects", "none"}
+
+// legacyCauseClasses are the cause classes of scenarios written before the
+// vocabulary, kept as they are: app-oomkill, canary-5xx-regression,
+// upstream-latency, plaintext-under-strict, istiod-config-rejects.
+var legacyCauseClasses = []string{"oom-killed", "canary-regression", "latency", "plaintext-traffic", "xds-config-reject"}
 
 // Scenario is a declarative fault scenario: the data a run is built from.
 type Scenario struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description"`
 	Duration    Duration `json:"duration"`
-	Truth       Truth    `json:"truth"`
-	Effects     []Effect `json:"effects"`
+	// Topology is the mesh it runs on: absent for the default shop
+	// (DefaultMesh), a built-in topology's name (Topologies), or a mesh
+	// declared in place (Topology).
+	Topology *TopologyRef `json:"topology,omitempty"`
+	Truth    Truth        `json:"truth"`
+	Effects  []Effect     `json:"effects"`
 }
 
-// ParseScenario reads one scenario from YAML (or JSON) and validates it.
+// ParseScenario reads one scenario from YAML (or JSON) and validates it
+// against its mesh.
 func ParseScenario(data []byte) (*Scenario, error) {
 	var s Scenario
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
 		return nil, err
 	}
-	if err := s.Validate(DefaultMesh()); err != nil {
+	m, err := s.Mesh()
+	if err != nil {
 		return nil, err
+	}
+	if err := s.Validate(m); err != nil {
+		return nil, err
+	}
+	if s.Truth.Namespace == "" && s.Truth.Workload != "" {
+		s.Truth.Namespace = m.Workload(s.Truth.Workload).Namespace
+	}
+	for i, f := range s.Truth.Additional {
+		if f.Namespace == "" {
+			s.Truth.Additional[i].Namespace = m.Workload(f.Workload).Namespace
+		}
 	}
 	return &s, nil
 }
@@ -148,6 +213,35 @@ func (s *Scenario) Validate(m *Mesh) error {
 	}
 	if s.Truth.CauseClass == "" {
 		errs = append(errs, errors.New("truth.causeClass is required (\"none\" for a control run)"))
+	}
+	for i, f := range s.Truth.Faults() {
+		p := "truth"
+		if i > 0 {
+			p = fmt.Sprintf("truth.additional[%d]", i-1)
+		}
+		if !slices.Contains(CauseClasses, f.CauseClass) && !(i == 0 && slices.Contains(legacyCauseClasses, f.CauseClass)) {
+			errs = append(errs, fmt.Errorf("%s: causeClass %q is not one of %v", p, f.CauseClass, CauseClasses))
+		}
+		if f.CauseClass == "none" {
+			errs = append(errs, fmt.Errorf("%s: an additional fault cannot be \"none\"", p))
+		}
+		w := m.Workload(f.Workload)
+		switch {
+		case f.Workload == "":
+			errs = append(errs, fmt.Errorf("%s: a fault needs its root-cause workload", p))
+		case w == nil:
+			errs = append(errs, fmt.Errorf("%s: workload %q is not in the mesh", p, f.Workload))
+		case f.Namespace != "" && f.Namespace != w.Namespace:
+			errs = append(errs, fmt.Errorf("%s: namespace %q, but %s runs in %q", p, f.Namespace, f.Workload, w.Namespace))
+		}
+		for _, a := range f.Affected {
+			if m.Workload(a) == nil {
+				errs = append(errs, fmt.Errorf("%s: affected workload %q is not in the mesh", p, a))
+			}
+		}
+	}
+	if len(s.Truth.Additional) > 0 && s.Truth.CauseClass == "none" {
+		errs = append(errs, errors.New("truth: a control run (causeClass none) has no additional faults"))
 	}
 	for i, e := range s.Effects {
 		p := fmt.Sprintf("effects[%d] (%s)", i, e.Kind)
@@ -221,6 +315,18 @@ func Scenarios() []*Scenario {
 			c.Effects[j].Gates = slices.Clone(c.Effects[j].Gates)
 		}
 		c.Truth.Affected = slices.Clone(s.Truth.Affected)
+		c.Truth.Additional = nil
+		for _, f := range s.Truth.Additional {
+			f.Affected = slices.Clone(f.Affected)
+			c.Truth.Additional = append(c.Truth.Additional, f)
+		}
+		if s.Topology != nil {
+			t := *s.Topology
+			if t.Spec != nil {
+				t.Spec = t.Spec.clone()
+			}
+			c.Topology = &t
+		}
 		out[i] = &c
 	}
 	return out

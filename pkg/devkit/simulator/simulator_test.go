@@ -271,6 +271,17 @@ var detectors = map[string]detector{
 		r := maxRatio(e, num, den, w5m, 20)
 		return r > 0.01, formatPct(r)
 	},
+	// The bookstore's leaf search-index: 5xx ratio at the destination reporter over 5m > 0.5 %.
+	"search-index-5xx": func(t *testing.T, e *Engine) (bool, string) {
+		m := map[string]string{"reporter": "destination", "destination_workload": "search-index"}
+		den := series(t, e, "istio_requests_total", m)
+		if len(den) == 0 {
+			return false, "no traffic"
+		}
+		m["response_code"] = "~5.."
+		r := maxRatio(e, series(t, e, "istio_requests_total", m), den, w5m, 20)
+		return r > 0.005, formatPct(r)
+	},
 	"canary-rollback": func(t *testing.T, e *Engine) (bool, string) {
 		for _, r := range series(t, e, "flagger_canary_status", nil) {
 			if slices.Max(r.vals) == 2 {
@@ -303,6 +314,12 @@ var DetectorFires = map[string][]string{
 	"plaintext-under-strict": {"plaintext"},
 	"istiod-config-rejects":  {"xds-rejects"},
 	"timeout-cascade":        {"timeouts", "inventory-p99"},
+	// Other meshes (topology bookstore, or declared in the scenario).
+	"books-healthy":          nil,
+	"books-crashloop":        {"restarts"},
+	"canary-on-checkout":     {"canary-rollback"},
+	"leaf-dependency-errors": {"search-index-5xx"},
+	"two-faults":             {"proxy-leak", "restarts", "oom-killed"},
 }
 
 func TestEachScenarioShowsItsFaultAndOnlyIt(t *testing.T) {

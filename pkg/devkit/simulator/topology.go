@@ -53,7 +53,23 @@ type Workload struct {
 	// Platform marks control-plane workloads (istiod, flagger) that take no
 	// part in the traffic but have containers and metrics.
 	Platform bool
+	// Kind is the workload's controller: Deployment ("" too) or
+	// StatefulSet. It decides the pod names (<name>-<rs hash>-<suffix> or
+	// <name>-<ordinal>) and the objects written.
+	Kind string
+	// DBSystem is the database a TCP workload runs ("" = postgresql), as
+	// its clients' spans name it (db.system.name).
+	DBSystem string
 }
+
+// Workload kinds (Workload.Kind).
+const (
+	KindDeployment  = "Deployment"
+	KindStatefulSet = "StatefulSet"
+)
+
+// statefulSet reports whether the workload is a StatefulSet.
+func (w *Workload) statefulSet() bool { return w.Kind == KindStatefulSet }
 
 // Proxy resource settings of every sidecar (homelab overrides of Istio's
 // defaults, see the reference: default 100m/128Mi requests, 2000m/1024Mi limits).
@@ -66,46 +82,67 @@ const (
 
 // Call is one downstream call an endpoint makes, in order.
 type Call struct {
-	Service string // Kubernetes service called
-	Method  string
-	Path    string
-	Calls   []Call // what the callee does for it
-	Prob    float64
+	Service string `json:"service"` // Kubernetes service called
+	Method  string `json:"method,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Calls   []Call `json:"calls,omitempty"` // what the callee does for it
+	// Prob is the chance the call is made (a declared topology's 0 means 1).
+	Prob float64 `json:"prob,omitempty"`
 	// Status the callee answers when nothing fails (0 = 200) and the
 	// median size of its response body (0 = 800 bytes).
-	Status    int
-	RespBytes float64
+	Status    int     `json:"status,omitempty"`
+	RespBytes float64 `json:"respBytes,omitempty"`
 	// TCP marks a database exchange (orders → orders-db): it adds TCP bytes
-	// and a client span, not an HTTP request.
-	TCP bool
+	// and a client span, not an HTTP request. A declared topology sets it
+	// for every call to a tcp service.
+	TCP bool `json:"tcp,omitempty"`
 }
 
 // Route is one kind of request entering through the ingress gateway.
 type Route struct {
-	Method, Path string
-	Weight       float64
-	Status       int // status the frontend answers when it does not fail (200, 404)
-	Calls        []Call
-	RespBytes    float64 // median response body size
+	Method    string  `json:"method,omitempty"`
+	Path      string  `json:"path,omitempty"`
+	Weight    float64 `json:"weight,omitempty"`
+	Status    int     `json:"status,omitempty"` // status the entry service answers when it does not fail (200, 404)
+	Calls     []Call  `json:"calls,omitempty"`
+	RespBytes float64 `json:"respBytes,omitempty"` // median response body size
 }
 
 // EdgePolicy is the VirtualService timeout and retry policy of calls from
 // one workload to one service.
 type EdgePolicy struct {
-	TimeoutMs  float64 // route timeout (0 = none)
-	Attempts   int     // Istio retries.attempts (extra tries)
-	PerTryMs   float64 // retries.perTryTimeout (0 = none)
-	RetryOn5xx bool
+	TimeoutMs  float64 `json:"timeoutMs,omitempty"`  // route timeout (0 = none)
+	Attempts   int     `json:"attempts,omitempty"`   // Istio retries.attempts (extra tries)
+	PerTryMs   float64 `json:"perTryMs,omitempty"`   // retries.perTryTimeout (0 = none)
+	RetryOn5xx bool    `json:"retryOn5xx,omitempty"` // retryOn includes 5xx
 }
 
 // Mesh is the static shape of the simulated cluster.
 type Mesh struct {
+	// Name of the topology: "shop" (DefaultMesh), a built-in one's
+	// (Topologies) or a declared one's.
+	Name      string
 	Workloads []*Workload
 	Routes    []Route
 	// Policies by "sourceWorkload>service"; missing means no timeout or retry.
 	Policies map[string]EdgePolicy
 	// BaseRPS is the ingress request rate at the daily peak.
 	BaseRPS float64
+	// Namespaces are the application namespaces (istio-injection enabled,
+	// a STRICT PeerAuthentication "default" each); the first is the main one.
+	Namespaces []string
+	// Entry is the service the ingress gateway sends every route to.
+	Entry string
+	// Host is the external host name of the routes (the gateway's spans).
+	Host string
+	// Canary is the Flagger canary target workload ("" = no canary). Its
+	// primary is Canary+"-primary" (service and app label too), the
+	// canary's service Canary+"-canary", and the apex service Canary
+	// selects the primary's pods.
+	Canary string
+	// CanaryLoad is what flagger-loadtester sends to Canary+"-canary"
+	// during an analysis (its Service is set by the engine).
+	CanaryLoad Call
 }
 
 // DefaultMesh returns the five-service homelab mesh used by every scenario.
@@ -119,12 +156,7 @@ func DefaultMesh() *Mesh {
 			LatencyMs: lat, LatencySigma: sigma,
 		}
 	}
-	gw := &Workload{
-		Name: "istio-ingressgateway", Namespace: IstioNamespace, App: "istio-ingressgateway", Version: "unknown",
-		ServiceAccount: "istio-ingressgateway-service-account", Service: "istio-ingressgateway", Port: 8080,
-		Protocol: "http", Sidecar: true, Gateway: true, Image: "docker.io/istio/proxyv2:" + IstioVersion,
-		LatencyMs: 0.4, LatencySigma: 0.3,
-	}
+	gw, istiod, flagger := platformWorkloads()
 	frontend := shop("frontend", "frontend", "v1", 8080, 78*Mi, 6, 0.35)
 	api := shop("api", "api", "v1", 8080, 112*Mi, 4, 0.35)
 	orders := shop("orders", "orders", "v1", 8080, 96*Mi, 5, 0.4)
@@ -149,19 +181,15 @@ func DefaultMesh() *Mesh {
 		Container: "legacy-cron", MemRequest: 32 * Mi, MemLimit: 128 * Mi, CPURequest: 0.01, CPULimit: 0.2,
 		MemBase: 40 * Mi, Optional: true,
 	}
-	istiod := &Workload{
-		Name: "istiod", Namespace: IstioNamespace, App: "istiod", Version: "unknown", ServiceAccount: "istiod",
-		Service: "istiod", Port: 15010, Image: "docker.io/istio/pilot:" + IstioVersion, Container: "discovery",
-		MemRequest: 128 * Mi, MemLimit: 512 * Mi, CPURequest: 0.05, CPULimit: 1, MemBase: 150 * Mi, Platform: true,
-	}
-	flagger := &Workload{
-		Name: "flagger", Namespace: IstioNamespace, App: "flagger", Version: "unknown", ServiceAccount: "flagger",
-		Service: "flagger", Port: 8080, Image: "ghcr.io/fluxcd/flagger:" + FlaggerVersion, Container: "flagger",
-		MemRequest: 32 * Mi, MemLimit: 512 * Mi, CPURequest: 0.01, CPULimit: 1, MemBase: 38 * Mi, Platform: true,
-	}
 	m := &Mesh{
-		Workloads: []*Workload{gw, frontend, api, orders, inventory, primary, canary, db, loadtester, legacy, istiod, flagger},
-		BaseRPS:   12,
+		Name:       "shop",
+		Namespaces: []string{ShopNamespace},
+		Entry:      "frontend",
+		Host:       "shop.homelab.lan",
+		Canary:     "payments",
+		CanaryLoad: Call{Method: "POST", Path: "/charge", Prob: 1, RespBytes: 300},
+		Workloads:  []*Workload{gw, frontend, api, orders, inventory, primary, canary, db, loadtester, legacy, istiod, flagger},
+		BaseRPS:    12,
 		Routes: []Route{
 			{Method: "GET", Path: "/", Weight: 0.23, Status: 200, RespBytes: 24000},
 			{Method: "GET", Path: "/products", Weight: 0.45, Status: 200, RespBytes: 9000, Calls: []Call{
@@ -198,6 +226,42 @@ func DefaultMesh() *Mesh {
 		},
 	}
 	return m
+}
+
+// Service returns the workload a Kubernetes service of the mesh selects
+// (the canary's apex and canary services: the canary target), or nil.
+func (m *Mesh) Service(name string) *Workload {
+	if m.Canary != "" && (name == m.Canary || name == m.Canary+"-canary") {
+		return m.Workload(m.Canary)
+	}
+	for _, w := range m.Workloads {
+		if w.Service == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// platformWorkloads are the ingress gateway, istiod and Flagger, which
+// every topology shares (in istio-system).
+func platformWorkloads() (gw, istiod, flagger *Workload) {
+	gw = &Workload{
+		Name: "istio-ingressgateway", Namespace: IstioNamespace, App: "istio-ingressgateway", Version: "unknown",
+		ServiceAccount: "istio-ingressgateway-service-account", Service: "istio-ingressgateway", Port: 8080,
+		Protocol: "http", Sidecar: true, Gateway: true, Image: "docker.io/istio/proxyv2:" + IstioVersion,
+		LatencyMs: 0.4, LatencySigma: 0.3,
+	}
+	istiod = &Workload{
+		Name: "istiod", Namespace: IstioNamespace, App: "istiod", Version: "unknown", ServiceAccount: "istiod",
+		Service: "istiod", Port: 15010, Image: "docker.io/istio/pilot:" + IstioVersion, Container: "discovery",
+		MemRequest: 128 * Mi, MemLimit: 512 * Mi, CPURequest: 0.05, CPULimit: 1, MemBase: 150 * Mi, Platform: true,
+	}
+	flagger = &Workload{
+		Name: "flagger", Namespace: IstioNamespace, App: "flagger", Version: "unknown", ServiceAccount: "flagger",
+		Service: "flagger", Port: 8080, Image: "ghcr.io/fluxcd/flagger:" + FlaggerVersion, Container: "flagger",
+		MemRequest: 32 * Mi, MemLimit: 512 * Mi, CPURequest: 0.01, CPULimit: 1, MemBase: 38 * Mi, Platform: true,
+	}
+	return gw, istiod, flagger
 }
 
 // Workload returns the named workload or nil.
@@ -253,8 +317,13 @@ func kubeSuffix(h uint64, n int) string {
 	return string(b)
 }
 
-// podName builds a Deployment-style pod name: <name>-<rs hash>-<suffix>.
+// podName builds the pod name Kubernetes gives: <name>-<rs hash>-<suffix>
+// for a Deployment, <name>-<ordinal> for a StatefulSet (one replica, so
+// ordinal 0, the same name when the pod is re-created).
 func podName(w *Workload, generation int) string {
+	if w.statefulSet() {
+		return w.Name + "-0"
+	}
 	h := stableHash(w.Namespace, w.Name, w.Version, fmt.Sprint(generation))
 	return w.Name + "-" + kubeSuffix(h, 10) + "-" + kubeSuffix(h>>17^0x9e3779b97f4a7c15, 5)
 }

@@ -30,6 +30,7 @@ type keptTrace struct {
 	spans  []spanRec
 	code   int
 	durMs  float64
+	host   string // the mesh's external host (the gateway's http.url)
 }
 
 // reservoir keeps a uniform sample of error, slow and normal traces over
@@ -72,7 +73,7 @@ func (r *reservoir) offer(e *Engine, ctx *reqCtx, spans []spanRec, code int, dur
 	if slot < 0 {
 		return
 	}
-	r.kept[cat][slot] = keptTrace{t: ctx.t, hi: ctx.traceHi, lo: ctx.traceLo, spans: append([]spanRec(nil), spans...), code: code, durMs: durMs}
+	r.kept[cat][slot] = keptTrace{t: ctx.t, hi: ctx.traceHi, lo: ctx.traceLo, spans: append([]spanRec(nil), spans...), code: code, durMs: durMs, host: e.mesh.Host}
 }
 
 func (r *reservoir) all() []keptTrace {
@@ -231,6 +232,14 @@ func intAttr(k string, v int) OTLPKeyValue {
 	return OTLPKeyValue{Key: k, Value: OTLPAnyValue{IntValue: &s}}
 }
 
+// dbSystem is the OpenTelemetry db.system.name of a database workload.
+func dbSystem(s string) string {
+	if s == "" {
+		return "postgresql"
+	}
+	return s
+}
+
 func serviceName(p *pod) string {
 	if p.w.Gateway {
 		return p.w.App + "." + p.w.Namespace
@@ -288,20 +297,21 @@ func (k *keptTrace) resourceSpans() []OTLPResourceSpans {
 		switch {
 		case s.db:
 			sp.Kind = "SPAN_KIND_CLIENT"
-			sp.Attributes = []OTLPKeyValue{strAttr("db.system.name", "postgresql"), strAttr("db.namespace", "orders"),
-				strAttr("db.query.text", "SELECT id, status, total FROM orders WHERE customer_id = $1"),
-				strAttr("server.address", hostOf("orders-db", ShopNamespace)), intAttr("server.port", 5432)}
+			table := s.pod.w.App
+			sp.Attributes = []OTLPKeyValue{strAttr("db.system.name", dbSystem(s.peerDB)), strAttr("db.namespace", table),
+				strAttr("db.query.text", "SELECT id, status, total FROM "+table+" WHERE customer_id = $1"),
+				strAttr("server.address", hostOf(s.peer, s.peerNS)), intAttr("server.port", s.peerPort)}
 		case s.client && s.gateway:
 			sp.Kind = "SPAN_KIND_SERVER"
-			sp.Attributes = []OTLPKeyValue{strAttr("http.method", s.method), strAttr("http.url", "http://shop.homelab.lan"+s.path),
-				strAttr("upstream_cluster", fmt.Sprintf("outbound|8080||%s", hostOf(s.peer, ShopNamespace))),
+			sp.Attributes = []OTLPKeyValue{strAttr("http.method", s.method), strAttr("http.url", "http://"+k.host+s.path),
+				strAttr("upstream_cluster", fmt.Sprintf("outbound|%d||%s", s.peerPort, hostOf(s.peer, s.peerNS))),
 				strAttr("response_flags", flagNames[s.flags]), strAttr("http.status_code", strconv.Itoa(s.code)),
 				strAttr("istio.canonical_service", "istio-ingressgateway"), strAttr("istio.namespace", IstioNamespace)}
 		case s.client:
 			sp.Kind = "SPAN_KIND_CLIENT"
 			sp.Attributes = []OTLPKeyValue{strAttr("http.request.method", s.method),
-				strAttr("url.full", fmt.Sprintf("http://%s:8080%s", s.peer, s.path)),
-				strAttr("server.address", s.peer), intAttr("server.port", 8080)}
+				strAttr("url.full", fmt.Sprintf("http://%s:%d%s", s.peer, s.peerPort, s.path)),
+				strAttr("server.address", s.peer), intAttr("server.port", s.peerPort)}
 			if s.code > 0 {
 				sp.Attributes = append(sp.Attributes, intAttr("http.response.status_code", s.code))
 			}

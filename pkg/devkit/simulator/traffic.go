@@ -25,6 +25,9 @@ type spanRec struct {
 	method     string
 	path       string
 	peer       string // service called (client spans)
+	peerNS     string // its namespace
+	peerPort   int    // its port
+	peerDB     string // its DBSystem (db spans)
 	db         bool
 	start, dur float64
 	code       int
@@ -96,14 +99,18 @@ func (e *Engine) simulateTraffic(t0 time.Time) {
 			}
 			x -= r.Weight
 		}
-		root := Call{Service: "frontend", Method: route.Method, Path: route.Path, Calls: route.Calls, Status: route.Status, RespBytes: route.RespBytes, Prob: 1}
+		root := Call{Service: e.mesh.Entry, Method: route.Method, Path: route.Path, Calls: route.Calls, Status: route.Status, RespBytes: route.RespBytes, Prob: 1}
 		e.rootRequest(at, gw, root, fx, false)
 	}
 	// Flagger's load tester drives the canary during an analysis.
-	if lt := e.cur[e.mesh.index("flagger-loadtester")]; lt != nil && e.canary.loadActive() {
-		for i, n := 0, poisson(e.traffic, 5*e.dt); i < n; i++ {
-			at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
-			e.rootRequest(at, lt, Call{Service: "payments-canary", Method: "POST", Path: "/charge", Prob: 1, RespBytes: 300}, fx, false)
+	if e.canary != nil && e.canary.loadActive() {
+		if lt := e.cur[e.mesh.index(loadTesterName)]; lt != nil {
+			load := e.mesh.CanaryLoad
+			load.Service = e.mesh.Canary + "-canary"
+			for i, n := 0, poisson(e.traffic, 5*e.dt); i < n; i++ {
+				at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
+				e.rootRequest(at, lt, load, fx, false)
+			}
 		}
 	}
 	for i := range e.effects {
@@ -112,9 +119,10 @@ func (e *Engine) simulateTraffic(t0 time.Time) {
 			continue
 		}
 		src := e.cur[e.mesh.index(eff.Source)]
+		target := e.mesh.Workload(eff.Target)
 		for j, n := 0, poisson(e.traffic, eff.Magnitude*e.dt); j < n; j++ {
 			at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
-			e.rootRequest(at, src, Call{Service: e.mesh.Workload(eff.Target).Service, Method: "GET", Path: "/orders/export", Prob: 1, RespBytes: 52000}, fx, true)
+			e.rootRequest(at, src, Call{Service: target.Service, Method: "GET", Path: "/" + target.App + "/export", Prob: 1, RespBytes: 52000}, fx, true)
 		}
 	}
 	e.tcpChurn()
@@ -122,15 +130,17 @@ func (e *Engine) simulateTraffic(t0 time.Time) {
 
 // tcpChurn opens and closes pooled database connections.
 func (e *Engine) tcpChurn() {
-	src, dst := e.cur[e.mesh.index("orders")], e.cur[e.mesh.index("orders-db")]
-	if src == nil || dst == nil || !src.appUp() {
-		return
-	}
-	if _, ok := e.tcpSer[tcpKey{dest: false, srcPod: podIndex(src), dstPod: podIndex(dst)}]; !ok || src.app.startedAt.After(e.now.Add(-e.stepDur)) {
-		e.recordTCP(src, dst, 0, 0, 5, 0) // pool warm-up
-	}
-	if n := float64(poisson(e.traffic, 5*e.dt/900)); n > 0 {
-		e.recordTCP(src, dst, 0, 0, n, n) // max connection lifetime
+	for _, tp := range e.tcpPairs {
+		src, dst := e.cur[tp.src], e.cur[tp.dst]
+		if src == nil || dst == nil || !src.appUp() {
+			continue
+		}
+		if _, ok := e.tcpSer[tcpKey{dest: false, srcPod: podIndex(src), dstPod: podIndex(dst)}]; !ok || src.app.startedAt.After(e.now.Add(-e.stepDur)) {
+			e.recordTCP(src, dst, 0, 0, 5, 0) // pool warm-up
+		}
+		if n := float64(poisson(e.traffic, 5*e.dt/900)); n > 0 {
+			e.recordTCP(src, dst, 0, 0, n, n) // max connection lifetime
+		}
 	}
 }
 
@@ -152,18 +162,20 @@ func splitmix(x uint64) uint64 {
 
 // resolveService picks the pod a call to service lands on.
 func (e *Engine) resolveService(service string) *pod {
-	switch service {
-	case "payments":
-		if e.canary.reverted { // no Canary: the apex service selects the target's pods
-			return e.cur[e.mesh.index("payments")]
+	if c := e.canary; c != nil {
+		switch service {
+		case c.name: // the apex service
+			if c.reverted { // no Canary: the apex service selects the target's pods
+				return e.cur[c.wCanary]
+			}
+			primary := e.cur[c.wPrimary]
+			if canary := e.cur[c.wCanary]; canary != nil && c.weight > 0 && e.traffic.IntN(100) < c.weight {
+				return canary
+			}
+			return primary
+		case c.name + "-canary":
+			return e.cur[c.wCanary]
 		}
-		primary := e.cur[e.mesh.index("payments-primary")]
-		if canary := e.cur[e.mesh.index("payments")]; canary != nil && e.canary.weight > 0 && e.traffic.IntN(100) < e.canary.weight {
-			return canary
-		}
-		return primary
-	case "payments-canary":
-		return e.cur[e.mesh.index("payments")]
 	}
 	for i, w := range e.mesh.Workloads {
 		if w.Service == service {
@@ -192,8 +204,10 @@ func (e *Engine) call(ctx *reqCtx, src *pod, parent int, c Call, startMs float64
 		reqB = lognormal(e.traffic, 1400, 0.3)
 	}
 	span := e.addSpan(spanRec{parent: parent, pod: src, client: true, gateway: src.w.Gateway, method: c.Method, path: c.Path, peer: c.Service, start: startMs})
+	svc := e.svcW[c.Service]
+	e.scratch[span].peerNS, e.scratch[span].peerPort = svc.Namespace, svc.Port
 	if src.w.Gateway {
-		e.scratch[span].name = fmt.Sprintf("%s:%d/*", hostOf(c.Service, ShopNamespace), 8080)
+		e.scratch[span].name = fmt.Sprintf("%s:%d/*", hostOf(c.Service, svc.Namespace), svc.Port)
 	} else {
 		e.scratch[span].name = c.Method
 	}
@@ -284,7 +298,7 @@ func (e *Engine) serve(ctx *reqCtx, src, dst *pod, parent int, c Call, startMs f
 			continue
 		}
 		if ch.TCP {
-			elapsed += e.dbExchange(dst, span, startMs+elapsed)
+			elapsed += e.dbExchange(dst, ch.Service, span, startMs+elapsed)
 			continue
 		}
 		cc, cd := e.call(ctx, dst, span, ch, startMs+elapsed, false)
@@ -378,16 +392,17 @@ func (e *Engine) finishServe(ctx *reqCtx, p *pod, span int, c Call, code int, du
 	e.log(at, p, p.app, level, msg, fields)
 }
 
-// dbExchange is one orders → orders-db query over the pooled TCP connection.
-func (e *Engine) dbExchange(src *pod, parent int, startMs float64) float64 {
-	dst := e.cur[e.mesh.index("orders-db")]
+// dbExchange is one query over a pooled TCP connection (orders → orders-db).
+func (e *Engine) dbExchange(src *pod, service string, parent int, startMs float64) float64 {
+	dst := e.resolveService(service)
 	lat := lognormal(e.traffic, 1.1, 0.5)
 	if dst == nil || !dst.appUp() {
 		return lat
 	}
 	dst.reqIn++
 	src.reqOut++
-	e.addSpan(spanRec{parent: parent, pod: src, client: true, db: true, name: "SELECT orders", peer: "orders-db", start: startMs, dur: lat})
+	e.addSpan(spanRec{parent: parent, pod: src, client: true, db: true, name: "SELECT " + src.w.App, peer: service,
+		peerNS: dst.w.Namespace, peerPort: dst.w.Port, peerDB: dst.w.DBSystem, start: startMs, dur: lat})
 	e.recordTCP(src, dst, math.Round(lognormal(e.traffic, 2600, 0.6)), math.Round(lognormal(e.traffic, 310, 0.3)), 0, 0)
 	return lat
 }

@@ -30,9 +30,17 @@ func TestSimulateList(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	for _, want := range []string{"healthy", "sidecar-memory-leak", "canary-5xx-regression", "timeout-cascade", "shop/api (istio-proxy)"} {
+	for _, want := range []string{"healthy", "sidecar-memory-leak", "canary-5xx-regression", "timeout-cascade", "shop/api (istio-proxy)",
+		// Scenarios on other meshes, and a second fault on its own line.
+		"books-crashloop", "bookstore", "books/checkout v2", "error-regression", "books/search-index (opensearch)",
+		"upstream-dependency", "travel", "+ trips/fares (fares)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("--list lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "two-faults") && !strings.Contains(line, "data/geo (istio-proxy)") {
+			t.Errorf("two-faults' first fault: %q", line)
 		}
 	}
 }

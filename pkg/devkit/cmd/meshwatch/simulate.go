@@ -188,26 +188,9 @@ func runLive(ctx context.Context, f *simulateFlags, opts simulator.Options, push
 
 func listScenarios(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tROOT CAUSE\tCAUSE CLASS\tONSET\tDESCRIPTION")
+	fmt.Fprintln(tw, "SCENARIO\tMESH\tROOT CAUSE\tCAUSE CLASS\tONSET\tDESCRIPTION")
 	for _, s := range simulator.Scenarios() {
-		root := "-"
-		if s.Truth.Workload != "" {
-			root = s.Truth.Namespace + "/" + s.Truth.Workload
-			if s.Truth.Container != "" {
-				root += " (" + s.Truth.Container + ")"
-			}
-			if s.Truth.Version != "" {
-				root += " " + s.Truth.Version
-			}
-		}
-		onset := "-"
-		if s.Truth.CauseClass != "none" {
-			d := time.Duration(s.Truth.Onset) + time.Duration(s.Truth.OnsetDelay)
-			if d == 0 && len(s.Effects) > 0 {
-				d = time.Duration(s.Effects[0].At) + time.Duration(s.Effects[0].Delay)
-			}
-			onset = fmt.Sprintf("+%s of %s", d, time.Duration(s.Duration))
-		}
+		faults := s.Truth.Faults()
 		desc := s.Description
 		if i := strings.Index(desc, ". "); i > 0 {
 			desc = desc[:i]
@@ -215,7 +198,41 @@ func listScenarios(w io.Writer) {
 		if len(desc) > 90 {
 			desc = desc[:87] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, root, s.Truth.CauseClass, onset, desc)
+		if len(faults) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t-\t%s\n", s.Name, s.TopologyName(), s.Truth.CauseClass, desc)
+			continue
+		}
+		// One line per fault: a scenario with several at once lists the
+		// others below its first (each is its own incident).
+		for i, f := range faults {
+			root := f.Namespace + "/" + f.Workload
+			if f.Container != "" {
+				root += " (" + f.Container + ")"
+			}
+			if f.Version != "" {
+				root += " " + f.Version
+			}
+			onset := fmt.Sprintf("+%s of %s", faultOnset(s, i, f), time.Duration(s.Duration))
+			if i == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.TopologyName(), root, f.CauseClass, onset, desc)
+			} else {
+				fmt.Fprintf(tw, "\t\t+ %s\t%s\t%s\t\n", root, f.CauseClass, onset)
+			}
+		}
 	}
 	tw.Flush()
+}
+
+// faultOnset is the offset of a scenario's i-th fault (f): its own onset,
+// or the start of the first effect (on its workload, for an additional one).
+func faultOnset(s *simulator.Scenario, i int, f simulator.Fault) time.Duration {
+	if f.Onset > 0 {
+		return time.Duration(f.Onset) + time.Duration(f.OnsetDelay)
+	}
+	for _, e := range s.Effects {
+		if i == 0 || e.Target == f.Workload || e.Source == f.Workload {
+			return time.Duration(e.At) + time.Duration(e.Delay)
+		}
+	}
+	return 0
 }
