@@ -122,8 +122,9 @@ type Truth struct {
 }
 
 // Fault is one fault of a scenario's ground truth: the root-cause
-// workload, its cause class (see CauseClasses), the workloads whose
-// alerts it fires (Affected, the root first) and its onset.
+// workload, its cause class (see CauseClasses), the workloads that feel it
+// (Affected, the root first: the one incident the fault should make, with
+// the alerts that may fire on them) and its onset.
 type Fault struct {
 	Workload   string   `json:"workload"`
 	Namespace  string   `json:"namespace"`

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,11 +17,12 @@ import (
 )
 
 type simulateFlags struct {
-	scenario, mode, out, end, listen, loki, tenant string
-	duration, step, resolution                     time.Duration
-	seed                                           int64
-	list                                           bool
-	logSample                                      int
+	scenario, file, mode, out, end, listen, loki, tenant string
+	sc                                                   *simulator.Scenario // the scenario to run
+	duration, step, resolution                           time.Duration
+	seed                                                 int64
+	list                                                 bool
+	logSample                                            int
 }
 
 func parseSimulateFlags(args []string, stderr io.Writer) (*simulateFlags, error) {
@@ -32,11 +34,13 @@ func parseSimulateFlags(args []string, stderr io.Writer) (*simulateFlags, error)
   meshwatch simulate --list
   meshwatch simulate --scenario NAME --mode backfill --out DIR [--duration 6h] [--seed N] [--end RFC3339] [--loki URL]
   meshwatch simulate --scenario NAME --mode live --listen 127.0.0.1:PORT [--loki URL] [--duration 6h] [--seed N]
+  meshwatch simulate --scenario-file FILE ...   (a scenario of your own, on its own mesh: see the simulator's Topology)
 
 flags:`)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.scenario, "scenario", "", "scenario name (see --list)")
+	fs.StringVar(&f.file, "scenario-file", "", "a scenario YAML file instead of a built-in one (its topology a built-in one's name or declared in it)")
 	fs.StringVar(&f.mode, "mode", "backfill", "backfill (write files) or live (serve /metrics, push logs)")
 	fs.StringVar(&f.out, "out", "", "backfill: output directory (metrics.om, logs.jsonl, traces/, k8s/, truth.json)")
 	fs.DurationVar(&f.duration, "duration", 0, "length of the run (default: the scenario's, 6h); effect offsets scale with it")
@@ -59,10 +63,25 @@ flags:`)
 		return f, nil
 	}
 	var errs []error
-	if f.scenario == "" {
+	switch {
+	case f.scenario != "" && f.file != "":
+		errs = append(errs, errors.New("--scenario and --scenario-file exclude each other"))
+	case f.file != "":
+		b, err := os.ReadFile(f.file)
+		if err == nil {
+			f.sc, err = simulator.ParseScenario(b)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--scenario-file %s: %w", f.file, err))
+		}
+	case f.scenario == "":
 		errs = append(errs, fmt.Errorf("--scenario is required; valid scenarios: %s", strings.Join(simulator.ScenarioNames(), ", ")))
-	} else if _, err := simulator.LookupScenario(f.scenario); err != nil {
-		errs = append(errs, err)
+	default:
+		sc, err := simulator.LookupScenario(f.scenario)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		f.sc = sc
 	}
 	if f.step <= 0 || f.resolution < f.step || f.resolution%f.step != 0 {
 		errs = append(errs, fmt.Errorf("--resolution %s must be a multiple of --step %s", f.resolution, f.step))
@@ -117,7 +136,7 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		listScenarios(stdout)
 		return 0
 	}
-	sc, _ := simulator.LookupScenario(f.scenario)
+	sc := f.sc
 	opts := simulator.Options{Scenario: sc, Seed: f.seed, Duration: f.duration, Step: f.step, LogSampleEvery: f.logSample}
 	if f.mode == "backfill" {
 		opts.Resolution = f.resolution
