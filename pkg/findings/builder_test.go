@@ -190,6 +190,18 @@ func wantNone(t *testing.T, p *evidence.Pack, w string, c Cause) {
 	}
 }
 
+// wantShown: a shown finding blames w with cause c.
+func wantShown(t *testing.T, p *evidence.Pack, w string, c Cause) {
+	t.Helper()
+	r := ref(w)
+	for _, f := range Detect(p) {
+		if f.Cause == c && f.Namespace == r.Namespace && f.Workload == r.Workload {
+			return
+		}
+	}
+	t.Errorf("no %s finding about %s: %s", c, r, dump(DetectAll(p)))
+}
+
 // wantBelow: the finding of cause c about w (if any) ranks below the top.
 func wantBelow(t *testing.T, p *evidence.Pack, w string, c Cause, top Finding) {
 	t.Helper()

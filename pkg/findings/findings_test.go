@@ -98,6 +98,29 @@ func TestCrashloop(t *testing.T) {
 	wantNone(t, b.pack(), "api", ErrorRegression) // api's 503s are orders' absence
 }
 
+// A callee that is down answers nothing: its callers' calls end in 503 UH
+// with an unknown destination workload, which no edge of the pack shows.
+// Its restarts explain the callers' 503s.
+func TestCrashloopCallersWithoutEdges(t *testing.T) {
+	b := quiet(newPack("api")).scope(K.RoleCaller, "web").scope(K.RoleCallee, "stock", "orders").
+		metric(K.KindRestarts, "orders").ctr("orders").base(0).win(0.6).last(1).minmax(0, 2).add().
+		metric(K.KindErrorRatio, "api").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add().
+		metric(K.KindErrorRatio, "api").detail("code", "503", "flags", "-").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add().
+		edgeM(K.KindEdgeErrorRatio, "web", "api").detail("code", "503", "flags", "-").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add().
+		metric(K.KindErrorRatio, "web").base(0).win(0.28).minmax(0, 0.5).change(tOn, 0.33).add()
+	wantTop(t, b.pack(), "orders", Crashloop)
+	for _, w := range []string{"api", "web"} {
+		for _, c := range []Cause{ErrorRegression, UpstreamDependency} {
+			wantNone(t, b.pack(), w, c)
+		}
+	}
+	// api's own 500s are not a dependency's absence.
+	b.p.Metrics = without(b.p.Metrics, K.KindErrorRatio, "api")
+	b.metric(K.KindErrorRatio, "api").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add().
+		metric(K.KindErrorRatio, "api").detail("code", "500", "flags", "-").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add()
+	wantShown(t, b.pack(), "api", ErrorRegression)
+}
+
 func TestOneRestartIsNoLoop(t *testing.T) {
 	// One restart: increase[5m] is 1 for five of the window's forty minutes.
 	b := quiet(newPack("orders")).metric(K.KindRestarts, "orders").ctr("orders").base(0).win(0.125).last(0).minmax(0, 1).add()

@@ -256,7 +256,51 @@ func (v *view) errorBlame(s symptom) (blame, bool) {
 			best, found = blame{callee: c, m: t, rise: rise, at: v.changedAt(t)}, true
 		}
 	}
-	return best, found
+	if found {
+		return best, true
+	}
+	// A callee whose containers restarted in the window was down for a
+	// while: its callers' calls found no healthy upstream (503 UH), which
+	// Istio reports with an unknown destination workload, so no edge of the
+	// pack shows them. The restarts explain the caller's 503s.
+	if !v.answers503(s.w) {
+		return blame{}, false
+	}
+	for _, c := range v.calleesOf(s.w) {
+		if m := v.down(c); m != nil {
+			return blame{callee: c, m: m, rise: own, at: v.changedAt(m)}, true
+		}
+	}
+	return blame{}, false
+}
+
+// down is the restart metric of a container of w that restarted in the
+// window (the OOM-kill one when there is one), nil when none did.
+func (v *view) down(w wl) *evidence.Metric {
+	var out *evidence.Metric
+	for _, k := range []evidence.Kind{evidence.KindOOMKills, evidence.KindRestarts} {
+		for _, m := range v.metrics(k, of(w)) {
+			if v.restartCount(m) > 0 && out == nil {
+				out = m
+			}
+		}
+	}
+	return out
+}
+
+// answers503 reports whether w's 5xx include 503s (or their codes are not
+// in the pack).
+func (v *view) answers503(w wl) bool {
+	d := detailed(v.metrics(evidence.KindErrorRatio, of(w)))
+	if len(d) == 0 {
+		return true
+	}
+	for _, m := range d {
+		if m.Detail["code"] == "503" && m.Max > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // latencyBlame is the callee that explains w's latency symptom best, if any.
