@@ -206,7 +206,7 @@ func TestHeaderValuesRefuseControlCharacters(t *testing.T) {
 		}
 		_, errs := loadErrs(t, `{"kubernetes":{"mode":"url","url":"https://k:6443"}}`, secure)
 		for _, f := range []string{"prometheus secret", "loki secret", "tempo secret", "alertmanager secret",
-			"ollama secret", "kubernetes token", "webhook token"} {
+			"ollama secret", "kubernetes token"} {
 			if !hasField(errs, f) {
 				t.Errorf("secret with %q: no %s error in %v", c, f, fieldsOf(errs))
 			}
@@ -334,7 +334,7 @@ func TestKeysTheFrontendAndProvisioningWriteAreKnown(t *testing.T) {
 			t.Fatalf("%s: %v", file, err)
 		}
 		for _, app := range doc.Apps {
-			if _, errs := loadErrs(t, string(app.JSONData), map[string]string{SecureWebhookToken: "w"}); errs != nil {
+			if _, errs := loadErrs(t, string(app.JSONData), map[string]string{SecureGrafanaToken: "glsa_w"}); errs != nil {
 				t.Errorf("%s: %v", file, errs)
 			}
 		}
@@ -369,8 +369,7 @@ func TestWrongTypedFieldCostsNothingElse(t *testing.T) {
 		s.EvidenceWindowMinutes != d.EvidenceWindowMinutes {
 		t.Errorf("fields: %+v", s.Public())
 	}
-	if s.Prometheus.Auth() != "Bearer tok-prometheusAuth" || s.Kubernetes.Token() != "tok-kubernetesToken" ||
-		s.WebhookToken() != "tok-webhookToken" {
+	if s.Prometheus.Auth() != "Bearer tok-prometheusAuth" || s.Kubernetes.Token() != "tok-kubernetesToken" {
 		t.Error("secrets lost")
 	}
 	// Not JSON at all: the defaults, but the secrets are still there.

@@ -30,7 +30,6 @@ const (
 	SecureAlertmanagerAuth = "alertmanagerAuth"
 	SecureOllamaAuth       = "ollamaAuth"
 	SecureKubernetesToken  = "kubernetesToken" // #nosec G101 -- the secureJsonData key name, not a credential
-	SecureWebhookToken     = "webhookToken"
 	// SecureGrafanaToken is a Grafana service-account token for Grafana's
 	// datasource proxy, used when Grafana gives the plugin no managed
 	// service-account token.
@@ -40,7 +39,7 @@ const (
 // SecureKeys lists every secureJsonData key MeshWatch reads.
 var SecureKeys = []string{
 	SecurePrometheusAuth, SecureLokiAuth, SecureTempoAuth, SecureAlertmanagerAuth,
-	SecureOllamaAuth, SecureKubernetesToken, SecureWebhookToken, SecureGrafanaToken,
+	SecureOllamaAuth, SecureKubernetesToken, SecureGrafanaToken,
 }
 
 // Kubernetes access modes.
@@ -155,12 +154,8 @@ type Settings struct {
 	// EvidenceWindowMinutes is the minimum look-back of an evidence pack.
 	EvidenceWindowMinutes int `json:"evidenceWindowMinutes"`
 
-	webhookToken string
 	grafanaToken string
 }
-
-// WebhookToken is the shared secret alert senders must present, or "".
-func (s Settings) WebhookToken() string { return s.webhookToken }
 
 // Defaults returns the settings of the single-node stack in deploy/.
 func Defaults() Settings {
@@ -207,8 +202,7 @@ func (es Errors) Error() string {
 // Section returns the errors that concern one top-level section of the
 // settings, named as in jsonData ("prometheus", "loki", "tempo",
 // "alertmanager", "ollama", "kubernetes", "storage", "incidents",
-// "evidenceWindowMinutes")
-// or "webhook" for the webhook token. An error concerns the section its
+// "evidenceWindowMinutes"). An error concerns the section its
 // Field starts with, up to the first '.', ' ' or '[' (so "prometheus.url",
 // "prometheus secret" and an unknown key "prometheus.url" all concern
 // "prometheus"), compared without regard to case; and every "jsonData" error
@@ -255,7 +249,6 @@ func Load(jsonData []byte, secure map[string]string) (Settings, error) {
 	s.Alertmanager = s.Alertmanager.WithAuth(secure[SecureAlertmanagerAuth])
 	s.Ollama.Endpoint = s.Ollama.Endpoint.WithAuth(secure[SecureOllamaAuth])
 	s.Kubernetes.token = strings.TrimSpace(secure[SecureKubernetesToken])
-	s.webhookToken = strings.TrimSpace(secure[SecureWebhookToken])
 	s.grafanaToken = strings.TrimSpace(secure[SecureGrafanaToken])
 	for _, e := range s.proxied() {
 		e.grafanaToken = s.grafanaToken
@@ -432,9 +425,6 @@ func (s Settings) Validate() Errors {
 			add(fmt.Sprintf("incidents.workloadLabels[%d]", i), "%s is not a label name", quoted(l))
 		}
 	}
-	if p := headerValueProblem(s.webhookToken); p != "" {
-		add("webhook token", "the webhook token can never match an HTTP header: %s", p)
-	}
 	if p := headerValueProblem(s.grafanaToken); p != "" {
 		add("grafanaToken", "the Grafana service-account token cannot be sent as an HTTP header: %s", p)
 	}
@@ -606,7 +596,7 @@ func (s Settings) Public() Public {
 	}
 	v.Kubernetes.URL = maskURL(v.Kubernetes.URL)
 	v.Kubernetes.token = ""
-	v.webhookToken, v.grafanaToken = "", ""
+	v.grafanaToken = ""
 	return Public{Settings: v, SecureConfigured: map[string]bool{
 		SecurePrometheusAuth:   s.Prometheus.HasAuth(),
 		SecureLokiAuth:         s.Loki.HasAuth(),
@@ -614,7 +604,6 @@ func (s Settings) Public() Public {
 		SecureAlertmanagerAuth: s.Alertmanager.HasAuth(),
 		SecureOllamaAuth:       s.Ollama.HasAuth(),
 		SecureKubernetesToken:  s.Kubernetes.token != "",
-		SecureWebhookToken:     s.webhookToken != "",
 		SecureGrafanaToken:     s.grafanaToken != "",
 	}}
 }

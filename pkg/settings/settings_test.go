@@ -120,7 +120,7 @@ func TestPublicViewNeverCarriesSecrets(t *testing.T) {
 			t.Errorf("%s should show as configured", k)
 		}
 	}
-	if s.Kubernetes.Token() != "s3cr3t-kubernetesToken" || s.WebhookToken() != "s3cr3t-webhookToken" {
+	if s.Kubernetes.Token() != "s3cr3t-kubernetesToken" {
 		t.Error("secrets must still reach the backend")
 	}
 }

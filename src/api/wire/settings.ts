@@ -22,7 +22,6 @@ export const SecureTempoAuth = "tempoAuth";
 export const SecureAlertmanagerAuth = "alertmanagerAuth";
 export const SecureOllamaAuth = "ollamaAuth";
 export const SecureKubernetesToken = "kubernetesToken";
-export const SecureWebhookToken = "webhookToken";
 /**
  * SecureGrafanaToken is a Grafana service-account token for Grafana's
  * datasource proxy, used when Grafana gives the plugin no managed
@@ -35,7 +34,7 @@ export const SecureGrafanaToken = "grafanaToken";
  * with its scheme ("Basic dXNlcjpwYXNz"). The constants are key names, not
  * secrets.
  */
-export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureWebhookToken | typeof SecureGrafanaToken;
+export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureGrafanaToken;
 export const KubeInCluster = "in-cluster";
 export const KubeURL = "url";
 export const KubeDisabled = "disabled";

@@ -203,22 +203,24 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
             disabled={disabled}
             onChange={(v) => setSettings({ ...settings, evidenceWindowMinutes: v })}
           />
-          <Field
-            label="Alert webhook token"
-            description="Alertmanager and Grafana alerting must send it as a bearer token."
-            htmlFor="webhook-token"
-          >
-            <SecretBox
-              id="webhook-token"
-              width={40}
-              value={secrets.webhookToken.value}
-              isConfigured={secrets.webhookToken.configured}
-              placeholder="Optional"
-              disabled={disabled}
-              onChange={(e) => secretProps('webhookToken').onSecretChange(e.currentTarget.value)}
-              onReset={secretProps('webhookToken').onSecretReset}
-            />
-          </Field>
+          <NumberField
+            id="retention-days"
+            label="Keep resolved incidents (days)"
+            error={err('storage.retentionDays')}
+            value={settings.storage?.retentionDays}
+            placeholder={defaults?.storage.retentionDays}
+            disabled={disabled}
+            onChange={(v) => setSettings({ ...settings, storage: { ...settings.storage, retentionDays: v } })}
+          />
+          <NumberField
+            id="reconcile-seconds"
+            label="Reconcile with Alertmanager every (s)"
+            error={err('incidents.reconcileSeconds')}
+            value={settings.incidents?.reconcileSeconds}
+            placeholder={defaults?.incidents.reconcileSeconds}
+            disabled={disabled}
+            onChange={(v) => setSettings({ ...settings, incidents: { ...settings.incidents, reconcileSeconds: v } })}
+          />
         </Stack>
       </FieldSet>
 

@@ -18,7 +18,6 @@ const SECURE: Record<SecureKey, true> = {
   grafanaToken: true,
   ollamaAuth: true,
   kubernetesToken: true,
-  webhookToken: true,
 };
 
 export const SECURE_KEYS = Object.keys(SECURE) as SecureKey[];
