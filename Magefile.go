@@ -105,11 +105,11 @@ func Check() error {
 }
 
 // withoutRace names the packages whose tests run without -race: the
-// simulator's, the dashboards' and deploy/'s real-server suites and the live
-// stack, which spend their time generating hours of mesh data or in the
-// servers they start.
+// simulator's, the dashboards' and deploy/'s real-server suites, the live
+// stack and the findings' evaluation, which spend their time generating
+// hours of mesh data or in the servers they start.
 func withoutRace(pkg string) bool {
-	for _, suffix := range []string{"/dashboards", "/deploy", "/pkg/devkit/simulator", "/pkg/devkit/stack"} {
+	for _, suffix := range []string{"/dashboards", "/deploy", "/pkg/devkit/simulator", "/pkg/devkit/stack", "/pkg/devkit/eval"} {
 		if strings.HasSuffix(pkg, suffix) {
 			return true
 		}

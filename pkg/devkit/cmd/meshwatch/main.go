@@ -5,6 +5,8 @@
 //	meshwatch simulate --list
 //	meshwatch simulate --scenario NAME --mode backfill --out DIR [--duration 6h] [--seed N] [--end RFC3339]
 //	meshwatch simulate --scenario NAME --mode live --listen 127.0.0.1:PORT [--loki URL]
+//	meshwatch investigate --prometheus URL [--loki URL] [--tempo URL] --alert FILE [--at RFC3339] [--json]
+//	meshwatch eval [--scenario NAME]...
 package main
 
 import (
