@@ -137,34 +137,40 @@ describe('AppConfig', () => {
     expect(screen.getByTestId(testIds.appConfig.save)).toBeEnabled();
   });
 
-  it('gives a Viewer no way to change anything: fields, pickers, modes and secrets are disabled', async () => {
-    (config as any).bootData.user.orgRole = 'Viewer';
-    const calls = backend({ [`GET ${R}/settings`]: () => effective });
-    render(
-      <AppConfig
-        {...props({ grafanaToken: true }, { prometheus: { url: 'http://prom:9090' }, loki: { datasourceUid: 'logs' } })}
-      />
-    );
-    expect(await screen.findByTestId(testIds.appConfig.readOnly)).toBeInTheDocument();
-    expect(screen.queryByTestId(testIds.appConfig.save)).not.toBeInTheDocument();
-    expect(screen.getByDisplayValue('http://prom:9090')).toBeDisabled();
-    for (const name of ['loki', 'tempo', 'alertmanager']) {
-      // react-select hides a disabled input from the accessibility tree (visibility: hidden).
-      const picker = within(screen.getByTestId(testIds.appConfig.datasource(name))).getByRole('combobox', {
-        hidden: true,
-      });
-      expect(picker).toBeDisabled();
+  it.each(['Viewer', 'Editor'])(
+    'as %s: no way to change anything (fields, pickers, modes and secrets are disabled)',
+    async (role) => {
+      (config as any).bootData.user.orgRole = role;
+      const calls = backend({ [`GET ${R}/settings`]: () => effective });
+      render(
+        <AppConfig
+          {...props(
+            { grafanaToken: true },
+            { prometheus: { url: 'http://prom:9090' }, loki: { datasourceUid: 'logs' } }
+          )}
+        />
+      );
+      expect(await screen.findByTestId(testIds.appConfig.readOnly)).toBeInTheDocument();
+      expect(screen.queryByTestId(testIds.appConfig.save)).not.toBeInTheDocument();
+      expect(screen.getByDisplayValue('http://prom:9090')).toBeDisabled();
+      for (const name of ['loki', 'tempo', 'alertmanager']) {
+        // react-select hides a disabled input from the accessibility tree (visibility: hidden).
+        const picker = within(screen.getByTestId(testIds.appConfig.datasource(name))).getByRole('combobox', {
+          hidden: true,
+        });
+        expect(picker).toBeDisabled();
+      }
+      expect(screen.getByTestId(testIds.appConfig.datasource('loki'))).toHaveTextContent('Loki logs');
+      for (const radio of screen.getAllByRole('radio')) {
+        expect(radio).toBeDisabled();
+      }
+      // Secrets too, their Reset buttons included (the Grafana token is configured here).
+      expect(document.getElementById('grafana-token')).toBeDisabled();
+      expect(screen.getByRole('button', { name: 'Reset' })).toBeDisabled();
+      // The effective settings are for Admins: the page does not even ask.
+      expect(calls).toEqual([]);
     }
-    expect(screen.getByTestId(testIds.appConfig.datasource('loki'))).toHaveTextContent('Loki logs');
-    for (const radio of screen.getAllByRole('radio')) {
-      expect(radio).toBeDisabled();
-    }
-    // Secrets too, their Reset buttons included (the Grafana token is configured here).
-    expect(document.getElementById('grafana-token')).toBeDisabled();
-    expect(screen.getByRole('button', { name: 'Reset' })).toBeDisabled();
-    // The effective settings are for Admins: the page does not even ask.
-    expect(calls).toEqual([]);
-  });
+  );
 
   it('shows the backend validation errors and does not save', async () => {
     const calls = backend({
