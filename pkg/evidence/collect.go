@@ -777,9 +777,10 @@ func codeDetail(m model.Metric) map[string]string {
 }
 
 // peer names the other end of an edge: its workload, prefixed with its
-// namespace when that differs from ns.
+// namespace when that differs from ns ("unknown" alone for a client outside
+// the mesh).
 func peer(ns, pns, pwl string) string {
-	if pns == ns || pns == "" {
+	if pns == ns || pns == "" || pns == "unknown" {
 		return pwl
 	}
 	return pns + "/" + pwl

@@ -43,7 +43,7 @@ const rulesFile = "../../deploy/base/monitoring/rules/mesh-alerts.yaml"
 
 // The scenarios captured, each run for an hour, ending runGap apart
 // (oldest first) so one Prometheus and one Loki hold them all.
-var scenarioNames = []string{"sidecar-memory-leak", "timeout-cascade", "canary-5xx-regression", "healthy"}
+var scenarioNames = []string{"sidecar-memory-leak", "timeout-cascade", "canary-5xx-regression", "plaintext-under-strict", "app-oomkill", "healthy"}
 
 const (
 	runDuration = time.Hour
@@ -326,6 +326,42 @@ var captures = []capture{
 			}
 			if !slices.ContainsFunc(full.Traces, func(tr evidence.Trace) bool { return tr.Error && tr.Workload == "payments" }) {
 				t.Errorf("no error trace of payments: %+v", full.Traces)
+			}
+		}},
+	{name: "plaintext-under-strict", run: "plaintext-under-strict", wantFor: 5 * time.Minute,
+		inc: func(tb testing.TB, w *world, r *run) evidence.Incident {
+			return evidence.Incident{ID: 6, Namespace: "shop", Workload: "orders",
+				Alerts: []incident.Alert{alertOf(signals.PlaintextUnderStrict, "shop", "orders", onset(tb, r).Add(6*time.Minute))}}
+		},
+		check: func(t *testing.T, r *run, full, compact evidence.Pack) {
+			for _, p := range []evidence.Pack{full, compact} {
+				var plain []evidence.Metric
+				for _, m := range p.Find(evidence.KindMTLSShare, "shop", "orders") {
+					if m.Min < 0.999 {
+						plain = append(plain, m)
+					}
+				}
+				if len(plain) == 0 || !slices.ContainsFunc(plain, func(m evidence.Metric) bool { return m.Peer != "" }) {
+					t.Errorf("no plaintext share of orders by source: %+v", plain)
+				}
+			}
+		}},
+	{name: "app-oomkill", run: "app-oomkill",
+		inc: func(tb testing.TB, w *world, r *run) evidence.Incident {
+			return evidence.Incident{ID: 7, Namespace: "shop", Workload: "inventory",
+				Alerts: []incident.Alert{alertOf(signals.ContainerOOMKilled, "shop", "inventory", r.end.Add(-10*time.Minute))}}
+		},
+		check: func(t *testing.T, r *run, full, compact evidence.Pack) {
+			for _, p := range []evidence.Pack{full, compact} {
+				if m := only(t, p, evidence.KindOOMKills, "inventory", "inventory"); m.Max <= 0 {
+					t.Errorf("oom kills %+v", m.Summary)
+				}
+				if m := only(t, p, evidence.KindRestarts, "inventory", "inventory"); m.Max <= 0 {
+					t.Errorf("restarts %+v", m.Summary)
+				}
+			}
+			if m := only(t, full, evidence.KindAppMemory, "inventory", "inventory"); m.Limit == nil || m.Max < 0.8**m.Limit {
+				t.Errorf("inventory's memory against its limit: %+v", m.Summary)
 			}
 		}},
 	{name: "healthy", run: "healthy",

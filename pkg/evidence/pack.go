@@ -252,16 +252,17 @@ type Metric struct {
 }
 
 // Summary is a series compacted to what matters (Summarize). Numbers are
-// rounded to 3 significant digits; a number that is absent is 0, except
-// Baseline (absent: no data before the window), Limit and TimeToLimit
-// (absent: none known).
+// rounded to 3 significant digits. Window and Last are always written;
+// Min, Max and Trend are left out when 0; Baseline is absent when the
+// series had no data before the window, Limit and TimeToLimit when none is
+// known, ChangeAt and After when there is no clear change.
 type Summary struct {
 	// Baseline is the mean before the window (nil when the series has no
 	// points there); Window the mean inside it.
 	Baseline *float64 `json:"base,omitempty"`
-	Window   float64  `json:"win,omitempty"`
+	Window   float64  `json:"win"`
 	// Last, Min and Max are over the window.
-	Last float64 `json:"last,omitempty"`
+	Last float64 `json:"last"`
 	Min  float64 `json:"min,omitempty"`
 	Max  float64 `json:"max,omitempty"`
 	// Trend is the least-squares slope over the window, per minute.
