@@ -81,6 +81,12 @@ func TestAppMemoryOOM(t *testing.T) {
 	top := wantTop(t, b.pack(), "stock", AppMemoryOOM, b.id(K.KindOOMKills, "stock", "", "stock"), b.id(K.KindRestarts, "stock", "", "stock"))
 	wantBelow(t, b.pack(), "stock", Crashloop, top)
 	wantNone(t, b.pack(), "stock", SidecarMemoryLeak)
+	// On its own, the crash-loop detector knows an OOM kill is not its cause.
+	for _, f := range DetectCrashloop(b.pack()) {
+		if f.Score >= Threshold {
+			t.Errorf("crashloop detector on an OOM-killed container: %s", f)
+		}
+	}
 }
 
 func TestCrashloop(t *testing.T) {
