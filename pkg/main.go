@@ -5,10 +5,21 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/app"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+
 	"github.com/meshwatch/meshwatch/pkg/plugin"
 )
 
 func main() {
+	// The SDK's data package links tablewriter, whose twwidth package
+	// allocates a 640 KB width cache at start-up (an 8,192-entry map) for
+	// data.Frame.StringTable, a debugging aid the plugin never calls. Drop
+	// it: 0.6 MB less live heap for the life of the process (measured with
+	// a heap profile of the idle plugin), so every GC cycle's goal is about
+	// 1.3 MB lower once the heap is past Go's 4 MB minimum. StringTable
+	// still works, uncached.
+	twwidth.SetCacheCapacity(0)
+
 	// Start listening to requests sent from Grafana. This call is blocking so
 	// it won't finish until Grafana shuts down the process or the plugin choose
 	// to exit by itself using os.Exit. Manage automatically manages life cycle
