@@ -241,6 +241,10 @@ func TestIntegrationLokiReturnsErrorLines(t *testing.T) {
 		"upstream-latency":       `{namespace="shop", app="inventory", level="warn"} |= "slow request"`,
 		"app-oomkill":            `{namespace="shop", app="api", level="error"} |= "upstream inventory returned 503"`,
 		"plaintext-under-strict": `{namespace="shop", app="orders"} |= "/orders/export"`,
+		// Other meshes: the fault's lines in its own namespace.
+		"books-crashloop":        `{namespace="books", app="reviews", container="reviews", level="error"} |= "REVIEWS_PAGE_SIZE"`,
+		"leaf-dependency-errors": `{namespace="books", app="catalog", level="error"} |= "upstream search-index returned 500" | json | status = 503`,
+		"two-faults":             `{namespace="trips", app="flights", level="error"} |= "upstream fares returned 503 (UH"`,
 	}
 	pusher := &simulator.LokiPusher{URL: l.URL}
 	// Recent windows, 70 minutes apart, oldest first: Loki keeps each stream

@@ -411,7 +411,7 @@ func TestOtherMeshFaultsShowWhereTheyAre(t *testing.T) {
 		text   string
 	}{
 		"books-crashloop":        {StreamLabels{Namespace: "books", App: "reviews", Container: "reviews", Level: "error"}, "invalid REVIEWS_PAGE_SIZE"},
-		"leaf-dependency-errors": {StreamLabels{Namespace: "books", App: "catalog", Container: "catalog", Level: "error"}, "upstream search-index returned 503"},
+		"leaf-dependency-errors": {StreamLabels{Namespace: "books", App: "catalog", Container: "catalog", Level: "error"}, "upstream search-index returned 500"},
 		"canary-on-checkout":     {StreamLabels{Namespace: "books", App: "checkout", Container: "checkout", Level: "error"}, `column \"gift_wrap\"`},
 		"two-faults":             {StreamLabels{Namespace: "trips", App: "flights", Container: "flights", Level: "error"}, "upstream fares returned 503 (UH"},
 	} {
