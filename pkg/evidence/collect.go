@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -540,6 +541,97 @@ type metricQuery struct {
 	to func(m model.Metric) (Metric, bool)
 	// dropZero: a series that is zero throughout is no evidence.
 	dropZero bool
+	// split, when set, turns the answer into the series to summarize.
+	split func(model.Matrix) model.Matrix
+}
+
+// The series byCode derives, told apart by derivedLabel.
+const (
+	derivedLabel = "__evidence"
+	derivedRate  = "rate"  // all requests per second
+	derivedRatio = "ratio" // share of 5xx
+	derivedCode  = "code"  // share of one 5xx response code and flags
+)
+
+var (
+	dstLabels  = []model.LabelName{"destination_workload_namespace", "destination_workload"}
+	edgeLabels = []model.LabelName{"source_workload_namespace", "source_workload", "destination_workload_namespace", "destination_workload"}
+)
+
+// byCode splits request rates per response code and flags, grouped by
+// labels, into each group's total rate, its 5xx ratio (0 where it had no
+// 5xx) and one ratio per 5xx code and flags (at the times that code's
+// series has points; zero throughout is dropped later).
+func byCode(labels []model.LabelName) func(model.Matrix) model.Matrix {
+	return func(in model.Matrix) model.Matrix {
+		type group struct {
+			metric     model.Metric
+			total, bad map[model.Time]float64
+			codes      []*model.SampleStream
+		}
+		groups := map[string]*group{}
+		var order []string
+		for _, s := range in {
+			key := ""
+			for _, l := range labels {
+				key += string(s.Metric[l]) + "\x00"
+			}
+			g := groups[key]
+			if g == nil {
+				g = &group{metric: model.Metric{}, total: map[model.Time]float64{}, bad: map[model.Time]float64{}}
+				for _, l := range labels {
+					g.metric[l] = s.Metric[l]
+				}
+				groups[key] = g
+				order = append(order, key)
+			}
+			is5xx := strings.HasPrefix(string(s.Metric["response_code"]), "5") && len(s.Metric["response_code"]) == 3
+			for _, v := range s.Values {
+				g.total[v.Timestamp] += float64(v.Value)
+				if is5xx {
+					g.bad[v.Timestamp] += float64(v.Value)
+				}
+			}
+			if is5xx {
+				g.codes = append(g.codes, s)
+			}
+		}
+		var out model.Matrix
+		for _, key := range order {
+			g := groups[key]
+			times := make([]model.Time, 0, len(g.total))
+			for t := range g.total {
+				times = append(times, t)
+			}
+			slices.Sort(times)
+			rate := &model.SampleStream{Metric: with(g.metric, derivedRate)}
+			ratio := &model.SampleStream{Metric: with(g.metric, derivedRatio)}
+			for _, t := range times {
+				tot := g.total[t]
+				rate.Values = append(rate.Values, model.SamplePair{Timestamp: t, Value: model.SampleValue(tot)})
+				if tot > 0 {
+					ratio.Values = append(ratio.Values, model.SamplePair{Timestamp: t, Value: model.SampleValue(g.bad[t] / tot)})
+				}
+			}
+			out = append(out, rate, ratio)
+			for _, c := range g.codes {
+				cs := &model.SampleStream{Metric: with(c.Metric, derivedCode)}
+				for _, v := range c.Values {
+					if tot := g.total[v.Timestamp]; tot > 0 {
+						cs.Values = append(cs.Values, model.SamplePair{Timestamp: v.Timestamp, Value: model.SampleValue(float64(v.Value) / tot)})
+					}
+				}
+				out = append(out, cs)
+			}
+		}
+		return out
+	}
+}
+
+func with(m model.Metric, kind string) model.Metric {
+	out := m.Clone()
+	out[derivedLabel] = model.LabelValue(kind)
+	return out
 }
 
 func (c *collector) inScope(ns, wl string) bool {
@@ -634,22 +726,31 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 		return out, ok
 	}
 	byPod := `namespace, workload, container`
-	ratio := func(by, num, den string) string {
+	ratio := func(by, num, den string) string { // num/den, 0 where num has no series
 		return `(` + rate(by, num) + ` / ` + rate(by, den) + `) or (0 * ` + rate(by, den) + `)`
 	}
-	codes := []string{`response_code=~"5.."`}
+	// One query per side gives the request rate, the 5xx ratio and the
+	// ratio of each 5xx code and flags (byCode splits it): the same
+	// series read once instead of three times.
+	perCode := `, response_code, response_flags`
+	split := func(kind, codeKind Kind, f func(Kind, string, bool) func(model.Metric) (Metric, bool)) func(model.Metric) (Metric, bool) {
+		return func(m model.Metric) (Metric, bool) {
+			switch m[derivedLabel] {
+			case derivedRate:
+				return f(kind, UnitRPS, false)(m)
+			case derivedRatio:
+				return f(codeKind, UnitRatio, false)(m)
+			}
+			return f(codeKind, UnitRatio, true)(m)
+		}
+	}
 	queries := []metricQuery{
-		{expr: rate(dstBy, req(serverSide, dst)), to: server(KindRequestRate, UnitRPS, false)},
-		{expr: ratio(dstBy, req(append([]string{serverSide, dst}, codes...)...), req(serverSide, dst)), to: server(KindErrorRatio, UnitRatio, false)},
-		{expr: rate(dstBy+`, response_code, response_flags`, req(append([]string{serverSide, dst}, codes...)...)) +
-			` / on (` + dstBy + `) group_left ` + rate(dstBy, req(serverSide, dst)),
-			to: server(KindErrorRatio, UnitRatio, true), dropZero: true},
+		{expr: rate(dstBy+perCode, req(serverSide, dst)), split: byCode(dstLabels),
+			to: split(KindRequestRate, KindErrorRatio, server)},
 		{expr: `histogram_quantile(0.99, sum by (le, ` + dstBy + `) (rate(istio_request_duration_milliseconds_bucket{` + serverSide + `, ` + dst + `}[` + R + `])))`,
 			to: server(KindLatencyP99, UnitMs, false)},
-		{expr: rate(edgeBy, req(clientSide, srcM)), to: edgeOf(KindEdgeRate, UnitRPS, false)},
-		{expr: rate(edgeBy+`, response_code, response_flags`, req(append([]string{clientSide, srcM}, codes...)...)) +
-			` / on (` + edgeBy + `) group_left ` + rate(edgeBy, req(clientSide, srcM)),
-			to: edgeOf(KindEdgeErrorRatio, UnitRatio, true), dropZero: true},
+		{expr: rate(edgeBy+perCode, req(clientSide, srcM)), split: byCode(edgeLabels),
+			to: split(KindEdgeRate, KindEdgeErrorRatio, edgeOf)},
 		{expr: `histogram_quantile(0.99, sum by (le, ` + edgeBy + `) (rate(istio_request_duration_milliseconds_bucket{` + clientSide + `, ` + srcM + `}[` + R + `])))`,
 			to: edgeOf(KindEdgeLatencyP99, UnitMs, false)},
 		{expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`container_memory_working_set_bytes{`+pods+`, container!="", container!="POD"}`) + `)`,
@@ -713,6 +814,9 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 				return
 			}
 			results[i], _ = v.(model.Matrix)
+			if q.split != nil {
+				results[i] = q.split(results[i])
+			}
 		}()
 	}
 	wg.Add(1)
@@ -745,7 +849,7 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 				pts = append(pts, Point{T: v.Timestamp.Time(), V: float64(v.Value)})
 				zero = zero && float64(v.Value) == 0
 			}
-			if q.dropZero && zero {
+			if (q.dropZero || s.Metric[derivedLabel] == derivedCode) && zero {
 				continue
 			}
 			limit := 0.0

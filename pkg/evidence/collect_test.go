@@ -173,3 +173,34 @@ func TestCollectWithoutSources(t *testing.T) {
 		t.Errorf("window %+v", p.Window)
 	}
 }
+
+func TestByCode(t *testing.T) {
+	ser := func(code, flags string, vals ...float64) *model.SampleStream {
+		s := &model.SampleStream{Metric: model.Metric{"destination_workload_namespace": "shop", "destination_workload": "api",
+			"response_code": model.LabelValue(code), "response_flags": model.LabelValue(flags)}}
+		for i, v := range vals {
+			if v >= 0 {
+				s.Values = append(s.Values, model.SamplePair{Timestamp: model.Time(i * 1000), Value: model.SampleValue(v)})
+			}
+		}
+		return s
+	}
+	out := byCode(dstLabels)(model.Matrix{ser("200", "-", 9, 8, 10), ser("504", "UT", -1, 2, 0), ser("404", "NR", 1, 0, 0), ser("0", "DC", 0, 0, 0)})
+	got := map[string][]float64{}
+	for _, s := range out {
+		k := string(s.Metric[derivedLabel]) + ":" + string(s.Metric["response_code"])
+		for _, v := range s.Values {
+			got[k] = append(got[k], float64(v.Value))
+		}
+		if s.Metric["destination_workload"] != "api" {
+			t.Errorf("labels %v", s.Metric)
+		}
+	}
+	want := map[string][]float64{"rate:": {10, 10, 10}, "ratio:": {0, 0.2, 0}, "code:504": {0.2, 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	if len(byCode(dstLabels)(nil)) != 0 {
+		t.Error("nothing in, something out")
+	}
+}

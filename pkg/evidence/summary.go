@@ -26,6 +26,10 @@ const (
 	// MaxProjection bounds TimeToLimit: a limit further away than this is
 	// not a projection anyone acts on.
 	MaxProjection = 7 * 24 * time.Hour
+	// ProjectionReach: a trend is not projected further ahead than this
+	// many times the span it was fitted on (a 15-minute wobble says
+	// nothing about next week).
+	ProjectionReach = 24
 	// MinProjectedRise: a trend projects a time to the limit only when it
 	// moved the series by at least this share of its last value over the
 	// window (a flat series with a hair of slope does not).
@@ -54,8 +58,8 @@ const (
 //   - TimeToLimit: (Limit − Last) / Trend when the window's trend rises
 //     towards the limit (it moved the series by MinProjectedRise of its
 //     last value or more, and by NoiseMultiple times the noise) and the
-//     projection is within MaxProjection; 0 when Last is at or over the
-//     limit already.
+//     projection is within MaxProjection and ProjectionReach times the
+//     window's span; 0 when Last is at or over the limit already.
 //
 // Numbers are rounded to 3 significant digits, times to the second.
 func Summarize(points []Point, w Window, limit float64) Summary {
@@ -101,7 +105,7 @@ func Summarize(points []Point, w Window, limit float64) Summary {
 		case last >= limit:
 			s.TimeToLimit = D(0)
 		case slope > 0 && slope*span >= MinProjectedRise*math.Abs(last) && slope*span >= NoiseMultiple*noiseSD(win):
-			if mins := (limit - last) / slope; mins > 0 && mins <= MaxProjection.Minutes() {
+			if mins := (limit - last) / slope; mins > 0 && mins <= min(MaxProjection.Minutes(), ProjectionReach*span) {
 				s.TimeToLimit = D(time.Duration(mins * float64(time.Minute)).Round(time.Minute))
 			}
 		}

@@ -190,6 +190,14 @@ func TestSummarize(t *testing.T) {
 				t.Errorf("ttl %v from noise: %+v", *s.TimeToLimit, s)
 			}
 		}},
+		{"projection beyond 24 windows: none", series(16, min, func(i int) float64 { return 10 + float64(i) }), win(0, 15), 1000, func(t *testing.T, s Summary) {
+			if s.TimeToLimit != nil {
+				t.Errorf("a 15-minute trend projected %v ahead", *s.TimeToLimit)
+			}
+			if x := Summarize(series(16, min, func(i int) float64 { return 10 + float64(i) }), win(0, 15), 200); x.TimeToLimit == nil || time.Duration(*x.TimeToLimit) != 175*min {
+				t.Errorf("within reach: %v", x.TimeToLimit)
+			}
+		}},
 		{"projection beyond a week: none", series(60, min, func(i int) float64 { return 1e6 + float64(i)*1e3 }), win(30, 59), 1e12, func(t *testing.T, s Summary) {
 			if s.TimeToLimit != nil || s.Limit == nil {
 				t.Errorf("%+v", s)
