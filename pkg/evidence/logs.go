@@ -49,11 +49,8 @@ var (
 	reHex   = regexp.MustCompile(`(?i)\b[0-9a-f]{8,}\b`)
 	// Durations: 1.5s, 250ms, 1m30s, 20 µs.
 	reDuration = regexp.MustCompile(`\b\d+(?:\.\d+)?(?:h\d+m(?:\d+(?:\.\d+)?s)?|m\d+(?:\.\d+)?s|\s?(?:ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hr|hrs|hours)\b)`)
-	// Numbers not inside a word (v2, k8s and x2z4q stay).
-	reNumber = regexp.MustCompile(`(?:^|[^\w.])\d+(?:\.\d+)*(?:[eE][-+]?\d+)?\b`)
 	// An HTTP status after a word that says so stays: it is the message.
 	reStatusCtx = regexp.MustCompile(`(?i)(?:status|code|returned|return|http|response|got)[\s:=_"]*$`)
-	reSpaces    = regexp.MustCompile(`\s+`)
 )
 
 // Keys of a structured (JSON) line that are left out of its pattern: the
@@ -94,44 +91,147 @@ func NormalizeLogLine(line string) string {
 			line = s
 		}
 	}
-	line = reUUID.ReplaceAllString(line, PhUUID)
-	line = reTime.ReplaceAllString(line, PhTime)
-	line = reIPv4.ReplaceAllString(line, PhIP)
-	line = reIPv6.ReplaceAllStringFunc(line, func(m string) string {
-		// Four colons or a "::", and a digit: not a word, not a clock.
-		if (strings.Count(m, ":") < 4 && !strings.Contains(m, "::")) || !strings.ContainsAny(m, "0123456789") {
-			return m
-		}
-		return PhIP
-	})
-	line = reClock.ReplaceAllString(line, PhTime)
-	line = rePod.ReplaceAllString(line, "${1}-"+PhPod)
-	line = reHex0x.ReplaceAllString(line, PhHex)
-	line = reHex.ReplaceAllStringFunc(line, func(m string) string {
-		if strings.Trim(m, "0123456789") == "" || !strings.ContainsAny(m, "0123456789") {
-			return m // digits only (a number) or letters only (a word)
-		}
-		return PhHex
-	})
-	line = reDuration.ReplaceAllString(line, PhDuration)
-	line = replaceNumbers(line)
-	line = reSpaces.ReplaceAllString(line, " ")
-	return cut(strings.TrimSpace(line), MaxPattern)
+	// Each rule runs only when the line has what it needs (the regexps
+	// cost microseconds each, and a capture normalizes hundreds of lines).
+	if strings.Count(line, "-") >= 4 {
+		line = reUUID.ReplaceAllString(line, PhUUID)
+	}
+	colon := strings.Contains(line, ":")
+	if colon {
+		line = reTime.ReplaceAllString(line, PhTime)
+	}
+	if strings.Contains(line, ".") {
+		line = reIPv4.ReplaceAllString(line, PhIP)
+	}
+	if colon && ipv6Candidate(line) {
+		line = reIPv6.ReplaceAllStringFunc(line, func(m string) string {
+			// Four colons or a "::", and a digit: not a word, not a clock.
+			if (strings.Count(m, ":") < 4 && !strings.Contains(m, "::")) || !strings.ContainsAny(m, "0123456789") {
+				return m
+			}
+			return PhIP
+		})
+	}
+	if colon {
+		line = reClock.ReplaceAllString(line, PhTime)
+	}
+	if strings.Contains(line, "-") {
+		line = rePod.ReplaceAllString(line, "${1}-"+PhPod)
+	}
+	if strings.Contains(line, "0x") || strings.Contains(line, "0X") {
+		line = reHex0x.ReplaceAllString(line, PhHex)
+	}
+	if hexRun(line) {
+		line = reHex.ReplaceAllStringFunc(line, func(m string) string {
+			if strings.Trim(m, "0123456789") == "" || !strings.ContainsAny(m, "0123456789") {
+				return m // digits only (a number) or letters only (a word)
+			}
+			return PhHex
+		})
+	}
+	if strings.ContainsAny(line, "0123456789") {
+		line = reDuration.ReplaceAllString(line, PhDuration)
+		line = replaceNumbers(line)
+	}
+	return cut(strings.Join(strings.Fields(line), " "), MaxPattern)
 }
 
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// ipv6Candidate: a run of hex digits and colons with two colons or more.
+func ipv6Candidate(s string) bool {
+	colons, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			colons++
+			run++
+		case isHex(c):
+			run++
+		default:
+			colons, run = 0, 0
+		}
+		if colons >= 2 && run >= 5 {
+			return true
+		}
+	}
+	return false
+}
+
+// hexRun: 8 hex digits in a row, at least one a digit.
+func hexRun(s string) bool {
+	run, digit := 0, false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isHex(c) {
+			run++
+			digit = digit || c <= '9'
+			if run >= 8 && digit {
+				return true
+			}
+		} else {
+			run, digit = 0, false
+		}
+	}
+	return false
+}
+
+func isWord(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// replaceNumbers writes <n> for each number not inside a word: digits not
+// after a word character or a dot, with any .digits groups and an exponent,
+// not followed by a word character (v2, k8s and x2z4q stay). A 3-digit
+// 1xx–5xx right after "status", "code", "returned", "HTTP", "response" or
+// "got" stays.
 func replaceNumbers(s string) string {
 	var b strings.Builder
 	last := 0
-	for _, m := range reNumber.FindAllStringIndex(s, -1) {
-		// The match may include the character before the number.
-		start := m[0] + strings.IndexAny(s[m[0]:m[1]], "0123456789")
-		num := s[start:m[1]]
-		if isStatus(num) && reStatusCtx.MatchString(s[:start]) {
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) || (i > 0 && (isWord(s[i-1]) || s[i-1] == '.')) {
+			i++
 			continue
 		}
-		b.WriteString(s[last:start])
-		b.WriteString(PhNumber)
-		last = m[1]
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		for j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+			j++
+			for j < len(s) && isDigit(s[j]) {
+				j++
+			}
+		}
+		if j+1 < len(s) && (s[j] == 'e' || s[j] == 'E') {
+			k := j + 1
+			if k < len(s) && (s[k] == '+' || s[k] == '-') {
+				k++
+			}
+			if k < len(s) && isDigit(s[k]) {
+				for k < len(s) && isDigit(s[k]) {
+					k++
+				}
+				j = k
+			}
+		}
+		if j < len(s) && isWord(s[j]) {
+			for j < len(s) && isWord(s[j]) { // a word that starts with digits
+				j++
+			}
+			i = j
+			continue
+		}
+		if !(isStatus(s[i:j]) && reStatusCtx.MatchString(s[max(0, i-24):i])) {
+			b.WriteString(s[last:i])
+			b.WriteString(PhNumber)
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
 	}
 	b.WriteString(s[last:])
 	return b.String()

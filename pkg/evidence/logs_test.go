@@ -37,6 +37,9 @@ func TestNormalizeLogLine(t *testing.T) {
 		{"got 404", "got 404"},
 		{"queue has 503 entries", "queue has <n> entries"},
 		{"v2 of k8s x2z4q node-40", "v2 of k8s x2z4q node-<n>"},
+		{"3abc and 12e stay, 12e5 and -5 and 7 do not", "3abc and 12e stay, <n> and -<n> and <n> do not"},
+		{"a.5 b_7 c:9", "a.5 b_7 c:<n>"},
+		{"42", "<n>"},
 		{"a\t\tb\n c", "a b c"},
 		{`{"ts":"2026-10-30T10:00:00.000Z","level":"error","msg":"request failed","service":"api","version":"v1","error":"upstream inventory returned 504 (UT: upstream request timeout)","latency_ms":1000.51,"method":"GET","route":"/api/stock","span_id":"00f067aa0ba902b7","status":504,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","upstream":"inventory"}`,
 			`request failed error="upstream inventory returned 504 (UT: upstream request timeout)" latency_ms=<n> method=GET route=/api/stock service=api status=504 upstream=inventory version=v1`},
@@ -127,5 +130,12 @@ func TestPatterns(t *testing.T) {
 		if got[i] != again[i] {
 			t.Errorf("order changed pattern %d: %+v vs %+v", i, got[i], again[i])
 		}
+	}
+}
+
+func BenchmarkNormalizeLogLine(b *testing.B) {
+	line := `{"ts":"2026-10-30T10:00:00.000Z","level":"error","msg":"request failed","service":"api","version":"v1","error":"GET /stock: upstream inventory returned 504 (UT: upstream request timeout)","latency_ms":1000.51,"method":"GET","route":"/api/products","span_id":"00f067aa0ba902b7","status":504,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","upstream":"inventory"}`
+	for b.Loop() {
+		NormalizeLogLine(line)
 	}
 }
