@@ -655,3 +655,14 @@ func without(ms []K.Metric, kind K.Kind, w string) []K.Metric {
 
 var _ = math.Abs
 var _ evidence.Kind
+
+// BenchmarkDetect: the detectors over a five-service incident's pack.
+func BenchmarkDetect(b *testing.B) {
+	p := timeoutCascadePack().pack()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(Detect(p)) == 0 {
+			b.Fatal("no findings")
+		}
+	}
+}

@@ -18,9 +18,17 @@ type wl = evidence.Workload
 type view struct {
 	p      *evidence.Pack
 	window evidence.Window
+	byKind map[evidence.Kind][]*evidence.Metric
 }
 
-func newView(p *evidence.Pack) *view { return &view{p: p, window: p.Window} }
+func newView(p *evidence.Pack) *view {
+	v := &view{p: p, window: p.Window, byKind: map[evidence.Kind][]*evidence.Metric{}}
+	for i := range p.Metrics {
+		m := &p.Metrics[i]
+		v.byKind[m.Kind] = append(v.byKind[m.Kind], m)
+	}
+	return v
+}
 
 func self(m *evidence.Metric) wl { return wl{Namespace: m.Namespace, Workload: m.Workload} }
 
@@ -36,9 +44,8 @@ func peer(m *evidence.Metric) wl {
 // metrics returns pointers to the pack's metrics of a kind that match.
 func (v *view) metrics(kind evidence.Kind, match func(*evidence.Metric) bool) []*evidence.Metric {
 	var out []*evidence.Metric
-	for i := range v.p.Metrics {
-		m := &v.p.Metrics[i]
-		if m.Kind == kind && (match == nil || match(m)) {
+	for _, m := range v.byKind[kind] {
+		if match == nil || match(m) {
 			out = append(out, m)
 		}
 	}
