@@ -149,6 +149,19 @@ var alertsExpected = map[string]struct{ must, may []string }{
 	"app-oomkill": {
 		must: []string{"MeshContainerOOMKilled shop/inventory"},
 		may:  []string{"MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend"}},
+	// Meshes other than the shop (other namespaces, names and depth).
+	"books-healthy": {},
+	"books-crashloop": {
+		must: []string{"MeshWorkloadCrashLooping books/reviews"},
+		may:  []string{"MeshWorkloadHighErrorRate books/catalog", "MeshWorkloadHighErrorRate books/storefront"}},
+	"canary-on-checkout": {
+		must: []string{"MeshCanaryRolledBack books/checkout"},
+		may:  []string{"MeshWorkloadHighErrorRate books/checkout"}},
+	"leaf-dependency-errors": {
+		must: []string{"MeshWorkloadHighErrorRate books/search-index", "MeshWorkloadHighErrorRate books/catalog", "MeshWorkloadHighErrorRate books/storefront"}},
+	"two-faults": {
+		must: []string{"MeshSidecarMemoryLeak data/geo", "MeshContainerOOMKilled trips/fares"},
+		may:  []string{"MeshWorkloadHighErrorRate trips/flights", "MeshWorkloadHighErrorRate edge/portal", "MeshWorkloadHighErrorRate trips/itinerary"}},
 }
 
 // TestAlertsFireInScenarios evaluates each alert rule over each backfilled
