@@ -41,6 +41,10 @@ type Incident struct {
 	// Version grows with every change; the store refuses a write made from
 	// an older version.
 	Version int64 `json:"version"`
+	// TopFinding is the one line of the top finding of the latest evidence
+	// capture ("" before any, or when nothing stands out); it is not part of
+	// the lifecycle and does not change Version.
+	TopFinding string `json:"topFinding,omitempty"`
 }
 
 // Record is an alert as an incident keeps it.

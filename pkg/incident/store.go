@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 	"time"
@@ -16,7 +17,9 @@ type Batch struct {
 	Alerts []Alert
 	// Complete says Alerts is everything Source has active now (a
 	// reconcile): the store resolves, at the batch's time, every alert of
-	// Source it holds as firing that is not among them.
+	// Source it holds as firing that an earlier complete batch of Source
+	// listed and this one does not. An alert only ever delivered by webhook
+	// (another Alertmanager's, say) is left to its sender to resolve.
 	Complete bool
 }
 
@@ -60,10 +63,30 @@ type Store interface {
 	// Prune deletes incidents resolved before before (the retention), with
 	// their records, and says how many.
 	Prune(ctx context.Context, before time.Time) (int, error)
+	// SaveEvidence stores e as incident id's latest evidence capture (the
+	// one before is replaced) and e.TopFinding on the incident; ErrNotFound
+	// when there is no such incident.
+	SaveEvidence(ctx context.Context, id int64, e Evidence) error
+	// Evidence returns incident id's latest capture, or ErrNotFound when it
+	// has none (yet).
+	Evidence(ctx context.Context, id int64) (Evidence, error)
 	// SchemaVersion is the version of the newest migration applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the store's connections.
 	Close() error
+}
+
+// Evidence is one evidence capture of an incident, as the store keeps it:
+// the pack and the findings are JSON the store does not look into
+// (pkg/evidence's Pack, pkg/findings' ranked findings).
+type Evidence struct {
+	CapturedAt time.Time       `json:"capturedAt"`
+	Pack       json.RawMessage `json:"pack"`
+	Findings   json.RawMessage `json:"findings"`
+	// TopFinding is the top finding's one line, shown in the list.
+	TopFinding string `json:"topFinding,omitempty"`
+	// Partial names the sources the capture could not read.
+	Partial []string `json:"partial,omitempty"`
 }
 
 // ErrNotFound: no incident has that id.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,7 +13,7 @@ import (
 )
 
 const incidentCols = `id, namespace, workload, alertname, state, severity, title, summary,
-	started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version`
+	started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version, top_finding`
 
 const recordCols = `fingerprint, status, labels, annotations, starts_at, ends_at,
 	generator_url, source, first_seen, last_seen`
@@ -96,6 +97,17 @@ func (s *Store) Ingest(ctx context.Context, now time.Time, b incident.Batch) (in
 				return incident.Ingested{}, fmt.Errorf("incident store: ingest: %s: %w", k, err)
 			}
 			res.Changes = append(res.Changes, ch)
+		}
+	}
+	if b.Complete && len(present) > 0 {
+		fps := make([]string, 0, len(present))
+		for fp := range present {
+			fps = append(fps, fp)
+		}
+		list, _ := json.Marshal(fps)
+		if _, err := tx.ExecContext(ctx, `UPDATE records SET listed = 1 WHERE listed = 0 AND source = ? AND status = 'firing'
+			AND fingerprint IN (SELECT value FROM json_each(?))`, b.Source, string(list)); err != nil {
+			return incident.Ingested{}, fmt.Errorf("incident store: ingest: mark listed: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -233,7 +245,8 @@ func scanIncident(row rowScanner) (incident.Incident, error) {
 	var state, reopens string
 	var started, resolved, updated sql.NullString
 	err := row.Scan(&inc.ID, &inc.Key.Namespace, &inc.Key.Workload, &inc.Key.Alertname, &state, &inc.Severity,
-		&inc.Title, &inc.Summary, &started, &resolved, &updated, &reopens, &inc.Flapping, &inc.Alerts, &inc.Firing, &inc.Version)
+		&inc.Title, &inc.Summary, &started, &resolved, &updated, &reopens, &inc.Flapping, &inc.Alerts, &inc.Firing, &inc.Version,
+		&inc.TopFinding)
 	if err != nil {
 		return inc, err
 	}

@@ -215,7 +215,7 @@ func TestAFailedMigrationLeavesThePreviousSchema(t *testing.T) {
 	s := openTemp(t)
 	defer s.Close()
 	bad := append(slices.Clone(migrations), migration{Version: len(migrations) + 1, Name: "999_broken",
-		SQL: "CREATE TABLE evidence (id INTEGER PRIMARY KEY); ALTER TABLE nowhere ADD COLUMN x TEXT;"})
+		SQL: "CREATE TABLE half_done (id INTEGER PRIMARY KEY); ALTER TABLE nowhere ADD COLUMN x TEXT;"})
 	if err := migrate(bg, s.w, bad); err == nil || !strings.Contains(err.Error(), "999_broken") {
 		t.Fatalf("migrate with a broken migration: %v, want an error naming it", err)
 	}
@@ -223,7 +223,7 @@ func TestAFailedMigrationLeavesThePreviousSchema(t *testing.T) {
 		t.Errorf("schema version %d after the failure, want %d", v, len(migrations))
 	}
 	var n int
-	if err := s.w.QueryRowContext(bg, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'evidence'`).Scan(&n); err != nil || n != 0 {
+	if err := s.w.QueryRowContext(bg, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'half_done'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the broken migration's table exists (%d, %v)", n, err)
 	}
 }

@@ -27,7 +27,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (*stmts, error) {
 		{&p.loadRecords, `SELECT ` + recordCols + ` FROM records WHERE incident_id = ? ORDER BY first_seen, fingerprint`},
 		{&p.firingOf, `SELECT i.namespace, i.workload, i.alertname, ` + prefixed("r.", recordCols) + `
 			FROM records r JOIN incidents i ON i.id = r.incident_id
-			WHERE r.source = ? AND r.status = 'firing' AND i.state = 'open'
+			WHERE r.source = ? AND r.status = 'firing' AND r.listed = 1 AND i.state = 'open'
 			ORDER BY i.group_key, r.fingerprint`},
 		{&p.insertIncident, `INSERT INTO incidents (group_key, namespace, workload, alertname,
 			state, severity, title, summary, started_at, resolved_at, updated_at, reopens, flapping, alerts, firing, version)

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"GetRecords", testGet},
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
+		{"Evidence", testEvidence},
 		{"CancelledIngestStoresNothing", testCancelled},
 		{"ConcurrentIngest", testConcurrent},
 	}
@@ -487,6 +488,16 @@ func testComplete(t *testing.T, s incident.Store) {
 	disk := grafanaDisk(t, at(0), "media", "jellyfin")
 	ingest(t, s, at(time.Minute), pod, dep, node)
 	gid := one(t, ingest(t, s, at(time.Minute), disk)).Incident.ID
+	// The reconcile lists the three; an alert that then comes only by
+	// webhook (from another Alertmanager, say) is never listed.
+	if res := ingestBatch(t, s, at(2*time.Minute), incident.Batch{Source: incident.SourceAlertmanager,
+		Alerts: []incident.Alert{pod, dep, node}, Complete: true}); res.MissingResolved != 0 || len(res.Changes) != 0 {
+		t.Fatalf("a reconcile that lists what is stored changed something: %+v", res)
+	}
+	ingestBatch(t, s, at(2*time.Minute), incident.Batch{Source: incident.SourceGrafana, Alerts: []incident.Alert{disk}, Complete: true})
+	other := fire(t, incident.SourceAlertmanager, at(3*time.Minute),
+		map[string]string{"alertname": "KubeJobFailed", "namespace": "batch", "job_name": "nightly-backup", "severity": "warning"}, nil)
+	ingest(t, s, at(3*time.Minute), other)
 
 	now := at(10 * time.Minute)
 	res := ingestBatch(t, s, now, incident.Batch{Source: incident.SourceAlertmanager, Alerts: []incident.Alert{pod}, Complete: true})
@@ -499,7 +510,7 @@ func testComplete(t *testing.T, s incident.Store) {
 	for _, inc := range list(t, s, incident.Filter{}) {
 		_, recs := get(t, s, inc.ID)
 		for _, r := range recs {
-			wantFiring := r.Fingerprint == pod.Fingerprint || r.Fingerprint == disk.Fingerprint
+			wantFiring := r.Fingerprint == pod.Fingerprint || r.Fingerprint == disk.Fingerprint || r.Fingerprint == other.Fingerprint
 			if r.Resolved() == wantFiring {
 				t.Errorf("%s (%s): %s after the reconcile", r.Name(), r.Source, r.Status)
 			}
@@ -519,19 +530,20 @@ func testComplete(t *testing.T, s incident.Store) {
 		}
 	}
 
-	// Nothing active at Alertmanager any more: its last alert resolves, the
-	// Grafana-managed one still fires.
+	// Nothing active at Alertmanager any more: its last listed alert
+	// resolves; the Grafana-managed one and the never-listed one still fire.
 	now = at(15 * time.Minute)
 	res = ingestBatch(t, s, now, incident.Batch{Source: incident.SourceAlertmanager, Complete: true})
 	if res.MissingResolved != 1 {
 		t.Errorf("empty complete batch: want 1 resolved, got %d", res.MissingResolved)
 	}
-	if open := list(t, s, incident.Filter{State: incident.StateOpen}); len(open) != 1 || open[0].ID != gid {
-		t.Errorf("open after Alertmanager reported nothing: want only the Grafana incident %d, got %+v", gid, open)
+	open := list(t, s, incident.Filter{State: incident.StateOpen})
+	if len(open) != 2 || (open[0].ID != gid && open[1].ID != gid) {
+		t.Errorf("open after Alertmanager reported nothing: want the Grafana incident %d and the never-listed one, got %+v", gid, open)
 	}
 	res = ingestBatch(t, s, at(16*time.Minute), incident.Batch{Source: incident.SourceGrafana, Complete: true})
-	if res.MissingResolved != 1 || len(list(t, s, incident.Filter{State: incident.StateOpen})) != 0 {
-		t.Errorf("empty Grafana complete batch: %d resolved, open left %v", res.MissingResolved, list(t, s, incident.Filter{State: incident.StateOpen}))
+	if open := list(t, s, incident.Filter{State: incident.StateOpen}); res.MissingResolved != 1 || len(open) != 1 || open[0].Key.Namespace != "batch" {
+		t.Errorf("empty Grafana complete batch: %d resolved, open left %v", res.MissingResolved, open)
 	}
 	// A complete batch that lacks nothing changes nothing.
 	if res := ingestBatch(t, s, at(17*time.Minute), incident.Batch{Source: incident.SourceGrafana, Complete: true}); res.MissingResolved != 0 || len(res.Changes) != 0 {
@@ -802,4 +814,56 @@ func testConcurrent(t *testing.T, s incident.Store) {
 		t.Errorf("sent %d distinct alerts, stored %d; lost %v", len(want), total, lost)
 	}
 	t.Logf("%d workers × %d batches of %d overlapping alerts: %d incidents, %d distinct alerts stored", workers, batches, perB, len(l), total)
+}
+
+// An incident's evidence capture: saved, read back, replaced by the next;
+// its top finding shows in the list without touching the lifecycle's
+// version, survives later ingests, and goes with the incident when pruned.
+func testEvidence(t *testing.T, s incident.Store) {
+	a := crashLooping(t, at(0), "shop", "checkout-7d9f8b6c5d-x2x9q")
+	c := one(t, ingest(t, s, at(time.Minute), a))
+	id := c.Incident.ID
+	if _, err := s.Evidence(ctx, id); !errors.Is(err, incident.ErrNotFound) {
+		t.Fatalf("evidence before any capture: %v, want ErrNotFound", err)
+	}
+	first := incident.Evidence{CapturedAt: at(2 * time.Minute), Pack: []byte(`{"window":{"from":"x"}}`),
+		Findings: []byte(`[{"cause":"crashloop"}]`), TopFinding: "checkout restarts every 40 s", Partial: []string{"tempo"}}
+	if err := s.SaveEvidence(ctx, id, first); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Evidence(ctx, id)
+	if err != nil || !got.CapturedAt.Equal(first.CapturedAt) || string(got.Pack) != string(first.Pack) ||
+		string(got.Findings) != string(first.Findings) || got.TopFinding != first.TopFinding || len(got.Partial) != 1 {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+	inc, _ := get(t, s, id)
+	if inc.TopFinding != first.TopFinding || inc.Version != c.Incident.Version {
+		t.Errorf("incident after the capture: top %q version %d (was %d)", inc.TopFinding, inc.Version, c.Incident.Version)
+	}
+	second := incident.Evidence{CapturedAt: at(3 * time.Minute), Pack: []byte(`{}`), Findings: []byte(`[]`)}
+	if err := s.SaveEvidence(ctx, id, second); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Evidence(ctx, id); !got.CapturedAt.Equal(second.CapturedAt) || got.TopFinding != "" || len(got.Partial) != 0 {
+		t.Errorf("the later capture did not replace the first: %+v", got)
+	}
+	if err := s.SaveEvidence(ctx, id, incident.Evidence{CapturedAt: at(4 * time.Minute), Pack: []byte(`{`), Findings: []byte(`[]`)}); err == nil {
+		t.Error("a pack that is not JSON was saved")
+	}
+	if err := s.SaveEvidence(ctx, id+1000, second); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("evidence of an unknown incident: %v, want ErrNotFound", err)
+	}
+	if err := s.SaveEvidence(ctx, id, first); err != nil {
+		t.Fatal(err)
+	}
+	one(t, ingest(t, s, at(5*time.Minute), resolve(t, a, at(5*time.Minute))))
+	if l := list(t, s, incident.Filter{}); len(l) != 1 || l[0].TopFinding != first.TopFinding {
+		t.Errorf("after an ingest the list shows %+v", l)
+	}
+	if n, err := s.Prune(ctx, at(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune: %d %v", n, err)
+	}
+	if _, err := s.Evidence(ctx, id); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("evidence of a pruned incident: %v", err)
+	}
 }

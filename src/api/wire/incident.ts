@@ -138,6 +138,12 @@ export interface Incident {
    * an older version.
    */
   version: number /* int64 */;
+  /**
+   * TopFinding is the one line of the top finding of the latest evidence
+   * capture ("" before any, or when nothing stands out); it is not part of
+   * the lifecycle and does not change Version.
+   */
+  topFinding?: string;
 }
 /**
  * Record is an alert as an incident keeps it.
