@@ -25,6 +25,27 @@ type Case struct {
 	Window  evidence.Window
 	// Findings are the incident's ranked findings (Detect).
 	Findings []Finding
+	// Scope is the pack's scope: how well the incident's pack sees a
+	// workload (Group.Top prefers the pack that sees the root best).
+	Scope []evidence.Neighbour
+}
+
+// sight is how well a case's pack sees w: 0 its subject or a direct
+// neighbour (the scope holds their callees too), 1 a second-hop neighbour
+// (its callees unseen), 2 not in its scope.
+func (c Case) sight(w evidence.Workload) int {
+	if w == c.Subject {
+		return 0
+	}
+	for _, n := range c.Scope {
+		if n.Workload == w {
+			if n.Via == "" {
+				return 0
+			}
+			return 1
+		}
+	}
+	return 2
 }
 
 // Group is the incidents that are one fault.
@@ -32,7 +53,9 @@ type Group struct {
 	// Root is the workload the group's findings blame.
 	Root evidence.Workload
 	// Top is the group's finding: the highest-scored finding about Root
-	// among its members' (a None finding about Root when none has one).
+	// among the members whose packs see Root best (as their subject or a
+	// direct neighbour, whose callees they hold too, before those that
+	// have it two calls away); a None finding about Root when none has one.
 	Top Finding
 	// Members are indexes into the cases, ascending; the first is the
 	// root's own incident when it has one.
@@ -158,11 +181,15 @@ func group(cases []Case, idx []int) Group {
 		root = next
 	}
 	g := Group{Root: root}
-	found := false
+	found, sight := false, 4
 	for _, i := range idx {
+		si := cases[i].sight(root)
 		for _, f := range cases[i].Findings {
-			if f.Subject() == root && f.Cause != None && (!found || less(f, g.Top)) {
-				g.Top, found = f, true
+			if f.Subject() != root || f.Cause == None || f.Score < Threshold {
+				continue
+			}
+			if !found || si < sight || si == sight && less(f, g.Top) {
+				g.Top, found, sight = f, true, si
 			}
 		}
 	}

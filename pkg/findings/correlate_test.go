@@ -24,6 +24,7 @@ func TestCorrelateOneFaultOneIncident(t *testing.T) {
 		caseOf("api", tFrom, fnd("stock", TimeoutCascade, 0.9), fnd("stock", LatencyRegression, 0.45)),
 		caseOf("stock", tFrom.Add(2*time.Minute), fnd("stock", TimeoutCascade, 0.85)),
 	}
+	cases[2].Scope = []evidence.Neighbour{{Workload: ref("web"), Role: evidence.RoleCaller}, {Workload: ref("stock"), Role: evidence.RoleCallee}}
 	gs := Correlate(cases)
 	if len(gs) != 1 {
 		t.Fatalf("%d groups: %+v", len(gs), gs)
@@ -34,6 +35,25 @@ func TestCorrelateOneFaultOneIncident(t *testing.T) {
 	}
 	if len(g.Members) != 4 || g.Members[0] != 3 {
 		t.Errorf("members %v (the root's own incident first)", g.Members)
+	}
+}
+
+// The root's own pack sees it best: a caller's pack that has it only two
+// calls away cannot tell what it is.
+func TestCorrelateTakesTheRootsOwnView(t *testing.T) {
+	far := caseOf("web", tFrom, fnd("reco", UpstreamDependency, 0.9))
+	far.Scope = []evidence.Neighbour{{Workload: ref("api"), Role: evidence.RoleCallee}, {Workload: ref("reco"), Role: evidence.RoleCallee, Via: "api"}}
+	own := caseOf("reco", tFrom, fnd("reco", ErrorRegression, 0.85))
+	gs := Correlate([]Case{far, own})
+	if len(gs) != 1 || gs[0].Top.Cause != ErrorRegression || gs[0].Members[0] != 1 {
+		t.Fatalf("%+v", gs)
+	}
+	// A pack that has the root as a direct neighbour sees as well as its own.
+	near := caseOf("api", tFrom, fnd("reco", ErrorRegression, 0.9))
+	near.Scope = []evidence.Neighbour{{Workload: ref("reco"), Role: evidence.RoleCallee}}
+	gs = Correlate([]Case{far, own, near})
+	if len(gs) != 1 || gs[0].Top.Score != 0.9 || gs[0].Top.Cause != ErrorRegression {
+		t.Fatalf("%+v", gs)
 	}
 }
 

@@ -364,7 +364,7 @@ func (v *view) errorRoot(s symptom) (errRoot, bool) {
 	if _, explained := v.errorBlame(s); explained {
 		return errRoot{}, false
 	}
-	r := errRoot{s: s, leaf: len(v.calleesOf(s.w)) == 0}
+	r := errRoot{s: s, leaf: len(v.calleesOf(s.w)) == 0 && v.calleesKnown(s.w)}
 	for _, o := range v.versions(s.w) {
 		if rr := v.requestRate(o); rr != nil && rr.Points > 0 && math.Max(v.level(rr), rr.Max) > 0 {
 			r.siblings = append(r.siblings, o)
@@ -577,73 +577,82 @@ func DetectUpstreamDependency(p *evidence.Pack) []Finding {
 
 // DetectTimeoutCascade: callers' calls to a dependency end in their route
 // timeout (504 UT, or retries exhausted after per-try timeouts, 503 URX) for
-// MinTimeoutShare of the calls or more, the dependency itself does not time
-// out on its own calls (it is the deepest), and it is slow. Nested timeouts
-// — the callers' callers time out on them in turn, the signature of an
-// outer route timeout shorter than the inner one — make it a cascade and
-// score highest; a single level of heavy timeouts on a slow callee scores
-// less, and a few timeouts are left to latency-regression.
+// MinTimeoutShare of the calls or more, and the failure leads, along the
+// calls that fail (timeouts, or 5xx a slow dependency's own callers pass
+// on), to a root that is slow. Nested timeouts — the callers' callers time
+// out on them in turn, the signature of an outer route timeout shorter than
+// the inner one — make it a cascade and score highest; a single level of
+// heavy timeouts on a slow callee scores less, and a few timeouts are left
+// to latency-regression. The finding names the root.
 func DetectTimeoutCascade(p *evidence.Pack) []Finding {
 	v := newView(p)
 	ws := v.workloads()
-	// timedOut[c] lists the callers whose calls to c time out.
-	timedOut := map[wl][]wl{}
-	share := map[[2]wl]float64{}
+	timedOut := map[[2]wl]float64{}
 	evid := map[[2]wl][]*evidence.Metric{}
+	var callees []wl
+	seen := map[wl]bool{}
 	for _, w := range ws {
 		for _, c := range v.callees(w) {
-			sh, ms := v.timeoutShare(w, c)
-			if sh >= MinTimeoutShare {
-				timedOut[c] = append(timedOut[c], w)
-				share[[2]wl{w, c}] = sh
-				evid[[2]wl{w, c}] = ms
+			if sh, ms := v.timeoutShare(w, c); sh >= MinTimeoutShare {
+				timedOut[[2]wl{w, c}], evid[[2]wl{w, c}] = sh, ms
+				if !seen[c] {
+					seen[c] = true
+					callees = append(callees, c)
+				}
 			}
 		}
 	}
+	sortWorkloads(callees)
+	// Each timed-out callee's failure leads to a root: where its own
+	// errors (or latency) stop being explained by its calls.
+	roots := map[wl][]wl{}
+	var order []wl
+	for _, c := range callees {
+		r := c
+		steps := v.chain(c, v.errorNext)
+		if len(steps) == 0 {
+			steps = v.chain(c, v.latencyNext)
+		}
+		if len(steps) > 0 {
+			r = steps[len(steps)-1].callee
+		}
+		if _, ok := roots[r]; !ok {
+			order = append(order, r)
+		}
+		roots[r] = append(roots[r], c)
+	}
 	var out []Finding
-	for _, c := range ws {
-		callers := timedOut[c]
-		if len(callers) == 0 {
-			continue
-		}
-		deeper := false
-		for _, d := range v.callees(c) {
-			if share[[2]wl{c, d}] >= MinTimeoutShare {
-				deeper = true
-			}
-		}
-		if deeper {
-			continue
-		}
-		// Depth: the longest chain of timing-out calls that ends at c.
-		depth, path := v.timeoutDepth(c, timedOut, map[wl]bool{})
-		maxShare := 0.0
+	for _, r := range order {
+		depth, path := v.failureDepth(r, timedOut, map[wl]bool{})
 		var e []string
 		var shareText []string
-		for _, x := range callers {
-			sh := share[[2]wl{x, c}]
-			maxShare = math.Max(maxShare, sh)
-			e = append(e, ids(evid[[2]wl{x, c}]...)...)
-			shareText = append(shareText, fmt.Sprintf("%s→%s %s timed out", name(x, c), name(c, c), pct(sh)))
+		maxShare := 0.0
+		for i := 0; i+1 < len(path); i++ {
+			k := [2]wl{path[i], path[i+1]}
+			if sh, ok := timedOut[k]; ok {
+				maxShare = math.Max(maxShare, sh)
+				e = append(e, ids(evid[k]...)...)
+				shareText = append(shareText, fmt.Sprintf("%s→%s %s timed out", name(path[i], r), name(path[i+1], r), pct(sh)))
+			}
 		}
 		slow := false
 		var slowText string
-		if s := v.latencySymptom(c); s.latM != nil && (s.lat || s.latRatio >= 2) {
+		if s := v.latencySymptom(r); s.latM != nil && (s.lat || s.latRatio >= 2) {
 			slow = true
-			slowText = fmt.Sprintf("; %s P99 %s (baseline %s)", c.Workload, ms(v.level(s.latM)), ms(*s.latM.Baseline))
+			slowText = fmt.Sprintf("; %s P99 %s (baseline %s)", r.Workload, ms(v.level(s.latM)), ms(*s.latM.Baseline))
 			e = append(e, s.latM.ID)
 		} else {
-			for _, x := range callers {
-				if l := v.edgeLatency(x, c); l != nil && (l.Baseline == nil || v.level(l) >= 2**l.Baseline) {
+			for _, x := range v.callers(r) {
+				if l := v.edgeLatency(x, r); l != nil && (l.Baseline == nil || v.level(l) >= 2**l.Baseline) {
 					slow = true
-					slowText = fmt.Sprintf("; %s→%s P99 %s", name(x, c), c.Workload, ms(v.level(l)))
+					slowText = fmt.Sprintf("; %s→%s P99 %s", name(x, r), r.Workload, ms(v.level(l)))
 					e = append(e, l.ID)
 					break
 				}
 			}
 		}
 		var score float64
-		expl := fmt.Sprintf("%s is slow and its callers give up: %s", c.Workload, join(shareText))
+		expl := fmt.Sprintf("%s is slow and its callers give up: %s", r.Workload, join(shareText))
 		switch {
 		case depth >= 2:
 			score = 0.82
@@ -651,19 +660,12 @@ func DetectTimeoutCascade(p *evidence.Pack) []Finding {
 				score += 0.08
 			}
 			expl = fmt.Sprintf("timeouts cascade along %s: %s", pathText(path), join(shareText))
-			// The outer call's P99 under the inner one: the outer route
+			// An outer call's P99 under an inner one: the outer route
 			// timeout is the shorter.
-			if len(path) >= 3 {
-				outer, inner := v.edgeLatency(path[len(path)-3], path[len(path)-2]), v.edgeLatency(path[len(path)-2], path[len(path)-1])
-				if outer != nil && inner != nil && v.level(outer) < v.level(inner) {
-					score += 0.04
-					expl += fmt.Sprintf("; nested timeouts: %s→%s P99 %s < %s→%s P99 %s", name(path[len(path)-3], c), name(path[len(path)-2], c), ms(v.level(outer)),
-						name(path[len(path)-2], c), c.Workload, ms(v.level(inner)))
-					e = append(e, outer.ID, inner.ID)
-				}
-				if sh, ms := v.timeoutShare(path[len(path)-3], path[len(path)-2]); sh > 0 {
-					e = append(e, ids(ms...)...)
-				}
+			if outer, inner := v.invertedTimeouts(path, timedOut); outer != nil {
+				score += 0.04
+				expl += fmt.Sprintf("; nested timeouts: %s P99 %s < %s P99 %s", edgeText(outer, r), ms(v.level(outer)), edgeText(inner, r), ms(v.level(inner)))
+				e = append(e, outer.ID, inner.ID)
 			}
 		case slow && maxShare >= 0.2:
 			score = 0.75 + 0.1*math.Min(1, maxShare/0.5)
@@ -672,27 +674,60 @@ func DetectTimeoutCascade(p *evidence.Pack) []Finding {
 		default:
 			score = 0.4
 		}
-		out = append(out, Finding{Namespace: c.Namespace, Workload: c.Workload, Score: score, Explanation: expl + slowText, Evidence: e})
+		out = append(out, Finding{Namespace: r.Namespace, Workload: r.Workload, Score: score, Explanation: expl + slowText, Evidence: e})
 	}
 	return out
 }
 
-// timeoutDepth is the number of timing-out calls in the longest chain
-// ending at c, and the chain's workloads (c last).
-func (v *view) timeoutDepth(c wl, timedOut map[wl][]wl, seen map[wl]bool) (int, []wl) {
+// failureDepth is the number of timing-out calls on the longest chain of
+// failing calls (timeouts, or 5xx passed on) that ends at c, and the
+// chain's workloads (c last).
+func (v *view) failureDepth(c wl, timedOut map[[2]wl]float64, seen map[wl]bool) (int, []wl) {
 	if seen[c] {
 		return 0, []wl{c}
 	}
 	seen[c] = true
 	defer delete(seen, c)
 	best, bestPath := 0, []wl{c}
-	for _, x := range timedOut[c] {
-		d, path := v.timeoutDepth(x, timedOut, seen)
-		if d+1 > best {
-			best, bestPath = d+1, append(append([]wl(nil), path...), c)
+	for _, x := range v.callers(c) {
+		step := 0
+		if _, ok := timedOut[[2]wl{x, c}]; ok {
+			step = 1
+		} else if t, _ := v.edgeErrors(x, c); t == nil || math.Max(v.excess(t), peakExcess(t)/2) < MinErrorExcess {
+			continue // x's calls to c do not fail
+		}
+		d, path := v.failureDepth(x, timedOut, seen)
+		if d+step > best || (d+step == best && len(path)+1 > len(bestPath)) {
+			best, bestPath = d+step, append(append([]wl(nil), path...), c)
 		}
 	}
 	return best, bestPath
+}
+
+// invertedTimeouts finds, along a failing chain, a timed-out call whose P99
+// (capped by its route timeout) is under that of a timed-out call further
+// in: the outer timeout shorter than the inner one.
+func (v *view) invertedTimeouts(path []wl, timedOut map[[2]wl]float64) (outer, inner *evidence.Metric) {
+	var lat []*evidence.Metric
+	for i := 0; i+1 < len(path); i++ {
+		if _, ok := timedOut[[2]wl{path[i], path[i+1]}]; ok {
+			if l := v.edgeLatency(path[i], path[i+1]); l != nil {
+				lat = append(lat, l)
+			}
+		}
+	}
+	for i := 0; i < len(lat); i++ {
+		for j := i + 1; j < len(lat); j++ {
+			if v.level(lat[i]) < v.level(lat[j]) {
+				return lat[i], lat[j]
+			}
+		}
+	}
+	return nil, nil
+}
+
+func edgeText(m *evidence.Metric, rel wl) string {
+	return name(self(m), rel) + "→" + name(peer(m), rel)
 }
 
 func pathText(path []wl) string {

@@ -258,6 +258,48 @@ func TestTimeoutCascadeOneLevelVisible(t *testing.T) {
 	wantTop(t, b.pack(), "stock", TimeoutCascade)
 }
 
+// A cascade whose middle call fails with the 504 the callee passes on
+// (its own route timeout is longer than the time its callee takes to time
+// out): the timeouts are nested across it.
+func TestTimeoutCascadeThroughPassedOn504(t *testing.T) {
+	b := newPack("web").scope(K.RoleCaller, "edge/gateway").scope(K.RoleCallee, "api")
+	b.p.Scope = append(b.p.Scope, K.Neighbour{Workload: ref("reco"), Role: K.RoleCallee, Via: "api"})
+	for _, w := range []string{"web", "api", "reco", "profiles"} {
+		b.metric(K.KindRequestRate, w).base(5).win(5).add()
+	}
+	b.edgeM(K.KindEdgeErrorRatio, "web", "api").detail("code", "504", "flags", "UT").base(0).win(0.8).minmax(0, 0.9).change(tOn, 0.85).add().
+		edgeM(K.KindEdgeLatencyP99, "web", "api").base(60).win(700).minmax(60, 700).change(tOn, 700).add().
+		metric(K.KindLatencyP99, "api").base(55).win(990).minmax(50, 1000).change(tOn, 995).add().
+		metric(K.KindErrorRatio, "api").detail("code", "504", "flags", "-").base(0).win(0.7).minmax(0, 0.8).change(tOn, 0.75).add().
+		edgeM(K.KindEdgeErrorRatio, "api", "reco").detail("code", "504", "flags", "-").base(0).win(0.7).minmax(0, 0.8).change(tOn, 0.75).add().
+		metric(K.KindLatencyP99, "reco").base(47).win(950).minmax(45, 990).change(tOn, 990).add().
+		metric(K.KindErrorRatio, "reco").detail("code", "504", "flags", "-").base(0).win(0.65).minmax(0, 0.7).change(tOn, 0.68).add().
+		edgeM(K.KindEdgeErrorRatio, "reco", "profiles").detail("code", "504", "flags", "UT").base(0).win(0.64).minmax(0, 0.7).change(tOn, 0.66).add().
+		edgeM(K.KindEdgeLatencyP99, "reco", "profiles").base(12).win(900).minmax(12, 900).change(tOn, 900).add().
+		metric(K.KindLatencyP99, "profiles").base(10).win(990).minmax(9, 1000).change(tOn, 995).add()
+	top := wantTop(t, b.pack(), "profiles", TimeoutCascade, b.id(K.KindEdgeErrorRatio, "reco", "profiles", "", "code", "504", "flags", "UT"))
+	if !strings.Contains(top.Explanation, "nested") || !strings.Contains(top.Explanation, "web → api → reco → profiles") {
+		t.Errorf("%s", top)
+	}
+	wantNone(t, b.pack(), "api", TimeoutCascade)
+	wantNone(t, b.pack(), "reco", ErrorRegression)
+}
+
+// A failing workload two calls away: the pack does not show its own
+// callees, so it cannot be told to be a backend.
+func TestSecondHopIsNoKnownLeaf(t *testing.T) {
+	mk := func(via string) *packB {
+		b := newPack("web").scope(K.RoleCallee, "api")
+		b.p.Scope = append(b.p.Scope, K.Neighbour{Workload: ref("reco"), Role: K.RoleCallee, Via: via})
+		return b.metric(K.KindErrorRatio, "reco").base(0).win(0.09).minmax(0, 0.1).change(tOn, 0.09).add().
+			edgeM(K.KindEdgeErrorRatio, "api", "reco").detail("code", "500", "flags", "-").base(0).win(0.09).minmax(0, 0.1).change(tOn, 0.09).add().
+			metric(K.KindErrorRatio, "api").base(0).win(0.05).minmax(0, 0.06).change(tOn, 0.05).add().
+			edgeM(K.KindEdgeErrorRatio, "web", "api").detail("code", "500", "flags", "-").base(0).win(0.05).minmax(0, 0.06).change(tOn, 0.05).add()
+	}
+	wantTop(t, mk("api").pack(), "reco", ErrorRegression)
+	wantTop(t, mk("").pack(), "reco", UpstreamDependency) // a direct neighbour with no callees of its own
+}
+
 // ---- confusable pairs ----
 
 func TestLeakVersusOOM(t *testing.T) {

@@ -159,6 +159,21 @@ func keys(m map[wl]bool) []wl {
 	return out
 }
 
+// calleesKnown reports whether the pack would show w's callees: the
+// subject's and its direct neighbours' are in its scope (Collect adds the
+// callees' callees), a second-hop neighbour's (Via) are not.
+func (v *view) calleesKnown(w wl) bool {
+	if w == v.p.Subject {
+		return true
+	}
+	for _, n := range v.p.Scope {
+		if n.Workload == w {
+			return n.Via == ""
+		}
+	}
+	return false
+}
+
 // hasServerSide reports whether the pack has w's own (server side) request
 // metrics: without them, what is known of w is what its callers see.
 func (v *view) hasServerSide(w wl) bool {

@@ -12,6 +12,12 @@
 // workload and cause; a control run scores when nothing is found, its
 // incidents none and, so the check has teeth, every workload of its mesh
 // probed with an alert of its own.
+//
+// testdata/unseen holds scenarios on a mesh none of the built-in ones has
+// (namespaces media, media-data and ml, a StatefulSet, the canary on another
+// service, a cascade through a passed-on 504), for a check of generality:
+//
+//	meshwatch eval $(for f in pkg/devkit/eval/testdata/unseen/*.yaml; do echo --scenario-file $f; done)
 package eval
 
 import (
@@ -426,7 +432,7 @@ func evaluate(ctx context.Context, api v1.API, src evidence.Sources, rules []pro
 		if inc.Probe {
 			continue
 		}
-		cases = append(cases, findings.Case{Subject: inc.Pack.Subject, Window: inc.Pack.Window, Findings: inc.Findings})
+		cases = append(cases, findings.Case{Subject: inc.Pack.Subject, Window: inc.Pack.Window, Findings: inc.Findings, Scope: inc.Pack.Scope})
 	}
 	res.Groups = findings.Correlate(cases)
 	res.Matched, res.Quiet = score(res)

@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -147,5 +149,35 @@ func TestControlRunPassesOnlyQuiet(t *testing.T) {
 	}
 	if tops := noisy.Tops(); tops[0].Workload != "api" {
 		t.Errorf("tops %v", tops)
+	}
+}
+
+// The scenarios of a mesh none of MeshWatch's built-in ones has (namespaces
+// media, media-data and ml, other names, a StatefulSet, the canary on
+// streams), for meshwatch eval --scenario-file: they stay valid and their
+// truth maps to the vocabulary.
+func TestUnseenScenariosParse(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "unseen", "*.yaml"))
+	if len(files) < 8 {
+		t.Fatalf("%d unseen scenarios", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := simulator.ParseScenario(b)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if _, err := simulator.LookupScenario(sc.Name); err == nil {
+			t.Errorf("%s: %s is a built-in scenario's name", f, sc.Name)
+		}
+		for _, fl := range sc.Truth.Faults() {
+			if _, err := CauseOf(fl.CauseClass); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
 	}
 }
