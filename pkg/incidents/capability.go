@@ -47,6 +47,14 @@ type Options struct {
 	Retention time.Duration
 	// BodyLimit caps a webhook body (zero: intake.DefaultLimit).
 	BodyLimit int64
+	// Capture, when set, assembles an open incident's evidence and findings
+	// (the evidence and detector stages); the worker loop runs it for every
+	// open incident whose last capture is older than CaptureEvery (zero:
+	// a minute), and at once for a new or reopened incident. A capture that
+	// fails is tried again on the next round; the incident is kept
+	// regardless.
+	Capture      func(ctx context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error)
+	CaptureEvery time.Duration
 	// Heartbeat re-sends the incidents frame when nothing changed (zero:
 	// 30 s). Now is the clock (nil: time.Now).
 	Heartbeat time.Duration
@@ -159,14 +167,29 @@ func (s *Service) intake(source string, decode func([]byte, time.Time) (intake.P
 		if len(got.Changes) > 0 {
 			s.hub.changed()
 		}
-		if p.Delivery.TruncatedAlerts > 0 {
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
+		if p.Delivery.TruncatedAlerts > 0 || (s.opts.Capture != nil && opened(got.Changes)) {
+			s.wake()
 		}
 		httpjson.Write(w, http.StatusOK, resp)
 	}
+}
+
+// wake asks the worker loop for a round now.
+func (s *Service) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// opened reports whether changes made or reopened an incident.
+func opened(changes []incident.Change) bool {
+	for _, c := range changes {
+		if (c.Created || c.Reopened) && c.Incident.State == incident.StateOpen {
+			return true
+		}
+	}
+	return false
 }
 
 // intakeError answers a delivery that could not be read or decoded at all
@@ -223,7 +246,15 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 		if recs == nil {
 			recs = []incident.Record{}
 		}
-		httpjson.Write(w, http.StatusOK, DetailResponse{Incident: inc, Alerts: recs})
+		resp := DetailResponse{Incident: inc, Alerts: recs}
+		switch ev, err := s.store.Evidence(r.Context(), id); {
+		case err == nil:
+			resp.Evidence = &ev
+		case !errors.Is(err, incident.ErrNotFound):
+			httpjson.Error(w, http.StatusServiceUnavailable, "the incident's evidence could not be read", err.Error())
+			return
+		}
+		httpjson.Write(w, http.StatusOK, resp)
 	}
 }
 
@@ -262,6 +293,7 @@ func (s *Service) loop(ctx context.Context) {
 	var lastPrune time.Time
 	for {
 		s.ReconcileOnce(ctx)
+		s.CaptureDue(ctx)
 		if now := s.opts.Now(); s.opts.Retention > 0 && now.Sub(lastPrune) >= time.Hour {
 			if _, err := s.store.Prune(ctx, now.Add(-s.opts.Retention)); err == nil {
 				lastPrune = now
@@ -298,6 +330,50 @@ func (s *Service) ReconcileOnce(ctx context.Context) (incident.Ingested, error) 
 	}
 	return got, nil
 }
+
+// CaptureDue captures the evidence of every open incident whose last
+// capture is older than CaptureEvery (or that has none), one after the
+// other, and returns how many it saved.
+func (s *Service) CaptureDue(ctx context.Context) int {
+	if s.opts.Capture == nil || s.store == nil {
+		return 0
+	}
+	every := s.opts.CaptureEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	open, err := s.store.List(ctx, incident.Filter{State: incident.StateOpen, Limit: maxCapturesPerRound})
+	if err != nil {
+		return 0
+	}
+	saved := 0
+	for _, inc := range open {
+		now := s.opts.Now()
+		if ev, err := s.store.Evidence(ctx, inc.ID); err == nil && now.Sub(ev.CapturedAt) < every {
+			continue
+		}
+		_, recs, err := s.store.Get(ctx, inc.ID)
+		if err != nil {
+			continue
+		}
+		ev, err := s.opts.Capture(ctx, inc, recs, now)
+		if err != nil || ctx.Err() != nil {
+			continue
+		}
+		if ev.CapturedAt.IsZero() {
+			ev.CapturedAt = now
+		}
+		if err := s.store.SaveEvidence(ctx, inc.ID, ev); err == nil {
+			saved++
+			s.hub.changed()
+		}
+	}
+	return saved
+}
+
+// maxCapturesPerRound bounds the open incidents one round captures (the
+// most recently updated first).
+const maxCapturesPerRound = 50
 
 // frame is the current incidents frame, or an error frame saying why there
 // is none.

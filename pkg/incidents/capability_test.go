@@ -381,3 +381,64 @@ func TestATruncatedDeliveryTriggersAReconcile(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A new incident gets its evidence captured at once by the worker loop; the
+// list shows the top finding, the detail the capture; a failing capture
+// keeps the incident and is tried again; a fresh capture is not redone.
+func TestNewIncidentsGetTheirEvidenceCaptured(t *testing.T) {
+	var calls atomic.Int32
+	var failing atomic.Bool
+	failing.Store(true)
+	capture := func(_ context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error) {
+		calls.Add(1)
+		if failing.Load() {
+			return incident.Evidence{}, errors.New("prometheus unreachable")
+		}
+		return incident.Evidence{CapturedAt: now, Pack: []byte(`{"subject":{"namespace":"` + inc.Key.Namespace + `"}}`),
+			Findings: []byte(`[{"cause":"crashloop","alerts":` + fmt.Sprint(len(recs)) + `}]`), TopFinding: inc.Key.Workload + " keeps restarting"}, nil
+	}
+	src := &fakeSource{err: errors.New("no reconcile here")}
+	in := newInstance(t, Options{Capture: capture, CaptureEvery: time.Hour, Every: time.Hour,
+		Reconcile: &Reconciler{Name: incident.SourceAlertmanager, Active: src.active}})
+	waitCalls(t, src, 1)
+	_, body := in.call(t, viewer, http.MethodPost, RouteAlertmanager, amPayload(amAlert("firing", crashLoop("ledger-7d9c6b5f4-x2x9z"), started)))
+	id := int64(body["incidents"].([]any)[0].(float64))
+
+	waitFor(t, func() bool { return calls.Load() >= 1 }, "the new incident's capture")
+	if n := in.svc.CaptureDue(context.Background()); n != 0 {
+		t.Fatalf("a failing capture saved %d", n)
+	}
+	_, detail := in.call(t, viewer, http.MethodGet, fmt.Sprintf("%s/%d", RouteIncidents, id), "")
+	if detail["evidence"] != nil || detail["incident"].(map[string]any)["state"] != "open" {
+		t.Fatalf("after a failed capture: %v", detail)
+	}
+
+	failing.Store(false)
+	if n := in.svc.CaptureDue(context.Background()); n != 1 {
+		t.Fatalf("the retry saved %d captures, want 1", n)
+	}
+	_, detail = in.call(t, viewer, http.MethodGet, fmt.Sprintf("%s/%d", RouteIncidents, id), "")
+	ev, _ := detail["evidence"].(map[string]any)
+	if ev == nil || ev["topFinding"] != "ledger keeps restarting" || ev["pack"].(map[string]any)["subject"] == nil {
+		t.Fatalf("detail evidence: %v", detail["evidence"])
+	}
+	_, list := in.call(t, viewer, http.MethodGet, RouteIncidents, "")
+	if top := list["incidents"].([]any)[0].(map[string]any)["topFinding"]; top != "ledger keeps restarting" {
+		t.Errorf("the list's top finding: %v", top)
+	}
+	before := calls.Load()
+	if n := in.svc.CaptureDue(context.Background()); n != 0 || calls.Load() != before {
+		t.Errorf("a capture younger than CaptureEvery was redone")
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

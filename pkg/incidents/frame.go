@@ -41,8 +41,8 @@ const (
 const FrameName = "incidents"
 
 // Frame turns incidents into the "incidents" frame, one row per incident in
-// the given order; resolvedAt is null while open. topFinding is empty until
-// the evidence stage fills it.
+// the given order; resolvedAt is null while open. topFinding is the top
+// finding's line of the latest evidence capture ("" before any).
 func Frame(list []incident.Incident) *data.Frame {
 	n := len(list)
 	id := make([]int64, n)
@@ -62,6 +62,7 @@ func Frame(list []incident.Incident) *data.Frame {
 		}
 		alerts[i], firing[i], reopens[i] = int64(in.Alerts), int64(in.Firing), int64(len(in.Reopens))
 		flapping[i] = in.Flapping
+		top[i] = in.TopFinding
 	}
 	f := data.NewFrame(FrameName,
 		data.NewField(FieldID, nil, id),
@@ -138,4 +139,8 @@ type ListResponse struct {
 type DetailResponse struct {
 	Incident incident.Incident `json:"incident"`
 	Alerts   []incident.Record `json:"alerts"`
+	// Evidence is the latest evidence capture: the pack (pkg/evidence's
+	// Pack) and the ranked findings (pkg/findings' Finding list); absent
+	// before the first capture.
+	Evidence *incident.Evidence `json:"evidence,omitempty"`
 }

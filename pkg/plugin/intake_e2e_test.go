@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,9 +136,13 @@ func (g *resourceGateway) ackedSet() map[string]bool {
 // intakeSettings points the plugin at Alertmanager (for the reconcile) and
 // a store; updated tells instances apart (a settings save).
 func intakeSettings(t *testing.T, amURL, dbPath string, updated time.Time) backend.PluginContext {
+	return intakeSettingsWith(t, amURL, amURL, dbPath, updated)
+}
+
+func intakeSettingsWith(t *testing.T, amURL, promURL, dbPath string, updated time.Time) backend.PluginContext {
 	pc := pluginContext(t, map[string]any{
 		"alertmanager": map[string]any{"url": amURL, "timeoutSeconds": 5},
-		"prometheus":   map[string]any{"url": amURL},
+		"prometheus":   map[string]any{"url": promURL},
 		"kubernetes":   map[string]any{"mode": "disabled"},
 		"storage":      map[string]any{"path": dbPath},
 	}, nil)
@@ -207,7 +212,7 @@ func TestProtocolAlertmanagerWebhookBecomesOneIncident(t *testing.T) {
 	if err := os.WriteFile(rules, []byte(plugin.AlertRulesForTest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	harness.StartPrometheus(t, harness.PrometheusOptions{RuleFiles: []string{rules}, EvaluationInterval: time.Second, AlertmanagerURL: am.URL})
+	prom := harness.StartPrometheus(t, harness.PrometheusOptions{RuleFiles: []string{rules}, EvaluationInterval: time.Second, AlertmanagerURL: am.URL})
 
 	var list incidents.ListResponse
 	deadline := time.Now().Add(90 * time.Second)
@@ -233,7 +238,7 @@ func TestProtocolAlertmanagerWebhookBecomesOneIncident(t *testing.T) {
 	}
 	// A settings save: the new instance reconciles with Alertmanager's API
 	// at once; the same alert stays one alert of one incident.
-	pc2 := intakeSettings(t, am.URL, db, time.Unix(1700000100, 0))
+	pc2 := intakeSettingsWith(t, am.URL, prom.URL, db, time.Unix(1700000100, 0))
 	gw.use(p, pc2)
 	time.Sleep(2 * time.Second)
 	resp = call(t, p, pc2, http.MethodGet, "incidents", nil, nil)
@@ -246,6 +251,35 @@ func TestProtocolAlertmanagerWebhookBecomesOneIncident(t *testing.T) {
 	// The pending alert (for: 1h) made nothing.
 	if strings.Contains(string(resp.Body), "CartLatencyRising") {
 		t.Fatal("a pending alert became an incident")
+	}
+	// The worker captured the open incident's evidence: the window reaches
+	// back at least 5 minutes before the alert (the rule has no for), and
+	// the Loki this instance points at (the default in-cluster address,
+	// unreachable here) is named as a source the pack lacks.
+	var detail incidents.DetailResponse
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp = call(t, p, pc2, http.MethodGet, fmt.Sprintf("incidents/%d", in.ID), nil, nil)
+		if err := json.Unmarshal(resp.Body, &detail); err != nil {
+			t.Fatalf("%d %s", resp.Status, resp.Body)
+		}
+		if detail.Evidence != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no evidence captured for the open incident within 60 s")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var pack struct {
+		Window struct {
+			From time.Time `json:"from"`
+		} `json:"window"`
+	}
+	if err := json.Unmarshal(detail.Evidence.Pack, &pack); err != nil {
+		t.Fatal(err)
+	}
+	if lead := in.StartedAt.Sub(pack.Window.From); lead < 5*time.Minute || !slices.Contains(detail.Evidence.Partial, "loki") {
+		t.Errorf("evidence: window from %s (%s before the alert), partial %v", pack.Window.From, lead, detail.Evidence.Partial)
 	}
 }
 

@@ -2,12 +2,15 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/alerts"
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/configapi"
+	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/findings"
 	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
 	"github.com/meshwatch/meshwatch/pkg/incidents"
@@ -49,6 +52,7 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 		Every:     time.Duration(cfg.Incidents.ReconcileSeconds) * time.Second,
 		Retention: time.Duration(cfg.Storage.RetentionDays) * 24 * time.Hour,
 		Heartbeat: alertsHeartbeat,
+		Capture:   captureWith(sys),
 	}
 	if err := systems.SectionErr(loadErr, "incidents"); err != nil {
 		o.StoreErr = err // the grouping is not what the admin wrote: take nothing in
@@ -78,6 +82,45 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 		o.ReconcileErr = fmt.Errorf("neither Alertmanager nor Prometheus can be read (%v; %v)", sys.AlertmanagerErr, sys.PrometheusErr)
 	}
 	return o
+}
+
+// captureWith is the evidence and detector stages over the configured
+// systems: the pack from Prometheus (required), Loki and Tempo (when they
+// can be read), and the findings the detectors draw from it. The whole
+// pack is kept, so that every evidence id a finding cites can be shown;
+// nil without Prometheus.
+func captureWith(sys *systems.Set) func(context.Context, incident.Incident, []incident.Record, time.Time) (incident.Evidence, error) {
+	if sys.Prometheus == nil {
+		return nil
+	}
+	src := evidence.Sources{Prometheus: sys.Prometheus.API()}
+	if sys.Loki != nil {
+		src.Loki = sys.Loki
+	}
+	if sys.Tempo != nil {
+		src.Tempo = sys.Tempo
+	}
+	return func(ctx context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error) {
+		pack := evidence.Collect(ctx, src, evidence.FromIncident(inc, recs), now)
+		found := findings.Detect(&pack)
+		packJSON, err := json.Marshal(pack)
+		if err != nil {
+			return incident.Evidence{}, err
+		}
+		foundJSON, err := json.Marshal(append([]findings.Finding{}, found...))
+		if err != nil {
+			return incident.Evidence{}, err
+		}
+		ev := incident.Evidence{CapturedAt: now, Pack: packJSON, Findings: foundJSON}
+		if len(found) > 0 {
+			top := found[0]
+			ev.TopFinding = fmt.Sprintf("%s/%s: %s — %s", top.Namespace, top.Workload, top.Cause, top.Explanation)
+		}
+		for _, p := range pack.Partial {
+			ev.Partial = append(ev.Partial, p.Source)
+		}
+		return ev, nil
+	}
 }
 
 // alertsSource reads the alerts from Prometheus, or says why it cannot.

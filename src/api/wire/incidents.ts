@@ -101,4 +101,10 @@ export interface ListResponse {
 export interface DetailResponse {
   incident: incident.Incident;
   alerts: incident.Record[];
+  /**
+   * Evidence is the latest evidence capture: the pack (pkg/evidence's
+   * Pack) and the ranked findings (pkg/findings' Finding list); absent
+   * before the first capture.
+   */
+  evidence?: unknown /* incident.Evidence */;
 }
