@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -32,26 +33,43 @@ const (
 	PhTime     = "<ts>"
 )
 
-var (
-	reUUID = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
-	// RFC 3339 / ISO 8601 timestamps, with optional fraction and zone.
-	reTime = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\b`)
-	// IPv4 with an optional port; IPv6 of at least three groups.
-	reIPv4 = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b`)
-	reIPv6 = regexp.MustCompile(`(?i)(?:\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}:?)*[0-9a-f]*)`)
-	// A time of day (10:42:17, 10:42:17.123).
-	reClock = regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`)
-	// A Deployment's pod name: <workload>-<pod-template-hash>-<suffix>.
-	rePod = regexp.MustCompile(`\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)-[` + signals.SafeAlphabet + `]{1,10}-[` + signals.SafeAlphabet + `]{5}\b`)
-	// 0x-prefixed hex, and hex runs of 8 or more (hashes, trace and span
-	// ids, digests); pure-digit runs are left to the number rule.
-	reHex0x = regexp.MustCompile(`(?i)\b0x[0-9a-f]+\b`)
-	reHex   = regexp.MustCompile(`(?i)\b[0-9a-f]{8,}\b`)
-	// Durations: 1.5s, 250ms, 1m30s, 20 µs.
-	reDuration = regexp.MustCompile(`\b\d+(?:\.\d+)?(?:h\d+m(?:\d+(?:\.\d+)?s)?|m\d+(?:\.\d+)?s|\s?(?:ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hr|hrs|hours)\b)`)
-	// An HTTP status after a word that says so stays: it is the message.
-	reStatusCtx = regexp.MustCompile(`(?i)(?:status|code|returned|return|http|response|got)[\s:=_"]*$`)
-)
+// logREs are the normalization patterns, compiled on first use (not at
+// start-up: the plugin process keeps its idle footprint small).
+type logREs struct {
+	reUUID      *regexp.Regexp
+	reTime      *regexp.Regexp
+	reIPv4      *regexp.Regexp
+	reIPv6      *regexp.Regexp
+	reClock     *regexp.Regexp
+	rePod       *regexp.Regexp
+	reHex0x     *regexp.Regexp
+	reHex       *regexp.Regexp
+	reDuration  *regexp.Regexp
+	reStatusCtx *regexp.Regexp
+}
+
+var logRE = sync.OnceValue(func() *logREs {
+	return &logREs{
+		reUUID: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`),
+		// RFC 3339 / ISO 8601 timestamps, with optional fraction and zone.
+		reTime: regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\b`),
+		// IPv4 with an optional port; IPv6 of at least three groups.
+		reIPv4: regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b`),
+		reIPv6: regexp.MustCompile(`(?i)(?:\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}:?)*[0-9a-f]*)`),
+		// A time of day (10:42:17, 10:42:17.123).
+		reClock: regexp.MustCompile(`\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b`),
+		// A Deployment's pod name: <workload>-<pod-template-hash>-<suffix>.
+		rePod: regexp.MustCompile(`\b([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)-[` + signals.SafeAlphabet + `]{1,10}-[` + signals.SafeAlphabet + `]{5}\b`),
+		// 0x-prefixed hex, and hex runs of 8 or more (hashes, trace and span
+		// ids, digests); pure-digit runs are left to the number rule.
+		reHex0x: regexp.MustCompile(`(?i)\b0x[0-9a-f]+\b`),
+		reHex:   regexp.MustCompile(`(?i)\b[0-9a-f]{8,}\b`),
+		// Durations: 1.5s, 250ms, 1m30s, 20 µs.
+		reDuration: regexp.MustCompile(`\b\d+(?:\.\d+)?(?:h\d+m(?:\d+(?:\.\d+)?s)?|m\d+(?:\.\d+)?s|\s?(?:ns|us|µs|ms|s|sec|secs|seconds|m|min|mins|minutes|h|hr|hrs|hours)\b)`),
+		// An HTTP status after a word that says so stays: it is the message.
+		reStatusCtx: regexp.MustCompile(`(?i)(?:status|code|returned|return|http|response|got)[\s:=_"]*$`),
+	}
+})
 
 // Keys of a structured (JSON) line that are left out of its pattern: the
 // time, the level (the query selects it) and per-request ids.
@@ -94,17 +112,17 @@ func NormalizeLogLine(line string) string {
 	// Each rule runs only when the line has what it needs (the regexps
 	// cost microseconds each, and a capture normalizes hundreds of lines).
 	if strings.Count(line, "-") >= 4 {
-		line = reUUID.ReplaceAllString(line, PhUUID)
+		line = logRE().reUUID.ReplaceAllString(line, PhUUID)
 	}
 	colon := strings.Contains(line, ":")
 	if colon {
-		line = reTime.ReplaceAllString(line, PhTime)
+		line = logRE().reTime.ReplaceAllString(line, PhTime)
 	}
 	if strings.Contains(line, ".") {
-		line = reIPv4.ReplaceAllString(line, PhIP)
+		line = logRE().reIPv4.ReplaceAllString(line, PhIP)
 	}
 	if colon && ipv6Candidate(line) {
-		line = reIPv6.ReplaceAllStringFunc(line, func(m string) string {
+		line = logRE().reIPv6.ReplaceAllStringFunc(line, func(m string) string {
 			// Four colons or a "::", and a digit: not a word, not a clock.
 			if (strings.Count(m, ":") < 4 && !strings.Contains(m, "::")) || !strings.ContainsAny(m, "0123456789") {
 				return m
@@ -113,16 +131,16 @@ func NormalizeLogLine(line string) string {
 		})
 	}
 	if colon {
-		line = reClock.ReplaceAllString(line, PhTime)
+		line = logRE().reClock.ReplaceAllString(line, PhTime)
 	}
 	if strings.Contains(line, "-") {
-		line = rePod.ReplaceAllString(line, "${1}-"+PhPod)
+		line = logRE().rePod.ReplaceAllString(line, "${1}-"+PhPod)
 	}
 	if strings.Contains(line, "0x") || strings.Contains(line, "0X") {
-		line = reHex0x.ReplaceAllString(line, PhHex)
+		line = logRE().reHex0x.ReplaceAllString(line, PhHex)
 	}
 	if hexRun(line) {
-		line = reHex.ReplaceAllStringFunc(line, func(m string) string {
+		line = logRE().reHex.ReplaceAllStringFunc(line, func(m string) string {
 			if strings.Trim(m, "0123456789") == "" || !strings.ContainsAny(m, "0123456789") {
 				return m // digits only (a number) or letters only (a word)
 			}
@@ -130,7 +148,7 @@ func NormalizeLogLine(line string) string {
 		})
 	}
 	if strings.ContainsAny(line, "0123456789") {
-		line = reDuration.ReplaceAllString(line, PhDuration)
+		line = logRE().reDuration.ReplaceAllString(line, PhDuration)
 		line = replaceNumbers(line)
 	}
 	return cut(strings.Join(strings.Fields(line), " "), MaxPattern)
@@ -223,7 +241,7 @@ func replaceNumbers(s string) string {
 			i = j
 			continue
 		}
-		if !(isStatus(s[i:j]) && reStatusCtx.MatchString(s[max(0, i-24):i])) {
+		if !(isStatus(s[i:j]) && logRE().reStatusCtx.MatchString(s[max(0, i-24):i])) {
 			b.WriteString(s[last:i])
 			b.WriteString(PhNumber)
 			last = j
