@@ -158,6 +158,17 @@ func TestUpstreamDependencyALeafItsCallersFeel(t *testing.T) {
 	}
 }
 
+// A quiet workload (0.05 req/s) whose one 5xx made a 10 % peak.
+func TestOneErrorOfAQuietWorkloadIsNoRegression(t *testing.T) {
+	b := newPack("cron-api").
+		metric(K.KindRequestRate, "cron-api").base(0.05).win(0.05).minmax(0, 0.1).add().
+		metric(K.KindErrorRatio, "cron-api").base(0).win(0.004).minmax(0, 0.1).add().
+		metric(K.KindErrorRatio, "cron-api").detail("code", "500", "flags", "-").base(0).win(0.004).minmax(0, 0.1).add()
+	if fs := Detect(b.pack()); len(fs) > 0 {
+		t.Errorf("%s", dump(fs))
+	}
+}
+
 func TestOwnErrorsAreNotUpstream(t *testing.T) {
 	// api answers 6 % 500 of its own; its calls to its dependencies are clean.
 	b := quiet(newPack("api")).scope(K.RoleCaller, "web").scope(K.RoleCallee, "stock", "orders").

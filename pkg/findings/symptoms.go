@@ -86,8 +86,21 @@ func (v *view) errorSymptom(w wl) symptom {
 	}
 	steady := lvl >= MinErrorLevel && ex >= MinErrorExcess && (base(m) == 0 || lvl >= 2*base(m))
 	burst := m.Max >= MinErrorPeak && pk >= MinErrorPeak/2 && (base(m) == 0 || m.Max >= 3*base(m))
-	s.err = steady || burst
+	s.err = (steady || burst) && v.enoughErrors(w, m)
 	return s
+}
+
+// MinErrors: a 5xx symptom needs about this many failed requests in the
+// window, when the pack says how many requests there were (one error among
+// a quiet workload's dozen requests is a 10 % peak, and no regression).
+const MinErrors = 5
+
+func (v *view) enoughErrors(w wl, m *evidence.Metric) bool {
+	r := v.requestRate(w)
+	if r == nil || r.Points == 0 {
+		return true
+	}
+	return m.Window*r.Window*v.window.Duration().Seconds() >= MinErrors
 }
 
 // latencySymptom reads w's P99.
