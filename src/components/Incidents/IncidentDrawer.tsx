@@ -1,4 +1,4 @@
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useMemo, useState } from 'react';
 import { css } from '@emotion/css';
 import { GrafanaTheme2 } from '@grafana/data';
 import { Alert, Badge, Drawer, LoadingPlaceholder, Stack, TextLink, useStyles2 } from '@grafana/ui';
@@ -11,6 +11,8 @@ import { testIds } from '../testIds';
 import { namespaceLabel } from './filters';
 import { SeverityBadge, StateBadge, When, exactTime, formatDuration } from './format';
 import { IncidentRow } from './incidentsFrame';
+import { decodeEvidence } from './evidence';
+import { EvidenceView } from './EvidenceView';
 
 interface Props {
   id: number;
@@ -61,6 +63,7 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
   const { detail, error, loading } = useIncidentDetail(id, row?.updatedAt);
   const inc = detail?.incident;
   const title = row?.title || inc?.title || `Incident ${id}`;
+  const evidence = useMemo(() => decodeEvidence(detail?.evidence), [detail]);
   return (
     <Drawer title={title} subtitle={<Subtitle id={id} row={row} inc={inc} />} onClose={onClose} size="md">
       <div data-testid={testIds.incidents.drawer}>
@@ -70,6 +73,13 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
           </Alert>
         ) : null}
         {inc ? <Facts inc={inc} /> : null}
+        {evidence ? (
+          <EvidenceView evidence={evidence} />
+        ) : detail ? (
+          <p className={s.muted} data-testid="data-testid incidents-no-evidence">
+            No evidence captured yet: findings appear once the first capture completes.
+          </p>
+        ) : null}
         {detail ? (
           <section aria-label="Alerts of the incident">
             <h4 className={s.heading}>
