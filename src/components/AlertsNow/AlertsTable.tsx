@@ -6,6 +6,7 @@ import { testIds } from '../testIds';
 import { AlertRow, dashboardLink } from './alertsFrame';
 import { AppSettings } from '../../api/types';
 import { withDatasourceVars } from '../../dashboardLinks';
+import { tableStyles } from '../tableStyles';
 
 const stateBadge: Record<string, { text: string; color: BadgeColor }> = {
   firing: { text: 'Firing', color: 'red' },
@@ -94,22 +95,7 @@ export function AlertsTable({ rows, labelledBy }: { rows: AlertRow[]; labelledBy
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  wrapper: css({ overflowX: 'auto' }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    'th, td': {
-      textAlign: 'left',
-      verticalAlign: 'top',
-      padding: theme.spacing(1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      whiteSpace: 'nowrap',
-    },
-  }),
+  ...tableStyles(theme),
   strong: css({ fontWeight: theme.typography.fontWeightMedium }),
   nowrap: css({ whiteSpace: 'nowrap' }),
 });

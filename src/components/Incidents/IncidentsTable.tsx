@@ -7,6 +7,7 @@ import { testIds } from '../testIds';
 import { namespaceLabel } from './filters';
 import { SeverityBadge, StateBadge, When, exactTime, formatDuration, useNow } from './format';
 import { IncidentRow } from './incidentsFrame';
+import { tableStyles } from '../tableStyles';
 
 /** "namespace/workload"; an incident whose alerts name no workload is grouped by its alertname (its title). */
 export function groupOf(r: IncidentRow): { text: string; byAlertname: boolean } {
@@ -125,7 +126,7 @@ export function IncidentsTable({ rows, labelledBy, selectedId, onOpen }: Props) 
                   {r.topFinding ? (
                     r.topFinding
                   ) : (
-                    <span className={s.muted} title="No finding yet: evidence is gathered in a later version">
+                    <span className={s.muted} title="No finding stands out in the latest evidence capture (or none yet)">
                       —
                     </span>
                   )}
@@ -140,22 +141,7 @@ export function IncidentsTable({ rows, labelledBy, selectedId, onOpen }: Props) 
 }
 
 const getStyles = (theme: GrafanaTheme2) => ({
-  wrapper: css({ overflowX: 'auto' }),
-  table: css({
-    width: '100%',
-    borderCollapse: 'collapse',
-    'th, td': {
-      textAlign: 'left',
-      verticalAlign: 'top',
-      padding: theme.spacing(1),
-      borderBottom: `1px solid ${theme.colors.border.weak}`,
-    },
-    th: {
-      color: theme.colors.text.secondary,
-      fontWeight: theme.typography.fontWeightMedium,
-      whiteSpace: 'nowrap',
-    },
-  }),
+  ...tableStyles(theme),
   row: css({
     cursor: 'pointer',
     '&:hover': { background: theme.colors.action.hover },
