@@ -479,7 +479,6 @@ func DetectUpstreamDependency(p *evidence.Pack) []Finding {
 		if len(steps) > 1 {
 			expl = fmt.Sprintf("%s's %s follow the calls %s", start.Workload, what, chainText(start, steps))
 		}
-		last := steps[len(steps)-1]
 		caller := start
 		if len(steps) > 1 {
 			caller = steps[len(steps)-2].callee
@@ -491,7 +490,6 @@ func DetectUpstreamDependency(p *evidence.Pack) []Finding {
 		for _, s := range steps {
 			evid = append(evid, ids(s.m)...)
 		}
-		_ = last
 		a := byRoot[root]
 		if a == nil {
 			a = &acc{f: Finding{Namespace: root.Namespace, Workload: root.Workload}}

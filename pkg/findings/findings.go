@@ -218,13 +218,12 @@ func less(a, b Finding) bool {
 // container that is OOM-killed also crash-loops and fails requests; a
 // dependency that makes its callers time out is also slow.
 var supersedes = map[Cause][]Cause{
-	SidecarMemoryLeak:   {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
-	AppMemoryOOM:        {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
-	Crashloop:           {ErrorRegression, LatencyRegression, UpstreamDependency},
-	TimeoutCascade:      {ErrorRegression, LatencyRegression, UpstreamDependency},
-	ErrorRegression:     {UpstreamDependency},
-	LatencyRegression:   {UpstreamDependency},
-	ControlPlaneRejects: nil,
+	SidecarMemoryLeak: {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
+	AppMemoryOOM:      {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
+	Crashloop:         {ErrorRegression, LatencyRegression, UpstreamDependency},
+	TimeoutCascade:    {ErrorRegression, LatencyRegression, UpstreamDependency},
+	ErrorRegression:   {UpstreamDependency},
+	LatencyRegression: {UpstreamDependency},
 }
 
 // Demotion is the factor a superseded finding's score is multiplied by.

@@ -2,13 +2,11 @@ package findings
 
 import (
 	"encoding/json"
-	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/meshwatch/meshwatch/pkg/evidence"
 	K "github.com/meshwatch/meshwatch/pkg/evidence"
 )
 
@@ -705,9 +703,6 @@ func without(ms []K.Metric, kind K.Kind, w string) []K.Metric {
 	}
 	return out
 }
-
-var _ = math.Abs
-var _ evidence.Kind
 
 // BenchmarkDetect: the detectors over a five-service incident's pack.
 func BenchmarkDetect(b *testing.B) {

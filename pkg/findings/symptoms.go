@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -492,8 +491,6 @@ func chainText(start wl, steps []blame) string {
 	}
 	return strings.Join(parts, " → ")
 }
-
-var _ = fmt.Sprintf
 
 // chainsInto are the workloads whose error symptoms' blame chains end at w.
 func (v *view) chainsInto(w wl) []wl {
