@@ -6,6 +6,7 @@ import { api } from '../../api/client';
 import { IncidentDetail } from '../../api/types';
 import { IncidentDrawer } from './IncidentDrawer';
 import { capture } from './__fixtures__/evidenceCapture';
+import { IncidentRow } from './incidentsFrame';
 
 beforeAll(() => {
   global.ResizeObserver ??= class {
@@ -127,6 +128,24 @@ describe('IncidentDrawer evidence', () => {
   it('says when no evidence is captured yet', async () => {
     setup(undefined);
     expect(await screen.findByTestId('data-testid incidents-no-evidence', {}, SLOW)).toBeInTheDocument();
+  });
+
+  it('fetches again when the live row’s top finding changes (a new capture), though updatedAt does not', async () => {
+    const get = jest.spyOn(api, 'incident').mockResolvedValue(detail(undefined));
+    const row = { id: 5, updatedAt: 1000, topFinding: '' } as unknown as IncidentRow;
+    const ui = (r: IncidentRow) => (
+      <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <PluginContextProvider meta={meta}>
+          <IncidentDrawer id={5} row={r} onClose={() => {}} />
+        </PluginContextProvider>
+      </MemoryRouter>
+    );
+    const view = render(ui(row));
+    await screen.findByTestId('data-testid incidents-no-evidence', {}, SLOW);
+    get.mockResolvedValue(detail(capture));
+    view.rerender(ui({ ...row, topFinding: 'shop/cart: sidecar-memory-leak — grows' }));
+    expect(await screen.findAllByTestId('data-testid incidents-finding', {}, SLOW)).toHaveLength(2);
+    expect(get).toHaveBeenCalledTimes(2);
   });
 
   it('renders a malformed capture without crashing', async () => {

@@ -31,7 +31,7 @@ interface Fetched {
 /** The incident's alerts (GET incidents/{id}), fetched again whenever the live list says it changed. */
 function useIncidentDetail(
   id: number,
-  version?: number
+  version?: number | string
 ): { detail?: IncidentDetail; error?: string; loading: boolean } {
   const key = `${id}@${version ?? ''}`;
   const [fetched, setFetched] = useState<Fetched>();
@@ -60,7 +60,11 @@ function useIncidentDetail(
 /** The incident's alerts, in a drawer: labels, annotations, times, the rule's link and where it came from. */
 export function IncidentDrawer({ id, row, onClose }: Props) {
   const s = useStyles2(getStyles);
-  const { detail, error, loading } = useIncidentDetail(id, row?.updatedAt);
+  // A new evidence capture changes the row's top finding, not its updatedAt: either fetches again.
+  const { detail, error, loading } = useIncidentDetail(
+    id,
+    row ? `${row.updatedAt ?? ''}|${row.topFinding ?? ''}` : undefined
+  );
   const inc = detail?.incident;
   const title = row?.title || inc?.title || `Incident ${id}`;
   const evidence = useMemo(() => decodeEvidence(detail?.evidence), [detail]);
