@@ -59,29 +59,26 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 	}
 	switch {
 	case sys.Alertmanager != nil:
-		am := sys.Alertmanager
-		o.Reconcile = &incidents.Reconciler{Name: incident.SourceAlertmanager, Target: am.Target(),
-			Active: func(ctx context.Context) ([]incident.Alert, error) {
-				list, err := am.Alerts(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return intake.FromAlertmanagerAPI(list, time.Now()).Alerts, nil
-			}}
+		o.Reconcile = reconciler(incident.SourceAlertmanager, sys.Alertmanager.Target(), sys.Alertmanager.Alerts, intake.FromAlertmanagerAPI)
 	case sys.Prometheus != nil:
-		prom := sys.Prometheus
-		o.Reconcile = &incidents.Reconciler{Name: incident.SourcePrometheus, Target: prom.Target(),
-			Active: func(ctx context.Context) ([]incident.Alert, error) {
-				list, err := prom.Alerts(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return intake.FromPrometheus(list, time.Now()).Alerts, nil
-			}}
+		o.Reconcile = reconciler(incident.SourcePrometheus, sys.Prometheus.Target(), sys.Prometheus.Alerts, intake.FromPrometheus)
 	default:
 		o.ReconcileErr = fmt.Errorf("neither Alertmanager nor Prometheus can be read (%v; %v)", sys.AlertmanagerErr, sys.PrometheusErr)
 	}
 	return o
+}
+
+// reconciler reads a source's active alerts with read and turns them into
+// the alert model with convert (its rejects are left out).
+func reconciler[T any](name, target string, read func(context.Context) ([]T, error),
+	convert func([]T, time.Time) intake.Parsed) *incidents.Reconciler {
+	return &incidents.Reconciler{Name: name, Target: target, Active: func(ctx context.Context) ([]incident.Alert, error) {
+		list, err := read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return convert(list, time.Now()).Alerts, nil
+	}}
 }
 
 // captureWith is the evidence and detector stages over the configured
