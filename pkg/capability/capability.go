@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -42,8 +43,9 @@ var (
 
 // Registry collects what the capabilities of one app instance offer.
 type Registry struct {
-	mux     *http.ServeMux
-	streams map[string]Stream
+	mux      *http.ServeMux
+	streams  map[string]Stream
+	families map[string]func(rest string) (Stream, bool)
 	checks  []health.Check
 	lines   []health.Result
 
@@ -54,7 +56,7 @@ type Registry struct {
 
 // New returns an empty registry.
 func New() *Registry {
-	r := &Registry{mux: http.NewServeMux(), streams: map[string]Stream{}}
+	r := &Registry{mux: http.NewServeMux(), streams: map[string]Stream{}, families: map[string]func(string) (Stream, bool){}}
 	r.mux.HandleFunc("/", httpjson.NotFound)
 	return r
 }
@@ -72,6 +74,16 @@ func (r *Registry) Stream(path string, s Stream) {
 		panic(fmt.Sprintf("capability: two streams at %q", path))
 	}
 	r.streams[path] = s
+}
+
+// StreamFamily registers the Live channels prefix/<rest> (one per incident,
+// say): open returns the stream for rest, or false when there is no such
+// channel. An exact Stream path wins over a family.
+func (r *Registry) StreamFamily(prefix string, open func(rest string) (Stream, bool)) {
+	if _, dup := r.families[prefix]; dup {
+		panic(fmt.Sprintf("capability: two stream families at %q", prefix))
+	}
+	r.families[prefix] = open
 }
 
 // Health adds a line to the health check, in registration order.
@@ -96,7 +108,19 @@ func (r *Registry) OnDispose(f func()) {
 func (r *Registry) Handler() http.Handler { return r.mux }
 
 // StreamAt returns the stream at path, or nil.
-func (r *Registry) StreamAt(path string) Stream { return r.streams[path] }
+func (r *Registry) StreamAt(path string) Stream {
+	if s, ok := r.streams[path]; ok {
+		return s
+	}
+	for prefix, open := range r.families {
+		if rest, ok := strings.CutPrefix(path, prefix+"/"); ok && rest != "" {
+			if s, ok := open(rest); ok {
+				return s
+			}
+		}
+	}
+	return nil
+}
 
 // Checks returns the health checks in registration order.
 func (r *Registry) Checks() []health.Check { return append([]health.Check(nil), r.checks...) }
