@@ -62,6 +62,10 @@ type Options struct {
 	RulesDir string
 	// Logf receives progress lines (nil: dropped).
 	Logf func(format string, args ...any)
+	// Inspect, when set, is called with each scenario's result while its
+	// sources still answer (to capture more from them: testdata of
+	// pkg/analysis); it changes nothing of the evaluation.
+	Inspect func(res Result, src evidence.Sources)
 }
 
 // Gap between runs: each run starts Gap after the previous one ended, so
@@ -356,6 +360,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		src := evidence.Sources{Prometheus: prom.API(), Loki: lk, Tempo: tc}
 		res := evaluate(ctx, prom.API(), src, rules, r)
+		if o.Inspect != nil {
+			o.Inspect(res, src)
+		}
 		tc.Close()
 		logf("eval: %s: %d alerts, %d incidents, %d groups", r.sc.Name, res.Alerts, len(res.Incidents), len(res.Groups))
 		rep.Results = append(rep.Results, res)
