@@ -1,0 +1,45 @@
+package capability
+
+import "sync"
+
+// Hub tells a capability's running Live streams that what they show
+// changed: Wait returns a channel that closes on the next Changed (or on
+// Close, when the instance goes away; closed then reports true). The zero
+// value is ready to use.
+type Hub struct {
+	mu     sync.Mutex
+	ch     chan struct{}
+	closed bool
+}
+
+// Wait returns the channel the next change closes, and whether the hub is
+// closed.
+func (h *Hub) Wait() (<-chan struct{}, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch == nil {
+		h.ch = make(chan struct{})
+	}
+	return h.ch, h.closed
+}
+
+// Changed wakes every waiter.
+func (h *Hub) Changed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ch != nil && !h.closed {
+		close(h.ch)
+		h.ch = nil
+	}
+}
+
+// Close wakes every waiter for the last time: Wait reports closed from now.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	if h.ch != nil {
+		close(h.ch)
+		h.ch = nil
+	}
+}
