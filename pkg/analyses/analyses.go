@@ -183,7 +183,7 @@ func (s *Service) Offer(ctx context.Context, inc incident.Incident, ev incident.
 	}
 	prev, err := store.LatestAnalysis(ctx, inc.ID)
 	switch {
-	case err == nil && prev.Basis == basis && prev.Outcome == incident.AnalysisDone:
+	case err == nil && prev.Basis == basis && prev.Outcome == incident.WriteUpDone:
 		return
 	case err == nil && prev.Basis == basis && s.opts.Now().Sub(prev.FinishedAt) < s.opts.Retry:
 		return
@@ -232,16 +232,16 @@ func (s *Service) run(job Job, r *running) {
 		return // disposed: the next instance offers again
 	}
 	a := incident.Analysis{IncidentID: id, EvidenceAt: job.Evidence.CapturedAt, StartedAt: started, FinishedAt: s.opts.Now(),
-		Model: out.Model, Basis: job.Basis, Outcome: incident.AnalysisDone, Result: out.Result}
+		Model: out.Model, Basis: job.Basis, Outcome: incident.WriteUpDone, Result: out.Result}
 	if out.Failed {
-		a.Outcome = incident.AnalysisFailed
+		a.Outcome = incident.WriteUpFailed
 	}
 	if len(a.Result) == 0 || !json.Valid(a.Result) {
-		a.Outcome, a.Result = incident.AnalysisFailed, mustJSON(map[string]string{"fallback": "the analysis returned nothing"})
+		a.Outcome, a.Result = incident.WriteUpFailed, mustJSON(map[string]string{"fallback": "the analysis returned nothing"})
 	}
 	s.mu.Lock()
 	store := s.store
-	if a.Outcome == incident.AnalysisFailed {
+	if a.Outcome == incident.WriteUpFailed {
 		s.tried[id] = tried{basis: job.Basis, at: a.FinishedAt}
 	} else {
 		delete(s.tried, id)

@@ -355,7 +355,7 @@ func TestStreamFollowsTheWriteUp(t *testing.T) {
 func TestBasis(t *testing.T) {
 	for in, want := range map[string]string{
 		`[{"namespace":"a","workload":"b","cause":"crashloop"},{"namespace":"c","workload":"d","cause":"none"}]`: "a/b crashloop",
-		`[{"namespace":"a","workload":"b","cause":"none"}]`:                                                        "none",
+		`[{"namespace":"a","workload":"b","cause":"none"}]`:                                                      "none",
 		`[]`:     "none",
 		`{`:      "none",
 		`"text"`: "none",
@@ -363,5 +363,12 @@ func TestBasis(t *testing.T) {
 		if got := Basis(json.RawMessage(in)); got != want {
 			t.Errorf("Basis(%s) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The stored outcomes are the states the page shows for them.
+func TestOutcomesAreStates(t *testing.T) {
+	if StateDone != incident.WriteUpDone || StateFailed != incident.WriteUpFailed {
+		t.Error("the write-up states and the stored outcomes differ")
 	}
 }

@@ -22,11 +22,11 @@ const (
 	StateQueued = "queued"
 	// StateWriting: the model is writing; Text is what it wrote so far.
 	StateWriting = "writing"
-	// StateDone: Analysis holds the finished write-up.
-	StateDone = incident.AnalysisDone
-	// StateFailed: Analysis holds why there is no write-up (the
+	// StateDone: Analysis holds the finished write-up (incident.WriteUpDone).
+	StateDone = "done"
+	// StateFailed (incident.WriteUpFailed): Analysis holds why there is no write-up (the
 	// deterministic findings stand).
-	StateFailed = incident.AnalysisFailed
+	StateFailed = "failed"
 	// StateUnavailable: no LLM is configured; Unavailable says why.
 	StateUnavailable = "unavailable"
 )

@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 )
@@ -27,26 +26,15 @@ type Analysis struct {
 	// workload and cause ("ns/wl cause", "none" without a finding). The
 	// incident is analysed again when a later capture's basis differs.
 	Basis string `json:"basis"`
-	// Outcome says how it ended: AnalysisDone (Result holds the answer) or
-	// AnalysisFailed (Result holds the fallback and why; the deterministic
+	// Outcome says how it ended: WriteUpDone (Result holds the answer) or
+	// WriteUpFailed (Result holds the fallback and why; the deterministic
 	// findings stand).
 	Outcome string          `json:"outcome"`
 	Result  json.RawMessage `json:"result"`
 }
 
-// Analysis outcomes.
+// Analysis outcomes (Analysis.Outcome).
 const (
-	AnalysisDone   = "done"
-	AnalysisFailed = "failed"
+	WriteUpDone   = "done"
+	WriteUpFailed = "failed"
 )
-
-// AnalysisStore keeps incidents' analyses. The SQLite store implements it
-// (and the PostgreSQL one will); storetest.RunAnalyses is its conformance
-// suite.
-type AnalysisStore interface {
-	// SaveAnalysis stores a as a new analysis of a.IncidentID and returns
-	// its id; ErrNotFound when there is no such incident.
-	SaveAnalysis(ctx context.Context, a Analysis) (int64, error)
-	// LatestAnalysis returns incident id's newest analysis, or ErrNotFound.
-	LatestAnalysis(ctx context.Context, id int64) (Analysis, error)
-}
