@@ -151,7 +151,9 @@ func Build(ctx context.Context, src Sources, inc Incident, now time.Time) (full,
 //     at least 2m) of the standard Istio, cAdvisor, kube-state-metrics,
 //     Flagger and istiod metrics, each series summarized (Summarize).
 //     Restart, OOM-kill, reject and per-response-code series that are zero
-//     throughout are left out (no event is no evidence).
+//     throughout are left out (no event is no evidence). A scope
+//     workload's calls to an "unknown" destination are kept as edges (503
+//     UH: a callee with no healthy pod).
 //  5. Logs: the scope's error lines from Loki (ErrorLineFilter over the
 //     streams of the scope's namespaces and pods), read newest first in
 //     LogSlices slices of the window (LogLines in all), normalized into
@@ -222,25 +224,11 @@ func (c *collector) run(ctx context.Context) Pack {
 	began := time.Now()
 	c.window = c.windowOf(promCtx)
 	timed("window", began)
-	w := c.window.Duration()
-	base := min(max(w, 10*time.Minute), time.Hour)
-	c.start = c.window.From.Add(-base)
-	c.step = stepFor(c.window.To.Sub(c.start))
-	c.rate = promDuration(max(2*c.step, 2*time.Minute))
+	c.spans()
 	began = time.Now()
 	c.scope = c.scopeOf(promCtx)
 	timed("scope", began)
-	c.all = append([]Workload{c.subject}, nil...)
-	for _, n := range c.scope {
-		if n.Role == RoleVersion {
-			c.all = append(c.all, n.Workload)
-		}
-	}
-	for _, n := range c.scope {
-		if n.Role != RoleVersion {
-			c.all = append(c.all, n.Workload)
-		}
-	}
+	c.all = scopeWorkloads(c.subject, c.scope)
 
 	p := Pack{Incident: c.inc.ID, Window: c.window, Subject: c.subject, Scope: c.scope, CapturedAt: c.now.Truncate(time.Second)}
 	var wg sync.WaitGroup
@@ -276,6 +264,34 @@ func (c *collector) run(ctx context.Context) Pack {
 	}
 	Rank(&p)
 	return p
+}
+
+// spans sets what follows from the window: the baseline's start (the span
+// before the window metrics are compared with, as long as the window, at
+// least 10 minutes and at most an hour), the range queries' step and the
+// rate() window.
+func (c *collector) spans() {
+	base := min(max(c.window.Duration(), 10*time.Minute), time.Hour)
+	c.start = c.window.From.Add(-base)
+	c.step = stepFor(c.window.To.Sub(c.start))
+	c.rate = promDuration(max(2*c.step, 2*time.Minute))
+}
+
+// scopeWorkloads are the workloads the metrics, logs and traces are read
+// for: the subject, its versions, then the rest of the scope.
+func scopeWorkloads(subject Workload, scope []Neighbour) []Workload {
+	all := []Workload{subject}
+	for _, n := range scope {
+		if n.Role == RoleVersion {
+			all = append(all, n.Workload)
+		}
+	}
+	for _, n := range scope {
+		if n.Role != RoleVersion {
+			all = append(all, n.Workload)
+		}
+	}
+	return all
 }
 
 // ---- window ----
@@ -536,7 +552,9 @@ func alternation(names []string) string {
 
 // metricQuery is one range query and how its series become metrics.
 type metricQuery struct {
-	expr string
+	// kinds are the kinds of the metrics its series become.
+	kinds []Kind
+	expr  string
 	// to maps a series to its metric (ok false: not evidence).
 	to func(m model.Metric) (Metric, bool)
 	// dropZero: a series that is zero throughout is no evidence.
@@ -643,10 +661,11 @@ func (c *collector) inScope(ns, wl string) bool {
 	return false
 }
 
-func (c *collector) metrics(ctx context.Context) []Metric {
-	if c.src.Prometheus == nil {
-		return nil
-	}
+// plan is the metric queries of the scope (see Collect, step 4) and the
+// instant query of the containers' limits. Collect runs them all; Series
+// runs those of the kinds it is asked for: the same query text over the same
+// range, so a chart shows the very points a summary was made of.
+func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 	var nss, wls, bases []string
 	seenNS, seenWL := map[string]bool{}, map[string]bool{}
 	for _, w := range c.all {
@@ -693,7 +712,9 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 		return func(m model.Metric) (Metric, bool) {
 			sn, sw := string(m["source_workload_namespace"]), string(m["source_workload"])
 			dn, dw := dstW(m)
-			if !c.inScope(sn, sw) || !c.inScope(dn, dw) {
+			// Calls to an "unknown" destination are kept: a callee with no
+			// healthy pod leaves its callers' 503 UH unattributed.
+			if !c.inScope(sn, sw) || (!c.inScope(dn, dw) && dw != "unknown") {
 				return Metric{}, false
 			}
 			out := Metric{Kind: kind, Namespace: sn, Workload: sw, Peer: peer(sn, dn, dw), Unit: unit}
@@ -744,26 +765,26 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 			return f(codeKind, UnitRatio, true)(m)
 		}
 	}
-	queries := []metricQuery{
-		{expr: rate(dstBy+perCode, req(serverSide, dst)), split: byCode(dstLabels),
+	queries = []metricQuery{
+		{kinds: []Kind{KindRequestRate, KindErrorRatio}, expr: rate(dstBy+perCode, req(serverSide, dst)), split: byCode(dstLabels),
 			to: split(KindRequestRate, KindErrorRatio, server)},
-		{expr: `histogram_quantile(0.99, sum by (le, ` + dstBy + `) (rate(istio_request_duration_milliseconds_bucket{` + serverSide + `, ` + dst + `}[` + R + `])))`,
+		{kinds: []Kind{KindLatencyP99}, expr: `histogram_quantile(0.99, sum by (le, ` + dstBy + `) (rate(istio_request_duration_milliseconds_bucket{` + serverSide + `, ` + dst + `}[` + R + `])))`,
 			to: server(KindLatencyP99, UnitMs, false)},
-		{expr: rate(edgeBy+perCode, req(clientSide, srcM)), split: byCode(edgeLabels),
+		{kinds: []Kind{KindEdgeRate, KindEdgeErrorRatio}, expr: rate(edgeBy+perCode, req(clientSide, srcM)), split: byCode(edgeLabels),
 			to: split(KindEdgeRate, KindEdgeErrorRatio, edgeOf)},
-		{expr: `histogram_quantile(0.99, sum by (le, ` + edgeBy + `) (rate(istio_request_duration_milliseconds_bucket{` + clientSide + `, ` + srcM + `}[` + R + `])))`,
+		{kinds: []Kind{KindEdgeLatencyP99}, expr: `histogram_quantile(0.99, sum by (le, ` + edgeBy + `) (rate(istio_request_duration_milliseconds_bucket{` + clientSide + `, ` + srcM + `}[` + R + `])))`,
 			to: edgeOf(KindEdgeLatencyP99, UnitMs, false)},
-		{expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`container_memory_working_set_bytes{`+pods+`, container!="", container!="POD"}`) + `)`,
+		{kinds: []Kind{KindSidecarMemory, KindAppMemory}, expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`container_memory_working_set_bytes{`+pods+`, container!="", container!="POD"}`) + `)`,
 			to: memory},
-		{expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`rate(container_cpu_usage_seconds_total{`+pods+`, container!="", container!="POD"}[`+R+`])`) + `)`,
+		{kinds: []Kind{KindCPU}, expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`rate(container_cpu_usage_seconds_total{`+pods+`, container!="", container!="POD"}[`+R+`])`) + `)`,
 			to: withKind(container, KindCPU, UnitCores)},
-		{expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m])`) + `)`,
+		{kinds: []Kind{KindRestarts}, expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m])`) + `)`,
 			to: withKind(container, KindRestarts, UnitCount), dropZero: true},
-		{expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m]) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{`+pods+`, reason="OOMKilled"} == 1)`) + `)`,
+		{kinds: []Kind{KindOOMKills}, expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m]) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{`+pods+`, reason="OOMKilled"} == 1)`) + `)`,
 			to: withKind(container, KindOOMKills, UnitCount), dropZero: true},
-		{expr: ratio(dstBy, req(`reporter="destination"`, dst, `connection_security_policy="mutual_tls"`), req(`reporter="destination"`, dst)),
+		{kinds: []Kind{KindMTLSShare}, expr: ratio(dstBy, req(`reporter="destination"`, dst, `connection_security_policy="mutual_tls"`), req(`reporter="destination"`, dst)),
 			to: server(KindMTLSShare, UnitRatio, false)},
-		{expr: `1 - (` + rate(dstBy+`, source_workload_namespace, source_workload`, req(`reporter="destination"`, dst, `connection_security_policy!="mutual_tls"`)) +
+		{kinds: []Kind{KindMTLSShare}, expr: `1 - (` + rate(dstBy+`, source_workload_namespace, source_workload`, req(`reporter="destination"`, dst, `connection_security_policy!="mutual_tls"`)) +
 			` / ` + rate(dstBy+`, source_workload_namespace, source_workload`, req(`reporter="destination"`, dst)) + `)`,
 			to: func(m model.Metric) (Metric, bool) {
 				n, w := dstW(m)
@@ -773,19 +794,19 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 				return Metric{Kind: KindMTLSShare, Namespace: n, Workload: w, Unit: UnitRatio,
 					Peer: peer(n, string(m["source_workload_namespace"]), string(m["source_workload"]))}, true
 			}},
-		{expr: `max by (namespace, workload) (flagger_canary_weight{namespace=~` + ns + `, workload=~` + wl + `})`,
+		{kinds: []Kind{KindCanaryWeight}, expr: `max by (namespace, workload) (flagger_canary_weight{namespace=~` + ns + `, workload=~` + wl + `})`,
 			to: func(m model.Metric) (Metric, bool) {
 				return Metric{Kind: KindCanaryWeight, Namespace: string(m["namespace"]), Workload: string(m["workload"]), Unit: UnitPercent}, true
 			}},
-		{expr: `max by (namespace, name) (flagger_canary_status{namespace=~` + ns + `, name=~` + promString(alternation(bases)) + `})`,
+		{kinds: []Kind{KindCanaryStatus}, expr: `max by (namespace, name) (flagger_canary_status{namespace=~` + ns + `, name=~` + promString(alternation(bases)) + `})`,
 			to: func(m model.Metric) (Metric, bool) {
 				return Metric{Kind: KindCanaryStatus, Namespace: string(m["namespace"]), Workload: string(m["name"]), Unit: UnitStatus}, true
 			}},
-		{expr: `sum by (namespace, workload) (` + signals.WorkloadFromPod(`rate(pilot_xds_pushes[`+R+`])`) + `)`,
+		{kinds: []Kind{KindIstiodPushes}, expr: `sum by (namespace, workload) (` + signals.WorkloadFromPod(`rate(pilot_xds_pushes[`+R+`])`) + `)`,
 			to: func(m model.Metric) (Metric, bool) {
 				return Metric{Kind: KindIstiodPushes, Namespace: string(m["namespace"]), Workload: string(m["workload"]), Unit: UnitPerSec}, true
 			}},
-		{expr: `sum by (namespace, workload, type) (` + signals.WorkloadFromPod(`increase(pilot_total_xds_rejects[5m])`) + `)`,
+		{kinds: []Kind{KindIstiodRejects}, expr: `sum by (namespace, workload, type) (` + signals.WorkloadFromPod(`increase(pilot_total_xds_rejects[5m])`) + `)`,
 			to: func(m model.Metric) (Metric, bool) {
 				out := Metric{Kind: KindIstiodRejects, Namespace: string(m["namespace"]), Workload: string(m["workload"]), Unit: UnitCount}
 				if t := string(m["type"]); t != "" {
@@ -794,9 +815,16 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 				return out, true
 			}, dropZero: true},
 	}
-	limitsExpr := `max by (` + byPod + `, resource) (` + signals.WorkloadFromPod(
+	limitsExpr = `max by (` + byPod + `, resource) (` + signals.WorkloadFromPod(
 		`max_over_time(kube_pod_container_resource_limits{`+pods+`, resource=~"memory|cpu"}[`+promDuration(c.window.To.Sub(c.start).Round(time.Second))+`])`) + `)`
+	return queries, limitsExpr
+}
 
+func (c *collector) metrics(ctx context.Context) []Metric {
+	if c.src.Prometheus == nil {
+		return nil
+	}
+	queries, limitsExpr := c.plan()
 	r := v1.Range{Start: c.start, End: c.window.To, Step: c.step}
 	results := make([]model.Matrix, len(queries))
 	limits := map[string]float64{}
@@ -839,17 +867,8 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 	seen := map[string]bool{}
 	for i, q := range queries {
 		for _, s := range results[i] {
-			m, ok := q.to(s.Metric)
-			if !ok || m.Workload == "" {
-				continue
-			}
-			pts := make([]Point, 0, len(s.Values))
-			zero := true
-			for _, v := range s.Values {
-				pts = append(pts, Point{T: v.Timestamp.Time(), V: float64(v.Value)})
-				zero = zero && float64(v.Value) == 0
-			}
-			if (q.dropZero || s.Metric[derivedLabel] == derivedCode) && zero {
+			m, pts, ok := seriesMetric(q, s)
+			if !ok {
 				continue
 			}
 			limit := 0.0
@@ -859,7 +878,6 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 			case KindCPU:
 				limit = limits[m.Namespace+"/"+m.Workload+"/"+m.Container+"/cpu"]
 			}
-			m.ID = MetricID(m.Kind, m.Namespace, m.Workload, m.Peer, m.Container, m.Detail)
 			if seen[m.ID] {
 				continue
 			}
@@ -869,6 +887,27 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 		}
 	}
 	return out
+}
+
+// seriesMetric maps one series of a query's answer to its metric (with its
+// evidence id) and points; ok is false when the series is no evidence (not
+// the scope's, or an event series that is zero throughout).
+func seriesMetric(q metricQuery, s *model.SampleStream) (m Metric, pts []Point, ok bool) {
+	m, ok = q.to(s.Metric)
+	if !ok || m.Workload == "" {
+		return Metric{}, nil, false
+	}
+	pts = make([]Point, 0, len(s.Values))
+	zero := true
+	for _, v := range s.Values {
+		pts = append(pts, Point{T: v.Timestamp.Time(), V: float64(v.Value)})
+		zero = zero && float64(v.Value) == 0
+	}
+	if (q.dropZero || s.Metric[derivedLabel] == derivedCode) && zero {
+		return Metric{}, nil, false
+	}
+	m.ID = MetricID(m.Kind, m.Namespace, m.Workload, m.Peer, m.Container, m.Detail)
+	return m, pts, true
 }
 
 // codeDetail is the response code and flags of an error-ratio series.

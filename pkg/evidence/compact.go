@@ -207,9 +207,18 @@ type CompactReport struct {
 //  4. the scope's neighbours that no remaining item is about, then the
 //     top pattern's example.
 //
+// Items whose ids are in keep (the ids the findings cite: the prompt must
+// hold what a finding names) are never dropped, though their log examples
+// may be cut; when they alone exceed maxBytes the report says it does not
+// fit.
+//
 // The input pack is not modified. A pack that fits is returned ranked and
 // otherwise unchanged.
-func Compact(in Pack, maxBytes int) (Pack, CompactReport) {
+func Compact(in Pack, maxBytes int, keep ...string) (Pack, CompactReport) {
+	kept := make(map[string]bool, len(keep))
+	for _, id := range keep {
+		kept[id] = true
+	}
 	p := in
 	p.Metrics = append([]Metric(nil), in.Metrics...)
 	p.Logs = append([]LogPattern(nil), in.Logs...)
@@ -287,7 +296,7 @@ func Compact(in Pack, maxBytes int) (Pack, CompactReport) {
 		if fits() {
 			break
 		}
-		if items[k].flat || items[k].repeat {
+		if (items[k].flat || items[k].repeat) && !kept[items[k].id] {
 			remove(k)
 		}
 	}
@@ -304,7 +313,7 @@ func Compact(in Pack, maxBytes int) (Pack, CompactReport) {
 		if fits() || n == len(order)-1 {
 			break
 		}
-		if !gone[k] {
+		if !gone[k] && !kept[items[k].id] {
 			remove(k)
 		}
 	}

@@ -230,3 +230,33 @@ func BenchmarkCompact(b *testing.B) {
 		Compact(p, 1800)
 	}
 }
+
+// The ids findings cite survive compaction, however little they score;
+// the rest still fits around them.
+func TestCompactKeepsCitedIDs(t *testing.T) {
+	p := bigPack()
+	_, plain := Compact(p, 1800)
+	if len(plain.Dropped) < 3 {
+		t.Fatalf("the budget drops too little to test: %v", plain.Dropped)
+	}
+	// The first, a middle and the last item Compact drops without keep.
+	cite := []string{plain.Dropped[0], plain.Dropped[len(plain.Dropped)/2], plain.Dropped[len(plain.Dropped)-1]}
+	out, rep := Compact(p, 1800, cite...)
+	for _, id := range cite {
+		if _, _, ok := out.Lookup(id); !ok {
+			t.Errorf("cited %s was dropped", id)
+		}
+		if slices.Contains(rep.Dropped, id) {
+			t.Errorf("the report lists cited %s as dropped", id)
+		}
+	}
+	if !rep.Fits || rep.After > 1800 {
+		t.Errorf("does not fit around the cited ids: %+v", rep)
+	}
+	// Cited ids that alone exceed the budget are kept; the report says so.
+	all := p.IDs()
+	out, rep = Compact(p, 1800, all...)
+	if len(out.IDs()) != len(all) || rep.Fits {
+		t.Errorf("kept %d of %d ids, fits %v", len(out.IDs()), len(all), rep.Fits)
+	}
+}

@@ -11,8 +11,9 @@
 //
 //   - Summarize(points, window, limit): one series → a Summary.
 //   - NormalizeLogLine / Patterns: log lines → counted patterns.
-//   - Compact(pack, maxBytes): drops the least informative items until the
-//     JSON fits, and says what it dropped.
+//   - Compact(pack, maxBytes, keep...): drops the least informative items
+//     until the JSON fits, never those in keep (the ids findings cite), and
+//     says what it dropped.
 //   - Collect(ctx, sources, subject, now): reads Prometheus, Loki and Tempo
 //     and assembles the pack, partial when a source fails.
 //
@@ -133,7 +134,10 @@ const (
 	// istio_request_duration_milliseconds_bucket). Unit ms.
 	KindLatencyP99 Kind = "latency-p99"
 	// KindEdgeRate: requests per second from Workload (the caller) to Peer
-	// (the callee), client side. Unit req/s.
+	// (the callee), client side. Peer "unknown" is calls Istio could not
+	// attribute to a destination workload: those that found no healthy
+	// upstream (503 UH, a callee whose pods are all down) among them. Unit
+	// req/s.
 	KindEdgeRate Kind = "edge-rate"
 	// KindEdgeErrorRatio: share of the edge's requests that end in a 5xx,
 	// client side; Detail {code, flags} as KindErrorRatio (a 504 with flag
@@ -151,13 +155,16 @@ const (
 	// KindCPU: CPU of a container (Container names it; istio-proxy for the
 	// sidecar), cores, max over the pods; Limit is the CPU limit. Unit cores.
 	KindCPU Kind = "cpu"
-	// KindRestarts: container restarts (kube_pod_container_status_restarts_total),
-	// summed over the workload's pods; the summary of the counter's
-	// increase since the window's start. Unit count.
+	// KindRestarts: container restarts, summed over the workload's pods:
+	// at each point the restarts of the 5 minutes before it
+	// (increase(kube_pod_container_status_restarts_total[5m])), so one
+	// restart reads 1 for about five minutes. A series that is zero
+	// throughout is left out. Unit count.
 	KindRestarts Kind = "restarts"
-	// KindOOMKills: containers whose last termination reason is OOMKilled
-	// (kube_pod_container_status_last_terminated_reason), counted over the
-	// workload's pods. Unit count.
+	// KindOOMKills: the restarts (as KindRestarts, per 5 minutes) of the
+	// containers whose last termination reason is OOMKilled
+	// (kube_pod_container_status_last_terminated_reason), summed over the
+	// workload's pods; left out when zero throughout. Unit count.
 	KindOOMKills Kind = "oom-kills"
 	// KindMTLSShare: share of the requests the workload serves over mutual
 	// TLS (connection_security_policy, server side). With Peer, only the
@@ -176,8 +183,9 @@ const (
 	// (pilot_xds_pushes), all types; Workload is istiod's. Unit pushes/s.
 	KindIstiodPushes Kind = "istiod-pushes"
 	// KindIstiodRejects: config pushes proxies rejected
-	// (pilot_total_xds_rejects), increase since the window's start; Detail
-	// {type} when known. Unit count.
+	// (pilot_total_xds_rejects), at each point the increase over the 5
+	// minutes before it; Detail {type} when known; left out when zero
+	// throughout. Unit count.
 	KindIstiodRejects Kind = "istiod-rejects"
 )
 
