@@ -113,6 +113,9 @@ func TestCrashloopCallersWithoutEdges(t *testing.T) {
 		edgeM(K.KindEdgeErrorRatio, "web", "api").detail("code", "503", "flags", "-").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add().
 		metric(K.KindErrorRatio, "web").base(0).win(0.28).minmax(0, 0.5).change(tOn, 0.33).add()
 	wantTop(t, b.pack(), "orders", Crashloop)
+	// The pack keeps those calls as edges to "unknown": they blame no one.
+	b.edgeM(K.KindEdgeErrorRatio, "api", "unknown").detail("code", "503", "flags", "UH").base(0).win(0.3).minmax(0, 0.5).change(tOn, 0.35).add()
+	wantTop(t, b.pack(), "orders", Crashloop)
 	for _, w := range []string{"api", "web"} {
 		for _, c := range []Cause{ErrorRegression, UpstreamDependency} {
 			wantNone(t, b.pack(), w, c)

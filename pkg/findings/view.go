@@ -124,13 +124,15 @@ func isEdge(k evidence.Kind) bool {
 	return k == evidence.KindEdgeRate || k == evidence.KindEdgeErrorRatio || k == evidence.KindEdgeLatencyP99
 }
 
-// callees of w: the workloads its edge metrics reach, sorted.
+// callees of w: the workloads its edge metrics reach, sorted. Calls to an
+// "unknown" destination (503 UH: no healthy upstream) reach no workload:
+// the callee that is down explains them (errorBlame).
 func (v *view) callees(w wl) []wl {
 	seen := map[wl]bool{}
 	for i := range v.p.Metrics {
 		m := &v.p.Metrics[i]
 		if isEdge(m.Kind) && self(m) == w {
-			if c := peer(m); c != w && c.Workload != "" {
+			if c := peer(m); c != w && c.Workload != "" && c.Workload != "unknown" {
 				seen[c] = true
 			}
 		}
