@@ -55,6 +55,9 @@ type Options struct {
 	// regardless.
 	Capture      func(ctx context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error)
 	CaptureEvery time.Duration
+	// Series reads the points of a capture's evidence series for the
+	// detail page's charts (RouteSeries); nil without a Prometheus.
+	Series SeriesFunc
 	// Heartbeat re-sends the incidents frame when nothing changed (zero:
 	// 30 s). Now is the clock (nil: time.Now).
 	Heartbeat time.Duration
@@ -99,6 +102,7 @@ func Register(reg *capability.Registry, o Options) *Service {
 	reg.Route(RouteGrafana, access.Require(access.Viewer, s.intake(incident.SourceGrafana, intake.DecodeGrafana)), http.MethodPost)
 	reg.Route(RouteIncidents, access.Require(access.Viewer, s.list), http.MethodGet)
 	reg.Route(RouteIncidents+"/{id}", access.Require(access.Viewer, s.get), http.MethodGet)
+	reg.Route(RouteSeries, access.Require(access.Viewer, s.series), http.MethodGet)
 	reg.Stream(StreamPath, stream{s})
 	reg.Health(health.Check{Name: "Storage", Target: o.StoreKey, Required: true, Fix: "storage.path", Probe: s.probe})
 	if o.Reconcile == nil && o.ReconcileErr != nil {
