@@ -54,6 +54,9 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 		Heartbeat: alertsHeartbeat,
 		Capture:   captureWith(sys),
 	}
+	if sys.Prometheus != nil {
+		o.Series = incidents.SeriesFrom(sys.Prometheus.API()) // the detail page's charts: the capture's own queries
+	}
 	if err := systems.SectionErr(loadErr, "incidents"); err != nil {
 		o.StoreErr = err // the grouping is not what the admin wrote: take nothing in
 	}
