@@ -45,6 +45,8 @@ type Incident struct {
 	// capture ("" before any, or when nothing stands out); it is not part of
 	// the lifecycle and does not change Version.
 	TopFinding string `json:"topFinding,omitempty"`
+	// Merge is its place in a group of incidents that are one fault.
+	Merge `tstype:",extends"`
 }
 
 // Record is an alert as an incident keeps it.

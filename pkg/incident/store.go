@@ -39,6 +39,10 @@ type Filter struct {
 	State     State
 	Severity  string
 	Namespace string
+	// Grouped lists one row per group of incidents that are one fault: the
+	// incidents merged into another (Merge.MergedInto) are left out, their
+	// root's row counts them.
+	Grouped bool
 	// Limit caps the result (newest first); zero means DefaultListLimit.
 	Limit int
 }
@@ -70,6 +74,8 @@ type Store interface {
 	// Evidence returns incident id's latest capture, or ErrNotFound when it
 	// has none (yet).
 	Evidence(ctx context.Context, id int64) (Evidence, error)
+	// Merger groups the incidents of one fault under a root (merge.go).
+	Merger
 	// SchemaVersion is the version of the newest migration applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the store's connections.

@@ -30,6 +30,9 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]incident.Inciden
 	if f.Namespace != "" {
 		where, args = append(where, "namespace = ?"), append(args, f.Namespace)
 	}
+	if f.Grouped {
+		where = append(where, "merged_into IS NULL")
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = incident.DefaultListLimit
@@ -54,7 +57,12 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]incident.Inciden
 		}
 		out = append(out, inc)
 	}
-	if err := rows.Err(); err != nil {
+	// Closed before the next query: with one reader connection it would
+	// wait on this one for ever.
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("incident store: list: %w", err)
+	}
+	if err := fillMerge(ctx, s.r, out); err != nil {
 		return nil, fmt.Errorf("incident store: list: %w", err)
 	}
 	return out, nil
@@ -84,7 +92,11 @@ func (s *Store) Get(ctx context.Context, id int64) (incident.Incident, []inciden
 	if err != nil {
 		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
 	}
-	return inc, recs, nil
+	one := []incident.Incident{inc}
+	if err := fillMerge(ctx, tx, one); err != nil {
+		return incident.Incident{}, nil, fmt.Errorf("incident store: get %d: %w", id, err)
+	}
+	return one[0], recs, nil
 }
 
 // Prune deletes the incidents resolved before before, and their records

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"CancelledIngestStoresNothing", testCancelled},
 		{"ConcurrentIngest", testConcurrent},
 	}
+	tests = append(tests, mergeTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

@@ -99,7 +99,7 @@ export type State = typeof StateOpen | typeof StateResolved;
 /**
  * Incident is every alert of one group key over one stretch of trouble.
  */
-export interface Incident {
+export interface Incident extends Merge {
   id: number /* int64 */;
   key: Key;
   state: State;
@@ -215,4 +215,59 @@ export interface Outcome {
    * Ignored are stale deliveries, and repeats that changed nothing.
    */
   Ignored: number /* int */;
+}
+
+//////////
+// source: merge.go
+
+/**
+ * Merge is an incident's place in a group of incidents that are one fault.
+ * The store fills it on every read.
+ */
+export interface Merge {
+  /**
+   * MergedInto is the root incident this one is merged into; 0 when it is
+   * not merged (it stands alone, or heads a group).
+   */
+  mergedInto?: number /* int64 */;
+  /**
+   * Affected are the incidents merged into this one, ascending; empty
+   * unless it heads a group.
+   */
+  affected?: number /* int64 */[];
+  /**
+   * GroupAlerts and GroupFiring count the alert instances (and those
+   * firing now) of the incident and its affected incidents; GroupWorkloads
+   * the distinct group keys among them (1 for an incident that heads no
+   * group). The list shows "GroupAlerts alerts on GroupWorkloads
+   * workloads".
+   */
+  groupAlerts?: number /* int */;
+  groupFiring?: number /* int */;
+  groupWorkloads?: number /* int */;
+}
+/**
+ * MergeKind is what a MergeEvent did.
+ */
+/**
+ * MergeKindMerge: Members were merged into Root.
+ */
+export const MergeKindMerge = "merge";
+/**
+ * MergeKindSplit: Members were split off Root (each stands alone again,
+ * or joins another group: a merge event of its own says so).
+ */
+export const MergeKindSplit = "split";
+export type MergeKind = typeof MergeKindMerge | typeof MergeKindSplit;
+/**
+ * MergeEvent is one recorded change of a grouping: when, which incidents,
+ * which root, and why.
+ */
+export interface MergeEvent {
+  id: number /* int64 */;
+  at: string;
+  kind: MergeKind;
+  root: number /* int64 */;
+  members: number /* int64 */[];
+  reason: string;
 }
