@@ -44,6 +44,7 @@ type Client struct {
 	model         string
 	allowExternal bool
 	target        string
+	timeout       time.Duration
 }
 
 // New builds the client for the LLM settings.
@@ -59,7 +60,7 @@ func New(s settings.LLM) (*Client, error) {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	return &Client{up: up, api: api.NewClient(base, up.HTTPClient()), model: s.Model,
-		allowExternal: s.AllowExternal, target: s.DisplayURL()}, nil
+		allowExternal: s.AllowExternal, target: s.DisplayURL(), timeout: s.Timeout()}, nil
 }
 
 // API is Ollama's client on this client's transport; Explain turns its
