@@ -73,6 +73,7 @@ func decodeJSONData(data []byte, s *Settings) Errors {
 			{"workloadLabels", d.stringList(&s.Incidents.WorkloadLabels)},
 			{"reconcileSeconds", d.integer(&s.Incidents.ReconcileSeconds)},
 		})},
+		{"signOff", d.section([]field{{"role", d.str(&s.SignOff.Role)}})},
 		{"evidenceWindowMinutes", d.integer(&s.EvidenceWindowMinutes)},
 	})
 	return d.errs

@@ -127,6 +127,14 @@ type Storage struct {
 	RetentionDays int `json:"retentionDays"`
 }
 
+// SignOff configures who may decide on AI suggestions.
+type SignOff struct {
+	// Role is the least Grafana org role that may approve, reject, edit and
+	// execute a suggestion and open or close a canary gate: "Editor" (the
+	// default) or "Admin". Service accounts (the intake's) never may.
+	Role string `json:"role"`
+}
+
 // Incidents configures how alerts become incidents.
 type Incidents struct {
 	// WorkloadLabels are the labels an alert's workload is read from, first
@@ -151,6 +159,7 @@ type Settings struct {
 	Kubernetes   Kubernetes `json:"kubernetes"`
 	Storage      Storage    `json:"storage"`
 	Incidents    Incidents  `json:"incidents"`
+	SignOff      SignOff    `json:"signOff"`
 	// EvidenceWindowMinutes is the minimum look-back of an evidence pack.
 	EvidenceWindowMinutes int `json:"evidenceWindowMinutes"`
 
@@ -173,6 +182,7 @@ func Defaults() Settings {
 		Kubernetes:            Kubernetes{Mode: KubeInCluster},
 		Storage:               Storage{Path: "/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db", RetentionDays: 90},
 		Incidents:             Incidents{ReconcileSeconds: 60},
+		SignOff:               SignOff{Role: "Editor"},
 		EvidenceWindowMinutes: 5,
 	}
 }
@@ -306,6 +316,9 @@ func (s *Settings) fillZeroes() {
 	if s.Incidents.ReconcileSeconds == 0 {
 		s.Incidents.ReconcileSeconds = d.Incidents.ReconcileSeconds
 	}
+	if strings.TrimSpace(s.SignOff.Role) == "" {
+		s.SignOff.Role = d.SignOff.Role
+	}
 }
 
 var headerToken = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
@@ -419,6 +432,9 @@ func (s Settings) Validate() Errors {
 	}
 	if s.Incidents.ReconcileSeconds < 10 || s.Incidents.ReconcileSeconds > 3600 {
 		add("incidents.reconcileSeconds", "%d is out of range: use 10 to 3600 seconds", s.Incidents.ReconcileSeconds)
+	}
+	if s.SignOff.Role != "Editor" && s.SignOff.Role != "Admin" {
+		add("signOff.role", "%s is not a role that may sign off: use \"Editor\" or \"Admin\"", quoted(s.SignOff.Role))
 	}
 	for i, l := range s.Incidents.WorkloadLabels {
 		if strings.TrimSpace(l) == "" || len(l) > 128 {

@@ -120,6 +120,17 @@ export interface Storage {
   retentionDays: number /* int */;
 }
 /**
+ * SignOff configures who may decide on AI suggestions.
+ */
+export interface SignOff {
+  /**
+   * Role is the least Grafana org role that may approve, reject, edit and
+   * execute a suggestion and open or close a canary gate: "Editor" (the
+   * default) or "Admin". Service accounts (the intake's) never may.
+   */
+  role: string;
+}
+/**
  * Incidents configures how alerts become incidents.
  */
 export interface Incidents {
@@ -150,6 +161,7 @@ export interface Settings {
   kubernetes: Kubernetes;
   storage: Storage;
   incidents: Incidents;
+  signOff: SignOff;
   /**
    * EvidenceWindowMinutes is the minimum look-back of an evidence pack.
    */

@@ -24,6 +24,7 @@ const effective: EffectiveSettings = {
   kubernetes: { mode: 'in-cluster' },
   storage: { path: '/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db', retentionDays: 90 },
   incidents: { reconcileSeconds: 60 },
+  signOff: { role: 'Editor' },
   evidenceWindowMinutes: 5,
   secureConfigured: {},
   errors: [],
