@@ -207,7 +207,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := incident.Filter{State: incident.State(q.Get("state")), Severity: q.Get("severity"), Namespace: q.Get("namespace")}
+	f := incident.Filter{State: incident.State(q.Get("state")), Severity: q.Get("severity"), Namespace: q.Get("namespace"), Grouped: true}
 	if f.State != "" && f.State != incident.StateOpen && f.State != incident.StateResolved {
 		httpjson.Error(w, http.StatusBadRequest, "invalid state", fmt.Sprintf("state is %q or %q", incident.StateOpen, incident.StateResolved))
 		return
@@ -258,6 +258,10 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusServiceUnavailable, "the incident's evidence could not be read", err.Error())
 			return
 		}
+		if err := s.group(r.Context(), &resp); err != nil {
+			httpjson.Error(w, http.StatusServiceUnavailable, "the incident's group could not be read", err.Error())
+			return
+		}
 		httpjson.Write(w, http.StatusOK, resp)
 	}
 }
@@ -297,7 +301,9 @@ func (s *Service) loop(ctx context.Context) {
 	var lastPrune time.Time
 	for {
 		s.ReconcileOnce(ctx)
-		s.CaptureDue(ctx)
+		if s.CaptureDue(ctx); s.opts.Capture != nil {
+			_, _ = s.GroupOnce(ctx) // a store error: the next round tries again
+		}
 		if now := s.opts.Now(); s.opts.Retention > 0 && now.Sub(lastPrune) >= time.Hour {
 			if _, err := s.store.Prune(ctx, now.Add(-s.opts.Retention)); err == nil {
 				lastPrune = now
@@ -385,7 +391,7 @@ func (s *Service) frame(ctx context.Context) *data.Frame {
 	if s.store == nil {
 		return ErrorFrame("the incident store is unavailable: " + s.openErr.Error())
 	}
-	list, err := s.store.List(ctx, incident.Filter{})
+	list, err := s.store.List(ctx, incident.Filter{Grouped: true})
 	if err != nil {
 		return ErrorFrame("the incidents could not be read: " + err.Error())
 	}

@@ -35,6 +35,11 @@ const (
 	FieldFlapping   = "flapping"
 	FieldReopens    = "reopens"
 	FieldTopFinding = "topFinding"
+	// FieldGroupAlerts and FieldGroupWorkloads count the alerts and the
+	// workloads of the row's whole group (one fault, one incident: a row
+	// is a root and its affected incidents); its own when it heads none.
+	FieldGroupAlerts    = "groupAlerts"
+	FieldGroupWorkloads = "groupWorkloads"
 )
 
 // FrameName is the name of the frames Frame builds.
@@ -43,6 +48,8 @@ const FrameName = "incidents"
 // Frame turns incidents into the "incidents" frame, one row per incident in
 // the given order; resolvedAt is null while open. topFinding is the top
 // finding's line of the latest evidence capture ("" before any).
+// groupAlerts and groupWorkloads are the row's group's (incident.Merge;
+// its own alerts and 1 when it heads no group).
 func Frame(list []incident.Incident) *data.Frame {
 	n := len(list)
 	id := make([]int64, n)
@@ -51,7 +58,9 @@ func Frame(list []incident.Incident) *data.Frame {
 	resolved := make([]*time.Time, n)
 	alerts, firing, reopens := make([]int64, n), make([]int64, n), make([]int64, n)
 	flapping := make([]bool, n)
+	groupAlerts, groupWorkloads := make([]int64, n), make([]int64, n)
 	for i, in := range list {
+		groupAlerts[i], groupWorkloads[i] = int64(max(in.GroupAlerts, in.Alerts)), int64(max(in.GroupWorkloads, 1))
 		id[i] = in.ID
 		state[i], sev[i], ns[i], wl[i] = string(in.State), in.Severity, in.Key.Namespace, in.Key.Workload
 		title[i], summary[i] = in.Title, in.Summary
@@ -80,6 +89,8 @@ func Frame(list []incident.Incident) *data.Frame {
 		data.NewField(FieldFlapping, nil, flapping),
 		data.NewField(FieldReopens, nil, reopens),
 		data.NewField(FieldTopFinding, nil, top),
+		data.NewField(FieldGroupAlerts, nil, groupAlerts),
+		data.NewField(FieldGroupWorkloads, nil, groupWorkloads),
 	)
 	f.Meta = &data.FrameMeta{}
 	return f
@@ -99,8 +110,10 @@ const (
 	RouteAlertmanager = "/intake/alertmanager"
 	// RouteGrafana takes Grafana-managed alerting's webhook contact point.
 	RouteGrafana = "/intake/grafana"
-	// RouteIncidents lists incidents (GET, ?state=&severity=&namespace=);
-	// RouteIncidents + "/{id}" is one incident with its alerts.
+	// RouteIncidents lists incidents (GET, ?state=&severity=&namespace=),
+	// one row per group of incidents that are one fault (the root's; the
+	// filters apply to it); RouteIncidents + "/{id}" is one incident with
+	// its alerts, and a root's affected incidents with theirs.
 	RouteIncidents = "/incidents"
 )
 
@@ -143,4 +156,18 @@ type DetailResponse struct {
 	// Pack) and the ranked findings (pkg/findings' Finding list); absent
 	// before the first capture.
 	Evidence *incident.Evidence `json:"evidence,omitempty"`
+	// Affected are the incidents merged into this one (it is their root),
+	// each with its own alerts, in id order; absent unless it heads a
+	// group. A merged incident names its root in Incident.MergedInto.
+	Affected []AffectedIncident `json:"affected,omitempty"`
+	// Merges are the recorded merges and splits that name the incident,
+	// oldest first; absent when there are none.
+	Merges []incident.MergeEvent `json:"merges,omitempty"`
+}
+
+// AffectedIncident is an incident merged into the one a DetailResponse is
+// about, with its alerts.
+type AffectedIncident struct {
+	Incident incident.Incident `json:"incident"`
+	Alerts   []incident.Record `json:"alerts"`
 }

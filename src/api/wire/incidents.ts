@@ -25,9 +25,16 @@ export const FieldFlapping = "flapping";
 export const FieldReopens = "reopens";
 export const FieldTopFinding = "topFinding";
 /**
+ * FieldGroupAlerts and FieldGroupWorkloads count the alerts and the
+ * workloads of the row's whole group (one fault, one incident: a row
+ * is a root and its affected incidents); its own when it heads none.
+ */
+export const FieldGroupAlerts = "groupAlerts";
+export const FieldGroupWorkloads = "groupWorkloads";
+/**
  * Frame field names, in frame order.
  */
-export type Field = typeof FieldID | typeof FieldState | typeof FieldSeverity | typeof FieldNamespace | typeof FieldWorkload | typeof FieldTitle | typeof FieldSummary | typeof FieldStartedAt | typeof FieldResolvedAt | typeof FieldUpdatedAt | typeof FieldAlerts | typeof FieldFiring | typeof FieldFlapping | typeof FieldReopens | typeof FieldTopFinding;
+export type Field = typeof FieldID | typeof FieldState | typeof FieldSeverity | typeof FieldNamespace | typeof FieldWorkload | typeof FieldTitle | typeof FieldSummary | typeof FieldStartedAt | typeof FieldResolvedAt | typeof FieldUpdatedAt | typeof FieldAlerts | typeof FieldFiring | typeof FieldFlapping | typeof FieldReopens | typeof FieldTopFinding | typeof FieldGroupAlerts | typeof FieldGroupWorkloads;
 /**
  * FrameName is the name of the frames Frame builds.
  */
@@ -41,8 +48,10 @@ export const RouteAlertmanager = "/intake/alertmanager";
  */
 export const RouteGrafana = "/intake/grafana";
 /**
- * RouteIncidents lists incidents (GET, ?state=&severity=&namespace=);
- * RouteIncidents + "/{id}" is one incident with its alerts.
+ * RouteIncidents lists incidents (GET, ?state=&severity=&namespace=),
+ * one row per group of incidents that are one fault (the root's; the
+ * filters apply to it); RouteIncidents + "/{id}" is one incident with
+ * its alerts, and a root's affected incidents with theirs.
  */
 export const RouteIncidents = "/incidents";
 /**
@@ -107,4 +116,23 @@ export interface DetailResponse {
    * before the first capture.
    */
   evidence?: unknown /* incident.Evidence */;
+  /**
+   * Affected are the incidents merged into this one (it is their root),
+   * each with its own alerts, in id order; absent unless it heads a
+   * group. A merged incident names its root in Incident.MergedInto.
+   */
+  affected?: AffectedIncident[];
+  /**
+   * Merges are the recorded merges and splits that name the incident,
+   * oldest first; absent when there are none.
+   */
+  merges?: incident.MergeEvent[];
+}
+/**
+ * AffectedIncident is an incident merged into the one a DetailResponse is
+ * about, with its alerts.
+ */
+export interface AffectedIncident {
+  incident: incident.Incident;
+  alerts: incident.Record[];
 }

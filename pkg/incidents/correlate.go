@@ -1,0 +1,296 @@
+package incidents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/findings"
+	"github.com/meshwatch/meshwatch/pkg/incident"
+)
+
+// One fault, one incident: after each capture round the worker groups the
+// open incidents whose evidence is captured (Correlate, pure) and applies
+// the grouping to the store (incident.Merger.Regroup), which merges and
+// splits them on the record.
+
+// Candidate is an open incident with a captured evidence pack, as the
+// grouping stage sees it.
+type Candidate struct {
+	ID int64
+	// Onset is when its trouble started (the incident's StartedAt).
+	Onset time.Time
+	// Case is its pack's subject, window and scope, and its ranked
+	// findings.
+	Case findings.Case
+}
+
+// Correlate is the grouping stage, pure, at time now: it decides which of
+// the candidates (open incidents) are one fault and returns the grouping
+// for the store, scoped to every candidate (so one left out of every group
+// is split off the root it had).
+//
+// Incidents are one fault when
+//
+//   - their onsets fall within one evidence window: sorted by onset, an
+//     incident whose onset is later than the one before it by more than
+//     the larger of the two windows' leads (the rule's `for`, at least
+//     evidence.MinWindowLead: how far a pack reaches back before its
+//     alert) starts a new fault;
+//   - their findings blame one root (findings.Correlate: an incident
+//     whose top finding blames another's workload joins it, incidents
+//     blaming the same workload join each other, the blame followed on);
+//   - and their workloads are neighbours in the request graph: a member
+//     joins only when its workload is the root, has the root in its pack's
+//     scope, or neighbours a member that does (a finding that blames a
+//     workload outside its pack's scope ties nothing).
+//
+// The group's root incident is the root workload's own incident; when the
+// root has none (it fires no alert of its own), the member whose pack sees
+// the root best (as its subject or a direct neighbour, before a second-hop
+// callee), then the earliest, then the lowest id. The others are its
+// affected incidents.
+func Correlate(cands []Candidate, now time.Time) incident.Regrouping {
+	c := append([]Candidate(nil), cands...)
+	sort.SliceStable(c, func(i, j int) bool {
+		if !c[i].Onset.Equal(c[j].Onset) {
+			return c[i].Onset.Before(c[j].Onset)
+		}
+		return c[i].ID < c[j].ID
+	})
+	r := incident.Regrouping{Scope: make([]int64, 0, len(c)),
+		SplitReason: "the latest evidence no longer ties it to this incident's fault"}
+	for i := range c {
+		r.Scope = append(r.Scope, c[i].ID)
+		// Open incidents: their windows run to now.
+		if c[i].Case.Window.To.Before(now) {
+			c[i].Case.Window.To = now
+		}
+		if !blamesInScope(c[i].Case) {
+			c[i].Case.Findings = nil
+		}
+	}
+	for start := 0; start < len(c); {
+		end := start + 1
+		for end < len(c) && c[end].Onset.Sub(c[end-1].Onset) <= max(lead(c[end-1]), lead(c[end])) {
+			end++
+		}
+		r.Groups = append(r.Groups, faults(c[start:end])...)
+		start = end
+	}
+	return r
+}
+
+// lead is how far the candidate's evidence window reaches back before its
+// onset (at least evidence.MinWindowLead).
+func lead(c Candidate) time.Duration {
+	d := evidence.MinWindowLead
+	if !c.Case.Window.From.IsZero() && c.Onset.Sub(c.Case.Window.From) > d {
+		d = c.Onset.Sub(c.Case.Window.From)
+	}
+	return d
+}
+
+// faults groups candidates whose onsets are within one window.
+func faults(c []Candidate) []incident.MergeGroup {
+	cases := make([]findings.Case, len(c))
+	for i := range c {
+		cases[i] = c[i].Case
+	}
+	var out []incident.MergeGroup
+	for _, g := range findings.Correlate(cases) {
+		if len(g.Members) < 2 {
+			continue
+		}
+		members := connected(c, g.Members, g.Root)
+		if len(members) < 2 {
+			continue
+		}
+		root := rootOf(c, members, g.Root)
+		mg := incident.MergeGroup{Root: c[root].ID}
+		workloads := map[evidence.Workload]bool{}
+		for _, i := range members {
+			workloads[c[i].Case.Subject] = true
+			if i != root {
+				mg.Members = append(mg.Members, c[i].ID)
+			}
+		}
+		sort.Slice(mg.Members, func(i, j int) bool { return mg.Members[i] < mg.Members[j] })
+		mg.Reason = fmt.Sprintf("%d incidents on %d workloads blame %s (%s), their onsets within one evidence window",
+			len(members), len(workloads), g.Root, g.Top.Cause)
+		out = append(out, mg)
+	}
+	return out
+}
+
+// sight is how well c's pack sees w: 0 its subject or a direct neighbour,
+// 1 a second-hop callee, 2 not at all.
+func sight(c findings.Case, w evidence.Workload) int {
+	if c.Subject == w {
+		return 0
+	}
+	for _, n := range c.Scope {
+		if n.Workload == w {
+			if n.Via == "" {
+				return 0
+			}
+			return 1
+		}
+	}
+	return 2
+}
+
+// blamesInScope reports whether c's top finding blames a workload its pack
+// holds (its subject or a neighbour); true when it blames nothing.
+func blamesInScope(c findings.Case) bool {
+	for _, f := range c.Findings {
+		if f.Score >= findings.Threshold && f.Cause != findings.None {
+			return sight(c, f.Subject()) < 2
+		}
+	}
+	return true
+}
+
+// connected keeps the members (indexes into c) joined to root through the
+// request graph: those that are root or see it, and those neighbouring one
+// kept.
+func connected(c []Candidate, members []int, root evidence.Workload) []int {
+	kept := make([]bool, len(members))
+	var queue []int
+	for k, i := range members {
+		if sight(c[i].Case, root) < 2 {
+			kept[k] = true
+			queue = append(queue, k)
+		}
+	}
+	for len(queue) > 0 {
+		a := c[members[queue[0]]].Case
+		queue = queue[1:]
+		for k, i := range members {
+			b := c[i].Case
+			if !kept[k] && (sight(a, b.Subject) < 2 || sight(b, a.Subject) < 2) {
+				kept[k] = true
+				queue = append(queue, k)
+			}
+		}
+	}
+	var out []int
+	for k, i := range members {
+		if kept[k] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// rootOf picks the group's root incident (an index into c) among members.
+func rootOf(c []Candidate, members []int, root evidence.Workload) int {
+	best := members[0]
+	for _, i := range members[1:] {
+		si, sb := sight(c[i].Case, root), sight(c[best].Case, root)
+		own, bestOwn := c[i].Case.Subject == root, c[best].Case.Subject == root
+		switch {
+		case own != bestOwn:
+			if own {
+				best = i
+			}
+		case si != sb:
+			if si < sb {
+				best = i
+			}
+		case !c[i].Onset.Equal(c[best].Onset):
+			if c[i].Onset.Before(c[best].Onset) {
+				best = i
+			}
+		case c[i].ID < c[best].ID:
+			best = i
+		}
+	}
+	return best
+}
+
+// capturedPack is what the grouping reads of a stored pack.
+type capturedPack struct {
+	Subject evidence.Workload    `json:"subject"`
+	Window  evidence.Window      `json:"window"`
+	Scope   []evidence.Neighbour `json:"scope"`
+}
+
+// candidateOf reads an open incident's stored capture; false when it has
+// none the grouping can read.
+func candidateOf(inc incident.Incident, ev incident.Evidence) (Candidate, bool) {
+	var p capturedPack
+	if err := json.Unmarshal(ev.Pack, &p); err != nil || p.Subject.Workload == "" {
+		return Candidate{}, false
+	}
+	var fs []findings.Finding
+	if len(ev.Findings) > 0 {
+		if err := json.Unmarshal(ev.Findings, &fs); err != nil {
+			return Candidate{}, false
+		}
+	}
+	return Candidate{ID: inc.ID, Onset: inc.StartedAt,
+		Case: findings.Case{Subject: p.Subject, Window: p.Window, Scope: p.Scope, Findings: fs}}, true
+}
+
+// GroupOnce groups the open incidents whose evidence is captured
+// (Correlate) and applies the grouping to the store; it returns the merges
+// and splits it recorded.
+func (s *Service) GroupOnce(ctx context.Context) ([]incident.MergeEvent, error) {
+	if s.store == nil {
+		return nil, errors.New("the incident store is unavailable")
+	}
+	open, err := s.store.List(ctx, incident.Filter{State: incident.StateOpen, Limit: incident.DefaultListLimit})
+	if err != nil {
+		return nil, err
+	}
+	var cands []Candidate
+	for _, inc := range open {
+		ev, err := s.store.Evidence(ctx, inc.ID)
+		if err != nil {
+			continue
+		}
+		if c, ok := candidateOf(inc, ev); ok {
+			cands = append(cands, c)
+		}
+	}
+	now := s.opts.Now()
+	events, err := s.store.Regroup(ctx, now, Correlate(cands, now))
+	if err != nil {
+		return nil, err
+	}
+	if len(events) > 0 {
+		s.hub.changed()
+	}
+	return events, nil
+}
+
+// group adds to a detail answer the incident's affected incidents with
+// their alerts (a root), and the merges and splits that name it.
+func (s *Service) group(ctx context.Context, resp *DetailResponse) error {
+	for _, id := range resp.Incident.Affected {
+		inc, recs, err := s.store.Get(ctx, id)
+		if errors.Is(err, incident.ErrNotFound) {
+			continue // pruned since
+		}
+		if err != nil {
+			return err
+		}
+		if recs == nil {
+			recs = []incident.Record{}
+		}
+		resp.Affected = append(resp.Affected, AffectedIncident{Incident: inc, Alerts: recs})
+	}
+	events, err := s.store.MergeEvents(ctx, resp.Incident.ID)
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		resp.Merges = events
+	}
+	return nil
+}
