@@ -1,0 +1,167 @@
+package analysis
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/findings"
+)
+
+// Answer is the model's write-up, as the JSON schema (Schema) constrains
+// it. "Insufficient evidence" is a valid answer: rootCause.cause "none"
+// (namespace and workload empty or the subject's), a summary that says
+// what is missing, confidence "low", and no remediation steps.
+type Answer struct {
+	// Summary is two or three sentences for the incident page.
+	Summary   string    `json:"summary"`
+	RootCause RootCause `json:"rootCause"`
+	// Confidence is "low", "medium" or "high".
+	Confidence  string `json:"confidence"`
+	Remediation []Step `json:"remediation"`
+}
+
+// RootCause is the workload at fault and why.
+type RootCause struct {
+	Namespace string `json:"namespace"`
+	Workload  string `json:"workload"`
+	// Cause is from the findings' vocabulary (findings.Causes), "none"
+	// included.
+	Cause       findings.Cause `json:"cause"`
+	Explanation string         `json:"explanation"`
+	// Evidence are the evidence ids the claim rests on.
+	Evidence []string `json:"evidence"`
+}
+
+// Step is one remediation step.
+type Step struct {
+	Action string `json:"action"`
+	Why    string `json:"why"`
+	// Command is a shell command when one does it; the guard decides
+	// whether the page offers it as an action (Guard, Allowlist).
+	Command  string   `json:"command,omitempty"`
+	Evidence []string `json:"evidence"`
+	// Risk is "low", "medium" or "high".
+	Risk string `json:"risk"`
+}
+
+// Confidence and risk levels.
+var levels = []string{"low", "medium", "high"}
+
+// Limits the schema sets (the grammar bounds the output; num_predict caps
+// it anyway).
+const (
+	MaxSteps    = 4
+	MaxCitation = 8
+)
+
+// Schema is the JSON Schema sent as the request's format: Ollama turns it
+// into a grammar, so the model can only write an Answer. The cause is an
+// enum of the findings' vocabulary; evidence ids are an enum of the ids
+// the prompt's pack holds (ids), so a model cannot invent one (the guard
+// still checks, for models or servers that ignore the grammar).
+func Schema(ids []string) json.RawMessage {
+	causes := make([]string, len(findings.Causes))
+	for i, c := range findings.Causes {
+		causes[i] = string(c)
+	}
+	idItems := map[string]any{"type": "string"}
+	if len(ids) > 0 {
+		idItems["enum"] = ids
+	}
+	cites := map[string]any{"type": "array", "items": idItems, "maxItems": MaxCitation}
+	str := map[string]any{"type": "string"}
+	s := map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"summary": str,
+			"rootCause": map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"namespace":   str,
+					"workload":    str,
+					"cause":       map[string]any{"type": "string", "enum": causes},
+					"explanation": str,
+					"evidence":    cites,
+				},
+				"required": []string{"namespace", "workload", "cause", "explanation", "evidence"},
+			},
+			"confidence": map[string]any{"type": "string", "enum": levels},
+			"remediation": map[string]any{
+				"type":     "array",
+				"maxItems": MaxSteps,
+				"items": map[string]any{
+					"type": "object",
+					"properties": map[string]any{
+						"action":   str,
+						"why":      str,
+						"command":  str,
+						"evidence": cites,
+						"risk":     map[string]any{"type": "string", "enum": levels},
+					},
+					"required": []string{"action", "why", "evidence", "risk"},
+				},
+			},
+		},
+		"required": []string{"summary", "rootCause", "confidence", "remediation"},
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // maps of strings marshal
+	}
+	return b
+}
+
+// ParseAnswer reads the model's content as an Answer and checks what the
+// schema requires (a server that ignores the grammar, or an answer cut by
+// num_predict, fails here). The error says what is wrong.
+func ParseAnswer(content string) (Answer, error) {
+	var a Answer
+	dec := json.NewDecoder(strings.NewReader(strings.TrimSpace(content)))
+	if err := dec.Decode(&a); err != nil {
+		return a, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if dec.More() {
+		return a, errors.New("text after the JSON object")
+	}
+	var problems []string
+	if strings.TrimSpace(a.Summary) == "" {
+		problems = append(problems, "summary is empty")
+	}
+	if !a.RootCause.Cause.Valid() {
+		problems = append(problems, fmt.Sprintf("rootCause.cause %q is not in the vocabulary", a.RootCause.Cause))
+	}
+	if !oneOf(a.Confidence, levels) {
+		problems = append(problems, fmt.Sprintf("confidence %q is not low, medium or high", a.Confidence))
+	}
+	for i, s := range a.Remediation {
+		if strings.TrimSpace(s.Action) == "" {
+			problems = append(problems, fmt.Sprintf("remediation[%d].action is empty", i))
+		}
+		if !oneOf(s.Risk, levels) {
+			problems = append(problems, fmt.Sprintf("remediation[%d].risk %q is not low, medium or high", i, s.Risk))
+		}
+	}
+	if len(problems) > 0 {
+		return a, errors.New(strings.Join(problems, "; "))
+	}
+	return a, nil
+}
+
+// Insufficient reports whether the answer says the evidence does not
+// support a root cause (cause "none").
+func (a Answer) Insufficient() bool { return a.RootCause.Cause == findings.None }
+
+func oneOf(s string, set []string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// packIDs are the evidence ids of a pack, in pack order.
+func packIDs(p *evidence.Pack) []string { return p.IDs() }
