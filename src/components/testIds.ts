@@ -32,6 +32,9 @@ export const testIds = {
     drawer: 'data-testid incidents-drawer',
     drawerAlert: 'data-testid incidents-drawer-alert',
     detailError: 'data-testid incidents-detail-error',
+    evidenceCharts: 'data-testid incidents-evidence-charts',
+    evidenceChart: 'data-testid incidents-evidence-chart',
+    evidenceChartsMore: 'data-testid incidents-evidence-charts-more',
   },
   canaries: {
     container: 'data-testid canaries-container',

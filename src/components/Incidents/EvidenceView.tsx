@@ -17,6 +17,7 @@ import {
   metricText,
 } from './evidence';
 import { EvidenceLinks, evidenceLinks } from './evidenceLinks';
+import { EvidenceCharts } from './EvidenceCharts';
 import { exactTime, formatDuration } from './format';
 
 /** How many of the pack's metrics the table shows. */
@@ -41,8 +42,12 @@ function windowText(w: EvidenceWindow): string {
   return `${exactTime(w.from)} – ${exactTime(w.to)} (${formatDuration(w.to - w.from)})`;
 }
 
-/** The incident's ranked findings, then the evidence the capture holds, with Explore and dashboard links. */
-export function EvidenceView({ evidence }: { evidence: Evidence }) {
+/**
+ * The incident's ranked findings, then the evidence the capture holds — charts of the cited
+ * series (with the incident's id), the metrics, log patterns and traces — with Explore and
+ * dashboard links.
+ */
+export function EvidenceView({ evidence, incidentId }: { evidence: Evidence; incidentId?: number }) {
   const s = useStyles2(getStyles);
   const jsonData = usePluginContext<AppSettings>()?.meta.jsonData;
   const { pack, findings } = evidence;
@@ -117,6 +122,9 @@ export function EvidenceView({ evidence }: { evidence: Evidence }) {
             </TextLink>
           ) : null}
         </Stack>
+        {incidentId !== undefined ? (
+          <EvidenceCharts incidentId={incidentId} pack={pack} findings={findings} capturedAt={evidence.capturedAt} />
+        ) : null}
         <MetricsTable metrics={pack.metrics.slice(0, TOP_METRICS)} total={pack.metrics.length} links={links} />
         <LogsList logs={pack.logs} />
         <TracesList traces={pack.traces} links={links} />

@@ -78,7 +78,7 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
         ) : null}
         {inc ? <Facts inc={inc} /> : null}
         {evidence ? (
-          <EvidenceView evidence={evidence} />
+          <EvidenceView evidence={evidence} incidentId={id} />
         ) : detail ? (
           <p className={s.muted} data-testid="data-testid incidents-no-evidence">
             No evidence captured yet: findings appear once the first capture completes.

@@ -387,3 +387,24 @@ export function metricText(m: EvidenceMetric): string {
   }
   return parts.join(', ');
 }
+
+/** Grafana's unit id for a pack metric's unit (the units pkg/evidence writes). */
+export function grafanaUnit(unit?: string): string {
+  switch (unit) {
+    case 'req/s':
+      return 'reqps';
+    case 'ratio':
+      return 'percentunit';
+    case 'ms':
+      return 'ms';
+    case 'bytes':
+      return 'bytes';
+    case 'percent':
+      return 'percent';
+    case '1/s':
+      return 'short';
+    default:
+      // cores, count, status and anything new: a plain number.
+      return 'short';
+  }
+}
