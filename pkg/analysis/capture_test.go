@@ -1,4 +1,4 @@
-package analysis
+package analysis_test
 
 // Testdata captured once from real runs: every built-in simulator scenario
 // evaluated end to end (pkg/devkit/eval: metrics in a real Prometheus, logs
@@ -29,6 +29,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/meshwatch/meshwatch/pkg/analysis"
 	"github.com/meshwatch/meshwatch/pkg/devkit/eval"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/evidence"
@@ -43,7 +44,7 @@ var capture = flag.Bool("capture", false, "capture testdata/packs and testdata/r
 type recordingProm struct {
 	v1.API
 	mu     sync.Mutex
-	series []RawSeries
+	series []analysis.RawSeries
 }
 
 func (r *recordingProm) QueryRange(ctx context.Context, q string, rg v1.Range, opts ...v1.Option) (model.Value, v1.Warnings, error) {
@@ -51,12 +52,12 @@ func (r *recordingProm) QueryRange(ctx context.Context, q string, rg v1.Range, o
 	if m, ok := v.(model.Matrix); ok && err == nil {
 		r.mu.Lock()
 		for _, s := range m {
-			rs := RawSeries{Metric: map[string]string{}}
+			rs := analysis.RawSeries{Metric: map[string]string{}}
 			for k, val := range s.Metric {
 				rs.Metric[string(k)] = string(val)
 			}
 			for _, p := range s.Values {
-				rs.Values = append(rs.Values, RawPoint{T: p.Timestamp.Time().UTC(), V: float64(p.Value)})
+				rs.Values = append(rs.Values, analysis.RawPoint{T: p.Timestamp.Time().UTC(), V: p.Value.String()})
 			}
 			r.series = append(r.series, rs)
 		}
@@ -69,7 +70,7 @@ func (r *recordingProm) QueryRange(ctx context.Context, q string, rg v1.Range, o
 type recordingLoki struct {
 	evidence.LogSource
 	mu    sync.Mutex
-	lines []RawLine
+	lines []analysis.RawLine
 }
 
 func (r *recordingLoki) QueryRange(ctx context.Context, q loki.LogQuery) ([]loki.Stream, error) {
@@ -77,7 +78,7 @@ func (r *recordingLoki) QueryRange(ctx context.Context, q loki.LogQuery) ([]loki
 	r.mu.Lock()
 	for _, s := range streams {
 		for _, e := range s.Entries {
-			r.lines = append(r.lines, RawLine{Labels: s.Labels, T: e.T, Line: e.Line})
+			r.lines = append(r.lines, analysis.RawLine{Labels: s.Labels, T: e.T, Line: e.Line})
 		}
 	}
 	r.mu.Unlock()
@@ -98,21 +99,21 @@ func TestCapture(t *testing.T) {
 				t.Errorf("%s: %v", res.Scenario, res.Err)
 				return
 			}
-			file := CapturedScenario{Scenario: res.Scenario}
-			var raw []RawWindow
-			for i, inc := range chosen(res) {
+			file := analysis.CapturedScenario{Scenario: res.Scenario}
+			var raw []analysis.RawWindow
+			for i, inc := range eval.Candidates(res) {
 				rp := &recordingProm{API: src.Prometheus}
 				rl := &recordingLoki{LogSource: src.Loki}
 				rsrc := src
 				rsrc.Prometheus, rsrc.Loki = rp, rl
 				pack := evidence.Collect(context.Background(), rsrc, incidentOf(inc), res.End)
-				c := CapturedCase{Pack: pack, Findings: findings.Detect(&pack)}
+				c := analysis.CapturedCase{Pack: pack, Findings: findings.Detect(&pack)}
 				if i < len(res.Faults) {
 					f := res.Faults[i]
-					c.Truth = &Truth{Namespace: f.Namespace, Workload: f.Workload, Cause: f.Cause}
+					c.Truth = &analysis.Truth{Namespace: f.Namespace, Workload: f.Workload, Cause: f.Cause}
 				}
 				file.Cases = append(file.Cases, c)
-				raw = append(raw, inWindow(RawWindow{Series: rp.series, Lines: rl.lines}, pack.Window))
+				raw = append(raw, inWindow(analysis.RawWindow{Series: rp.series, Lines: rl.lines}, pack.Window))
 			}
 			writeJSON(t, filepath.Join("testdata", "packs", res.Scenario+".json"), file, false)
 			writeJSON(t, filepath.Join("testdata", "raw", res.Scenario+".json.gz"), raw, true)
@@ -120,34 +121,6 @@ func TestCapture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// chosen are the incidents of a result to capture: per fault the one whose
-// findings hold its top finding (Result.Tops); for a control run the
-// incident with the highest finding, else the first.
-func chosen(res eval.Result) []eval.Incident {
-	var real []eval.Incident
-	for _, inc := range res.Incidents {
-		if !inc.Probe {
-			real = append(real, inc)
-		}
-	}
-	if len(real) == 0 {
-		real = res.Incidents
-	}
-	var out []eval.Incident
-	for _, top := range res.Tops() {
-		best := real[0]
-		for _, inc := range real {
-			for _, f := range inc.Findings {
-				if f.Namespace == top.Namespace && f.Workload == top.Workload && f.Cause == top.Cause && f.Score == top.Score {
-					best = inc
-				}
-			}
-		}
-		out = append(out, best)
-	}
-	return out
 }
 
 // incidentOf is what eval collects an incident's pack for.
@@ -168,18 +141,18 @@ func incidentOf(inc eval.Incident) evidence.Incident {
 }
 
 // inWindow keeps the points and lines inside the evidence window.
-func inWindow(r RawWindow, w evidence.Window) RawWindow {
+func inWindow(r analysis.RawWindow, w evidence.Window) analysis.RawWindow {
 	in := func(t time.Time) bool { return !t.Before(w.From) && !t.After(w.To) }
-	var out RawWindow
+	var out analysis.RawWindow
 	for _, s := range r.Series {
-		var vs []RawPoint
+		var vs []analysis.RawPoint
 		for _, p := range s.Values {
 			if in(p.T) {
 				vs = append(vs, p)
 			}
 		}
 		if len(vs) > 0 {
-			out.Series = append(out.Series, RawSeries{Metric: s.Metric, Values: vs})
+			out.Series = append(out.Series, analysis.RawSeries{Metric: s.Metric, Values: vs})
 		}
 	}
 	for _, l := range r.Lines {

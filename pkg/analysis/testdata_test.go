@@ -49,10 +49,10 @@ type RawSeries struct {
 	Values []RawPoint        `json:"values"`
 }
 
-// RawPoint is one sample.
+// RawPoint is one sample; V as Prometheus writes it ("0.25", "NaN").
 type RawPoint struct {
 	T time.Time `json:"t"`
-	V float64   `json:"v"`
+	V string    `json:"v"`
 }
 
 // RawLine is one log line as Loki answered it.

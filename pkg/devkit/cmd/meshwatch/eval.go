@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/eval"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
+	"github.com/meshwatch/meshwatch/pkg/settings"
 )
 
 func init() {
@@ -41,6 +42,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage:
   meshwatch eval [--scenario NAME]... [--scenario-file FILE]... [--seed N] [--duration D] [--rules DIR] [--details] [-v]
+                 [--ollama URL [--model M] [--num-ctx N] [--num-predict N] [--timeout D] [--allow-external]]
 
 Runs each scenario (default: every built-in one) on the simulated mesh with its metrics in a real
 Prometheus and its logs in a real Loki (the test harness' servers: bash .ci/install-tools.sh),
@@ -49,6 +51,11 @@ pack, runs the detectors, correlates the incidents, and prints per fault the exp
 workload and cause, the top finding and whether it matches; then the top-1 accuracy and
 the incidents per fault. A control run (cause none) passes when nothing is found, its
 mesh's every workload probed as well.
+
+With --ollama, each fault's incident (and each control run's) is then analysed end to end
+by that Ollama server's model, as the incident page would (pkg/analysis: prompt, schema,
+budget, stream, guard), and scored against the ground truth: JSON validity %, root-cause
+accuracy, unsupported claims, p50/p95 latency, prompt and output tokens.
 
 flags:`)
 		fs.PrintDefaults()
@@ -61,6 +68,13 @@ flags:`)
 	rules := fs.String("rules", "deploy/base/monitoring/rules", "directory of the alert rule files Prometheus evaluates")
 	details := fs.Bool("details", false, "also print every incident with its alerts, pack size and findings")
 	verbose := fs.Bool("v", false, "print progress to stderr")
+	llmDefaults := settings.Defaults().Ollama
+	ollamaURL := fs.String("ollama", "", "also analyse each incident with the model on this Ollama server (e.g. http://127.0.0.1:11434)")
+	model := fs.String("model", llmDefaults.Model, "the Ollama model (with --ollama)")
+	numCtx := fs.Int("num-ctx", llmDefaults.NumCtx, "options.num_ctx (with --ollama)")
+	numPredict := fs.Int("num-predict", llmDefaults.NumPredict, "options.num_predict (with --ollama)")
+	llmTimeout := fs.Duration("timeout", time.Duration(llmDefaults.TimeoutSeconds)*time.Second, "timeout of one analysis request, streamed answer included (with --ollama)")
+	allowExternal := fs.Bool("allow-external", false, "allow an Ollama address outside loopback, private, tailnet and cluster-local ranges (with --ollama)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -94,6 +108,21 @@ flags:`)
 		fmt.Fprintln(stderr, "meshwatch eval: --duration must be positive")
 		return 2
 	}
+	var llm *settings.LLM
+	if *ollamaURL != "" {
+		s := settings.Defaults()
+		s.Ollama.URL, s.Ollama.Model, s.Ollama.NumCtx, s.Ollama.NumPredict = *ollamaURL, *model, *numCtx, *numPredict
+		s.Ollama.TimeoutSeconds, s.Ollama.AllowExternal = int(llmTimeout.Seconds()), *allowExternal
+		if errs := s.Validate(); errs != nil {
+			for _, e := range errs {
+				if strings.HasPrefix(e.Field, "ollama.") {
+					fmt.Fprintln(stderr, "meshwatch eval:", e.Error())
+					return 2
+				}
+			}
+		}
+		llm = &s.Ollama
+	}
 	o := eval.Options{Scenarios: names, Files: scs, Seed: *seed, Duration: *duration, RulesDir: *rules}
 	if *verbose {
 		o.Logf = func(format string, args ...any) {
@@ -110,5 +139,14 @@ flags:`)
 		fmt.Fprintln(stdout)
 	}
 	rep.WriteTable(stdout)
+	if llm != nil {
+		fmt.Fprintln(stdout)
+		lr, err := eval.AnalyzeCases(ctx, *llm, eval.LLMInputs(rep), o.Logf)
+		if err != nil {
+			fmt.Fprintln(stderr, "meshwatch eval:", err)
+			return 1
+		}
+		lr.WriteTable(stdout)
+	}
 	return 0
 }
