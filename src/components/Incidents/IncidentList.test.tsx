@@ -229,6 +229,28 @@ describe('IncidentList', () => {
     expect(screen.getByTestId(testIds.incidents.updated)).toHaveTextContent(/^Updated \d{2}:\d{2}:\d{2}$/);
   });
 
+  it('shows the incidents of one fault as one row: n alerts on k workloads, the root named', () => {
+    const { push } = setup();
+    // stock is the root: the incidents of its callers (web, api) are merged into it.
+    const stock: Row = { ...checkout, id: 21, workload: 'stock', title: 'LatencyHigh', alerts: 2, firing: 2 };
+    push(message(incidentsPacket([{ ...stock, groupAlerts: 6, groupWorkloads: 3 }, node])));
+    expect(rowIds()).toEqual([21, 9]);
+    const [root, alone] = screen.getAllByTestId(testIds.incidents.row).map((r) => within(r));
+    expect(root.getByText('shop/stock')).toBeInTheDocument();
+    expect(root.getByText('root of 2 affected workloads')).toBeInTheDocument();
+    expect(root.getByText('6 alerts on 3 workloads')).toBeInTheDocument();
+    expect(root.queryByLabelText('2 of 2 alerts firing')).toBeNull();
+    // An incident on its own keeps its firing/alerts count.
+    expect(alone.getByLabelText('0 of 1 alerts firing')).toHaveTextContent('0/1');
+    expect(alone.queryByText(/affected/)).toBeNull();
+
+    // The grouping undone (a split): the root's row stands for itself again.
+    push(message(incidentsPacket([stock, node])));
+    const after = within(screen.getAllByTestId(testIds.incidents.row)[0]);
+    expect(after.getByLabelText('2 of 2 alerts firing')).toBeInTheDocument();
+    expect(after.queryByText(/alerts on/)).toBeNull();
+  });
+
   it('updates rows live: a new incident appears, a resolved one moves below the open ones', () => {
     const { push } = setup();
     push(status(LiveChannelConnectionState.Connected, { message: incidentsPacket([checkout]) }));

@@ -5,7 +5,7 @@ import { Badge, useStyles2 } from '@grafana/ui';
 import { StateResolved } from '../../api/wire/incident';
 import { testIds } from '../testIds';
 import { namespaceLabel } from './filters';
-import { SeverityBadge, StateBadge, When, exactTime, formatDuration, useNow } from './format';
+import { SeverityBadge, StateBadge, When, exactTime, formatDuration, groupText, useNow } from './format';
 import { IncidentRow } from './incidentsFrame';
 import { tableStyles } from '../tableStyles';
 
@@ -63,6 +63,7 @@ export function IncidentsTable({ rows, labelledBy, selectedId, onOpen }: Props) 
         <tbody>
           {rows.map((r) => {
             const group = groupOf(r);
+            const merged = groupText(r);
             return (
               <tr
                 key={r.id}
@@ -96,6 +97,14 @@ export function IncidentsTable({ rows, labelledBy, selectedId, onOpen }: Props) 
                   ) : (
                     group.text
                   )}
+                  {merged ? (
+                    <div
+                      className={s.muted}
+                      title="The workload the findings blame: the other workloads' incidents are merged into this one"
+                    >
+                      root of {r.groupWorkloads - 1} affected {r.groupWorkloads === 2 ? 'workload' : 'workloads'}
+                    </div>
+                  ) : null}
                 </td>
                 <td>
                   <button
@@ -115,18 +124,25 @@ export function IncidentsTable({ rows, labelledBy, selectedId, onOpen }: Props) 
                   <Age r={r} />
                 </td>
                 <td className={s.nowrap}>
-                  <span
-                    aria-label={`${r.firing} of ${r.alerts} alerts firing`}
-                    title={`${r.firing} firing of ${r.alerts}`}
-                  >
-                    {r.firing}/{r.alerts}
-                  </span>
+                  {merged ? (
+                    <span title={`One fault: ${r.firing} of ${r.alerts} firing on ${group.text}`}>{merged}</span>
+                  ) : (
+                    <span
+                      aria-label={`${r.firing} of ${r.alerts} alerts firing`}
+                      title={`${r.firing} firing of ${r.alerts}`}
+                    >
+                      {r.firing}/{r.alerts}
+                    </span>
+                  )}
                 </td>
                 <td>
                   {r.topFinding ? (
                     r.topFinding
                   ) : (
-                    <span className={s.muted} title="No finding stands out in the latest evidence capture (or none yet)">
+                    <span
+                      className={s.muted}
+                      title="No finding stands out in the latest evidence capture (or none yet)"
+                    >
                       —
                     </span>
                   )}

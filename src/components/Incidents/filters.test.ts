@@ -24,6 +24,8 @@ function row(r: Partial<IncidentRow> & { id: number }): IncidentRow {
     flapping: false,
     reopens: 0,
     topFinding: '',
+    groupAlerts: 1,
+    groupWorkloads: 1,
     ...r,
   };
 }

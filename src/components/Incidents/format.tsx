@@ -75,3 +75,14 @@ export function When({ at, prefix = '' }: { at?: number; prefix?: string }) {
 export function exactTime(at?: number): string {
   return at === undefined ? '—' : dateTimeFormat(at);
 }
+
+/**
+ * One fault, one incident: "6 alerts on 3 workloads" for a row that heads a group of incidents (its own
+ * workload the root); undefined for an incident on its own.
+ */
+export function groupText(r: { groupAlerts: number; groupWorkloads: number }): string | undefined {
+  if (r.groupWorkloads < 2) {
+    return undefined;
+  }
+  return `${r.groupAlerts} ${r.groupAlerts === 1 ? 'alert' : 'alerts'} on ${r.groupWorkloads} workloads`;
+}

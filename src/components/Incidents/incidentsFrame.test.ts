@@ -26,6 +26,8 @@ describe('readIncidentsPacket', () => {
         flapping: true,
         reopens: 1,
         topFinding: '',
+        groupAlerts: 2,
+        groupWorkloads: 1,
       },
       {
         id: 8,
@@ -43,8 +45,17 @@ describe('readIncidentsPacket', () => {
         flapping: false,
         reopens: 0,
         topFinding: '',
+        groupAlerts: 0,
+        groupWorkloads: 1,
       },
     ]);
+  });
+
+  it("reads a group's alerts and workloads (one fault, one incident)", () => {
+    const snap = readIncidentsPacket(
+      incidentsPacket([{ id: 3, namespace: 'shop', workload: 'stock', alerts: 2, groupAlerts: 6, groupWorkloads: 3 }])
+    );
+    expect(snap?.rows[0]).toMatchObject({ id: 3, workload: 'stock', alerts: 2, groupAlerts: 6, groupWorkloads: 3 });
   });
 
   it('carries the error notice of an error frame, with no rows', () => {

@@ -7,6 +7,8 @@ import {
   FieldAlerts,
   FieldFiring,
   FieldFlapping,
+  FieldGroupAlerts,
+  FieldGroupWorkloads,
   FieldID,
   FieldNamespace,
   FieldReopens,
@@ -50,6 +52,13 @@ export interface IncidentRow {
   reopens: number;
   /** The evidence stage's top finding; empty until it has one. */
   topFinding: string;
+  /**
+   * One fault, one incident: the alerts and workloads of the row's whole group (it is the root, the
+   * workload the findings blame, and its affected incidents are merged into it); its own alerts and 1
+   * when it heads no group, or when the backend sends no such field.
+   */
+  groupAlerts: number;
+  groupWorkloads: number;
 }
 
 export type IncidentsSnapshot = LiveSnapshot<IncidentRow>;
@@ -97,6 +106,8 @@ export function readIncidentsFrame(frame: DataFrame): IncidentsSnapshot | undefi
       flapping: value(FieldFlapping, i) === true,
       reopens: count(FieldReopens, i),
       topFinding: str(FieldTopFinding, i),
+      groupAlerts: Math.max(count(FieldGroupAlerts, i), count(FieldAlerts, i)),
+      groupWorkloads: Math.max(count(FieldGroupWorkloads, i), 1),
     });
   }
   return { rows, notice: errorNotice(frame) };

@@ -6,6 +6,8 @@ import {
   FieldAlerts,
   FieldFiring,
   FieldFlapping,
+  FieldGroupAlerts,
+  FieldGroupWorkloads,
   FieldID,
   FieldNamespace,
   FieldReopens,
@@ -37,6 +39,8 @@ export interface Row {
   flapping?: boolean;
   reopens?: number;
   topFinding?: string;
+  groupAlerts?: number;
+  groupWorkloads?: number;
 }
 
 const FIELDS: Array<{ name: string; type: FieldType; of: (r: Row) => unknown }> = [
@@ -55,6 +59,8 @@ const FIELDS: Array<{ name: string; type: FieldType; of: (r: Row) => unknown }> 
   { name: FieldFlapping, type: FieldType.boolean, of: (r) => r.flapping ?? false },
   { name: FieldReopens, type: FieldType.number, of: (r) => r.reopens ?? 0 },
   { name: FieldTopFinding, type: FieldType.string, of: (r) => r.topFinding ?? '' },
+  { name: FieldGroupAlerts, type: FieldType.number, of: (r) => r.groupAlerts ?? r.alerts ?? 1 },
+  { name: FieldGroupWorkloads, type: FieldType.number, of: (r) => r.groupWorkloads ?? 1 },
 ];
 
 export function incidentsPacket(rows: Row[], notice?: string): DataFrameJSON {
