@@ -13,6 +13,7 @@ import { SeverityBadge, StateBadge, When, exactTime, formatDuration } from './fo
 import { IncidentRow } from './incidentsFrame';
 import { decodeEvidence } from './evidence';
 import { EvidenceView } from './EvidenceView';
+import { AffectedList } from './AffectedList';
 
 interface Props {
   id: number;
@@ -63,7 +64,7 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
   // A new evidence capture changes the row's top finding, not its updatedAt: either fetches again.
   const { detail, error, loading } = useIncidentDetail(
     id,
-    row ? `${row.updatedAt ?? ''}|${row.topFinding ?? ''}` : undefined
+    row ? `${row.updatedAt ?? ''}|${row.topFinding ?? ''}|${row.groupAlerts}|${row.groupWorkloads}` : undefined
   );
   const inc = detail?.incident;
   const title = row?.title || inc?.title || `Incident ${id}`;
@@ -77,6 +78,7 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
           </Alert>
         ) : null}
         {inc ? <Facts inc={inc} /> : null}
+        {detail ? <AffectedList detail={detail} /> : null}
         {evidence ? (
           <EvidenceView evidence={evidence} incidentId={id} />
         ) : detail ? (
