@@ -267,8 +267,11 @@ func (a *Analyzer) Run(ctx context.Context, in Input, ev Events) (Result, error)
 		runErr = a.run(ctx, req, in, ev, &res)
 		return nil
 	})
-	if err != nil {
-		return finish(a.client.Classify(ollama.PathChat, a.llm.Model, err))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return finish(a.client.Classify(ollama.PathChat, a.llm.Model, err)) // canceled or timed out in the queue
+	case err != nil:
+		return finish(err) // already queued
 	}
 	return finish(runErr)
 }

@@ -204,3 +204,29 @@ func TestInputFromJSON(t *testing.T) {
 		t.Errorf("no findings: %v", err)
 	}
 }
+
+func TestRunWaitsItsTurnAndCanBeCanceled(t *testing.T) {
+	fake := contractfake.NewOllamaFake(t, "0.17.4", structuralModel, contractfake.OllamaModel{Name: "phi3:mini"})
+	q := NewQueue(nil)
+	a := newAnalyzer(t, llmSettings(fake.URL), q)
+	p, fs := samplePack()
+	release := make(chan struct{})
+	busy := make(chan struct{})
+	go func() {
+		_ = q.Do(context.Background(), "phi3:mini", "other", nil, func(context.Context) error { close(busy); <-release; return nil })
+	}()
+	<-busy
+	ctx, cancel := context.WithCancel(context.Background())
+	var positions []int
+	done := make(chan Result)
+	go func() {
+		res, _ := a.Run(ctx, Input{ID: "7", Pack: p, Findings: fs}, Events{Queued: func(n int) { positions = append(positions, n); cancel() }})
+		done <- res
+	}()
+	res := <-done
+	close(release)
+	if res.Status != StatusFallback || res.Error.Kind != string(ollama.ErrCanceled) || len(positions) != 1 || positions[0] != 1 ||
+		len(fake.Requests()) != 0 {
+		t.Fatalf("canceled in the queue: %+v %v", res, positions)
+	}
+}
