@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 
@@ -29,10 +30,11 @@ type Candidate struct {
 	Case findings.Case
 }
 
-// Correlate is the grouping stage, pure, at time now: it decides which of
-// the candidates (open incidents) are one fault and returns the grouping
-// for the store, scoped to every candidate (so one left out of every group
-// is split off the root it had).
+// Faults is the grouping stage, pure, at time now: it decides which of the
+// candidates (open incidents) are one fault. Every candidate is in exactly
+// one group; a group's Members are indexes into cands, its root incident
+// first, the rest ascending; groups come ranked by their top finding
+// (findings.Rank's order), as findings.Correlate ranks them.
 //
 // Incidents are one fault when
 //
@@ -53,34 +55,88 @@ type Candidate struct {
 // root has none (it fires no alert of its own), the member whose pack sees
 // the root best (as its subject or a direct neighbour, before a second-hop
 // callee), then the earliest, then the lowest id. The others are its
-// affected incidents.
-func Correlate(cands []Candidate, now time.Time) incident.Regrouping {
-	c := append([]Candidate(nil), cands...)
-	sort.SliceStable(c, func(i, j int) bool {
-		if !c[i].Onset.Equal(c[j].Onset) {
-			return c[i].Onset.Before(c[j].Onset)
+// affected incidents. Open incidents' windows run to now.
+func Faults(cands []Candidate, now time.Time) []findings.Group {
+	order := make([]int, len(cands))
+	c := make([]Candidate, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		x, y := cands[order[a]], cands[order[b]]
+		if !x.Onset.Equal(y.Onset) {
+			return x.Onset.Before(y.Onset)
 		}
-		return c[i].ID < c[j].ID
+		return x.ID < y.ID
 	})
-	r := incident.Regrouping{Scope: make([]int64, 0, len(c)),
-		SplitReason: "the latest evidence no longer ties it to this incident's fault"}
-	for i := range c {
-		r.Scope = append(r.Scope, c[i].ID)
-		// Open incidents: their windows run to now.
-		if c[i].Case.Window.To.Before(now) {
-			c[i].Case.Window.To = now
+	for k, i := range order {
+		c[k] = cands[i]
+		if c[k].Case.Window.To.Before(now) {
+			c[k].Case.Window.To = now
 		}
-		if !blamesInScope(c[i].Case) {
-			c[i].Case.Findings = nil
+		if !blamesInScope(c[k].Case) {
+			c[k].Case.Findings = nil
 		}
 	}
+	var out []findings.Group
 	for start := 0; start < len(c); {
 		end := start + 1
 		for end < len(c) && c[end].Onset.Sub(c[end-1].Onset) <= max(lead(c[end-1]), lead(c[end])) {
 			end++
 		}
-		r.Groups = append(r.Groups, faults(c[start:end])...)
+		for _, g := range faults(c[start:end]) {
+			for k := range g.Members {
+				g.Members[k] = order[start+g.Members[k]]
+			}
+			if len(g.Members) > 2 {
+				sort.Ints(g.Members[1:])
+			}
+			out = append(out, g)
+		}
 		start = end
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Top, out[j].Top
+		if ranksBefore(a, b) != ranksBefore(b, a) {
+			return ranksBefore(a, b)
+		}
+		return out[i].Members[0] < out[j].Members[0]
+	})
+	return out
+}
+
+// ranksBefore reports whether findings.Rank puts a before b.
+func ranksBefore(a, b findings.Finding) bool {
+	fs := []findings.Finding{b, a}
+	findings.Rank(fs)
+	return !reflect.DeepEqual(fs[0], b)
+}
+
+// Correlate is the grouping for the store: Faults' groups of two or more
+// incidents, scoped to every candidate (so one left out of every group is
+// split off the root it had).
+func Correlate(cands []Candidate, now time.Time) incident.Regrouping {
+	r := incident.Regrouping{Scope: make([]int64, 0, len(cands)),
+		SplitReason: "the latest evidence no longer ties it to this incident's fault"}
+	for _, c := range cands {
+		r.Scope = append(r.Scope, c.ID)
+	}
+	for _, g := range Faults(cands, now) {
+		if len(g.Members) < 2 {
+			continue
+		}
+		mg := incident.MergeGroup{Root: cands[g.Members[0]].ID}
+		workloads := map[evidence.Workload]bool{}
+		for k, i := range g.Members {
+			workloads[cands[i].Case.Subject] = true
+			if k > 0 {
+				mg.Members = append(mg.Members, cands[i].ID)
+			}
+		}
+		sort.Slice(mg.Members, func(i, j int) bool { return mg.Members[i] < mg.Members[j] })
+		mg.Reason = fmt.Sprintf("%d incidents on %d workloads blame %s (%s), their onsets within one evidence window",
+			len(g.Members), len(workloads), g.Root, g.Top.Cause)
+		r.Groups = append(r.Groups, mg)
 	}
 	return r
 }
@@ -95,34 +151,46 @@ func lead(c Candidate) time.Duration {
 	return d
 }
 
-// faults groups candidates whose onsets are within one window.
-func faults(c []Candidate) []incident.MergeGroup {
+// faults groups candidates whose onsets are within one window: members as
+// indexes into c, the root incident first.
+func faults(c []Candidate) []findings.Group {
 	cases := make([]findings.Case, len(c))
 	for i := range c {
 		cases[i] = c[i].Case
 	}
-	var out []incident.MergeGroup
+	var out []findings.Group
 	for _, g := range findings.Correlate(cases) {
 		if len(g.Members) < 2 {
+			out = append(out, g)
 			continue
 		}
 		members := connected(c, g.Members, g.Root)
 		if len(members) < 2 {
+			members = nil
+		}
+		in := map[int]bool{}
+		for _, i := range members {
+			in[i] = true
+		}
+		// The members the request graph does not join stand alone.
+		for _, i := range g.Members {
+			if !in[i] {
+				alone := findings.Correlate([]findings.Case{cases[i]})[0]
+				alone.Members = []int{i}
+				out = append(out, alone)
+			}
+		}
+		if len(members) == 0 {
 			continue
 		}
 		root := rootOf(c, members, g.Root)
-		mg := incident.MergeGroup{Root: c[root].ID}
-		workloads := map[evidence.Workload]bool{}
+		g.Members = []int{root}
 		for _, i := range members {
-			workloads[c[i].Case.Subject] = true
 			if i != root {
-				mg.Members = append(mg.Members, c[i].ID)
+				g.Members = append(g.Members, i)
 			}
 		}
-		sort.Slice(mg.Members, func(i, j int) bool { return mg.Members[i] < mg.Members[j] })
-		mg.Reason = fmt.Sprintf("%d incidents on %d workloads blame %s (%s), their onsets within one evidence window",
-			len(members), len(workloads), g.Root, g.Top.Cause)
-		out = append(out, mg)
+		out = append(out, g)
 	}
 	return out
 }

@@ -266,3 +266,30 @@ func TestAlertsOnCallersOfOneFaultEndAsOneRow(t *testing.T) {
 		t.Errorf("rows after the split: %v (events %+v)", got, events)
 	}
 }
+
+// Faults holds every candidate once, the root incident first, the groups
+// ranked by their top finding (what eval scores top-1 against).
+func TestFaultsHoldEveryIncidentOnceRanked(t *testing.T) {
+	cs := []Candidate{
+		cand(1, "api", 0, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7)),
+		cand(2, "payments", 1, []evidence.Neighbour{caller("orders")}),
+		cand(3, "stock", 0, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.8)),
+		cand(4, "orders", 1, []evidence.Neighbour{callee("payments")}, blame("orders", findings.Crashloop, 0.9)),
+		cand(5, "stock", 300, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.6)),
+	}
+	gs := Faults(cs, groupNow.Add(5*time.Hour))
+	got := ""
+	seen := map[int]int{}
+	for _, g := range gs {
+		got += fmt.Sprintf("%s:%v ", g.Root.Workload, g.Members)
+		for _, i := range g.Members {
+			seen[i]++
+		}
+	}
+	if got != "orders:[3] stock:[2 0] stock:[4] payments:[1] " {
+		t.Errorf("faults %s", got)
+	}
+	if len(seen) != len(cs) {
+		t.Errorf("candidates grouped: %v", seen)
+	}
+}
