@@ -16,6 +16,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/incidents"
 	"github.com/meshwatch/meshwatch/pkg/intake"
 	"github.com/meshwatch/meshwatch/pkg/settings"
+	"github.com/meshwatch/meshwatch/pkg/signoff"
 	"github.com/meshwatch/meshwatch/pkg/systems"
 )
 
@@ -36,6 +37,7 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	feed := alerts.Register(reg, alertsSource(sys), alertsInterval)
 	feed.Heartbeat = alertsHeartbeat
 	incidents.Register(reg, incidentOptions(cfg, loadErr, sys))
+	signoff.Wire(reg, cfg, loadErr, sys)
 }
 
 // incidentOptions builds the incident capability from the settings: the
