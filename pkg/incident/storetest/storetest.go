@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"Prune", testPrune},
 		{"SchemaVersion", testSchemaVersion},
 		{"Evidence", testEvidence},
+		{"Analyses", testAnalyses},
 		{"CancelledIngestStoresNothing", testCancelled},
 		{"ConcurrentIngest", testConcurrent},
 	}
