@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned real servers that pkg/devkit/harness starts in integration tests:
-# Prometheus + promtool, Alertmanager, Loki, kube-apiserver, etcd, and the Flagger
-# and Istio CRDs. Everything is built from Go modules (the Go module proxy is the
-# only source) except etcd, which comes from Debian's etcd-server package.
+# Prometheus + promtool, Alertmanager, Loki, kube-apiserver, etcd, Flagger's
+# controller and load tester, and the Flagger and Istio CRDs. Everything is
+# built from Go modules (the Go module proxy is the only source) except etcd,
+# which comes from Debian's etcd-server package.
 #
 # Layout: ${MESHWATCH_TOOLS:-$HOME/.cache/meshwatch/tools}/{bin,crds}
 # Each tool writes bin/.<tool>.version; a tool whose stamp matches its pin is
@@ -10,7 +11,7 @@
 #
 # Usage: bash .ci/install-tools.sh            # everything
 #        bash .ci/install-tools.sh loki kube  # only some tools
-# Tools: prometheus alertmanager loki kube etcd crds
+# Tools: prometheus alertmanager loki kube etcd flagger crds
 set -euo pipefail
 
 # ---- pins -------------------------------------------------------------------
@@ -20,7 +21,8 @@ ALERTMANAGER_VERSION=v0.31.1         # newer ones //go:embed a web UI that is no
 LOKI_VERSION=v3.7.8
 LOKI_PUSH_VERSION=v0.0.0-20250630054201-94c0ba7b0952   # github.com/grafana/loki/pkg/push (newest on the proxy)
 KUBERNETES_VERSION=v1.36.3          # kube-apiserver; staging modules at v0.36.3
-FLAGGER_VERSION=v1.36.1             # artifacts/flagger/crd.yaml
+FLAGGER_VERSION=v1.44.0             # cmd/flagger, cmd/loadtester and artifacts/flagger/crd.yaml:
+                                    # one version for the binaries, the CRDs and deploy/
 ISTIO_API_VERSION=v1.31.1           # kubernetes/customresourcedefinitions.gen.yaml
 ETCD_DEB_PACKAGE=etcd-server        # Debian's etcd (3.4.23 here), used when no etcd is on PATH
 # -----------------------------------------------------------------------------
@@ -170,6 +172,17 @@ build_kube() {
     k8s.io/kubernetes/cmd/kube-apiserver
 }
 
+# Flagger's controller and load tester: one `go install` for both, so they share
+# the module download and the build cache (most of their dependencies are common).
+build_flagger() {
+  cd "$WORK"
+  GOBIN="$BIN" "${NICE[@]}" go install -tags netgo \
+    -ldflags "$LDFLAGS" \
+    "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION" \
+    "github.com/fluxcd/flagger/cmd/loadtester@$FLAGGER_VERSION"
+  mv "$BIN/loadtester" "$BIN/flagger-loadtester"
+}
+
 # install_built NAME WANT LABEL LOGNAME BUILD FILE...: runs BUILD (its
 # output in LOGNAME's log) unless every FILE is present at version WANT, then
 # records WANT for NAME.
@@ -192,6 +205,10 @@ install_alertmanager() {
 }
 install_loki() {
   install_built loki "$LOKI_VERSION push=$LOKI_PUSH_VERSION" "loki $LOKI_VERSION" loki build_loki "$BIN/loki"
+}
+install_flagger() {
+  install_built flagger "$FLAGGER_VERSION" "flagger+loadtester $FLAGGER_VERSION" flagger build_flagger \
+    "$BIN/flagger" "$BIN/flagger-loadtester"
 }
 install_kube() {
   install_built kube-apiserver "$KUBERNETES_VERSION" "kube-apiserver $KUBERNETES_VERSION" kube build_kube "$BIN/kube-apiserver"
@@ -244,7 +261,7 @@ install_crds() {
   log "crds $want: installed in $(took "$t0")"
 }
 
-ALL=(crds etcd prometheus alertmanager kube loki)
+ALL=(crds etcd prometheus alertmanager kube loki flagger)
 SEL=("$@"); [[ ${#SEL[@]} -gt 0 ]] || SEL=("${ALL[@]}")
 T0=$(date +%s)
 for tool in "${SEL[@]}"; do
@@ -254,6 +271,7 @@ for tool in "${SEL[@]}"; do
     loki) install_loki ;;
     kube|kube-apiserver) install_kube ;;
     etcd) install_etcd ;;
+    flagger|loadtester) install_flagger ;;
     crds) install_crds ;;
     *) die "unknown tool: $tool (known: ${ALL[*]})" ;;
   esac
