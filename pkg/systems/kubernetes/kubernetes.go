@@ -144,11 +144,13 @@ func Target(s settings.Kubernetes) string {
 
 // Client reads one Kubernetes API server.
 type Client struct {
-	http   *http.Client
-	rest   *rest.RESTClient
-	dyn    *dynamic.DynamicClient
-	host   *url.URL
-	target string
+	http *http.Client
+	rest *rest.RESTClient
+	dyn  *dynamic.DynamicClient
+	// watchDyn is dyn without the overall request timeout, for informers.
+	watchDyn *dynamic.DynamicClient
+	host     *url.URL
+	target   string
 }
 
 // New builds the client for the settings; ErrDisabled when
@@ -181,11 +183,15 @@ func NewForConfig(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	watchDyn, err := watchClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
 	host, err := url.Parse(cfg.Host)
 	if err != nil {
 		return nil, fmt.Errorf("%s: the API server URL is not a URL", Name)
 	}
-	return &Client{http: hc, rest: rc, dyn: dyn, host: host, target: upstream.Shown(host)}, nil
+	return &Client{http: hc, rest: rc, dyn: dyn, watchDyn: watchDyn, host: host, target: upstream.Shown(host)}, nil
 }
 
 // Target is the API server as messages and the health report show it.
