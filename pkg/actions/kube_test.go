@@ -123,7 +123,9 @@ func TestOnTheAPIServer(t *testing.T) {
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": other}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deps := func(ns string) dynamic.ResourceInterface { return admin.Resource(actions.DeploymentResource).Namespace(ns) }
+	deps := func(ns string) dynamic.ResourceInterface {
+		return admin.Resource(actions.DeploymentResource).Namespace(ns)
+	}
 	for _, ns := range []string{watched, other} {
 		if _, err := deps(ns).Create(ctx, deployment(ns, "web"), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -178,7 +180,10 @@ func TestOnTheAPIServer(t *testing.T) {
 		t.Logf("forbidden: %s", res.Summary)
 	})
 	t.Run("refused before any call", func(t *testing.T) {
-		rv := func() string { d, _ := deps(watched).Get(ctx, "web", metav1.GetOptions{}); return d.GetResourceVersion() }
+		rv := func() string {
+			d, _ := deps(watched).Get(ctx, "web", metav1.GetOptions{})
+			return d.GetResourceVersion()
+		}
 		was := rv()
 		n0 := calls.Load()
 		eleven, zero := int32(11), int32(0)
