@@ -105,6 +105,7 @@ describe('the chart config', () => {
     expect(fc.defaults.unit).toBe('bytes');
     expect(fc.defaults.thresholds?.steps.map((s) => s.value)).toEqual([-Infinity, 268435456]);
     expect(fc.defaults.custom.thresholdsStyle.mode).toBe('dashed');
+    expect(fc.defaults.custom.axisSoftMax).toBe(268435456); // the limit is in view
     expect(chartFieldConfig(pack.metrics[1]).defaults.custom.thresholdsStyle.mode).toBe('off');
   });
 

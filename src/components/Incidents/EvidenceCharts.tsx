@@ -105,13 +105,16 @@ export function chartData(frame: DataFrame, m: EvidenceMetric, pack: Pack): Pane
   };
 }
 
-/** The chart's field config: the metric's unit, ratios from 0 to 1, the limit as a dashed threshold. */
+/**
+ * The chart's field config: the metric's unit, rates and ratios from 0 (an mTLS share up to 1),
+ * the limit as a dashed threshold that the axis reaches up to.
+ */
 export function chartFieldConfig(m: EvidenceMetric): FieldConfigSource {
   const limit = m.summary.limit;
   return {
     defaults: {
       unit: grafanaUnit(m.unit),
-      min: m.unit === 'ratio' || m.unit === 'bytes' || m.unit === 'req/s' ? 0 : undefined,
+      min: m.unit === 'ratio' || m.unit === 'req/s' ? 0 : undefined,
       max: m.unit === 'ratio' && m.kind === 'mtls-share' ? 1 : undefined,
       color: { mode: 'palette-classic' },
       thresholds: {
@@ -130,6 +133,7 @@ export function chartFieldConfig(m: EvidenceMetric): FieldConfigSource {
         showPoints: 'never',
         spanNulls: true,
         thresholdsStyle: { mode: limit !== undefined ? 'dashed' : 'off' },
+        axisSoftMax: limit,
       },
     },
     overrides: [],
@@ -210,7 +214,7 @@ export function EvidenceCharts({
   }
   const current = loaded?.key === key ? loaded : undefined;
   return (
-    <section aria-label="Evidence charts" data-testid={testIds.incidents.evidenceCharts}>
+    <section aria-label="Series charts" data-testid={testIds.incidents.evidenceCharts}>
       <h5 className={s.subheading}>
         Charts {cited.length ? 'of the evidence the top findings cite' : 'of the top metrics'}
       </h5>

@@ -40,6 +40,7 @@ const config = (env: Record<string, unknown> = {}): Configuration => ({
       // the same module files the package index re-exports, so the setters
       // change what plugins get from @grafana/runtime.
       'preview-internal/plugin-page$': path.join(runtimeEsm, 'components', 'PluginPage.mjs'),
+      'preview-internal/panel-renderer$': path.join(runtimeEsm, 'components', 'PanelRenderer.mjs'),
       'preview-internal/plugin-links$': path.join(
         runtimeEsm,
         'services',

@@ -5,6 +5,12 @@ declare module 'preview-internal/plugin-page' {
   export function setPluginPage(component: PluginPageType): void;
 }
 
+declare module 'preview-internal/panel-renderer' {
+  import type { PanelRendererProps } from '@grafana/runtime';
+  import type { ComponentType } from 'react';
+  export function setPanelRenderer(renderer: ComponentType<PanelRendererProps>): void;
+}
+
 declare module 'preview-internal/plugin-links' {
   import type { PluginExtensionLink } from '@grafana/data';
   import type { Observable } from 'rxjs';

@@ -13,8 +13,10 @@ import {
   setTemplateSrv,
 } from '@grafana/runtime';
 import { setPluginPage } from 'preview-internal/plugin-page';
+import { setPanelRenderer } from 'preview-internal/panel-renderer';
 import { previewBoot } from '../boot';
 import { PreviewPluginPage } from '../chrome/PluginPage';
+import { StandInPanelRenderer } from '../panel/StandInPanelRenderer';
 import { installExtensionServices } from '../extensions';
 import { PreviewBackendSrv } from './backendSrv';
 import { PreviewLiveSrv } from './live';
@@ -36,5 +38,6 @@ export function installServices() {
   setDataSourceSrv(new PreviewDataSourceSrv(config.datasources, prometheusSettings(boot.datasourceUid)));
   setGrafanaLiveSrv(new PreviewLiveSrv());
   setPluginPage(PreviewPluginPage);
+  setPanelRenderer(StandInPanelRenderer);
   installExtensionServices();
 }
