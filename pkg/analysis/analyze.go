@@ -73,7 +73,7 @@ const (
 type Result struct {
 	Status Status `json:"status"`
 	// Answer and Guard are set when Status is done.
-	Answer *Answer    `json:"answer,omitempty"`
+	Answer *Answer   `json:"answer,omitempty"`
 	Guard  *Verdicts `json:"guard,omitempty"`
 	// Fallback says why the deterministic findings stand alone; Error
 	// classifies a failure (ErrorKind values of pkg/systems/ollama, or

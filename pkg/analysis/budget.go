@@ -26,9 +26,22 @@ type ShrinkStep struct {
 	Tokens int `json:"tokens"`
 }
 
-// The shrink steps, in the order Fit tries them; each runs only while the
-// estimate is over the budget, and keeps what the remaining findings cite
-// where it can:
+// PromptTokens is the prompt size Fit aims for before any budget applies
+// (StepPromptPack): on a CPU host the prompt's evaluation is most of an
+// analysis' time, and a small model reads a short prompt better. A pack
+// whose prompt is larger is compacted (evidence.Compact, keeping the first KeepCited
+// ids each of the top findings cites) to PromptPackBytes, then in steps of 512 bytes down to
+// 1 KiB, until the estimate is at most PromptTokens: a stored pack holds
+// every series Collect read, tens of kilobytes for a busy scope, most of it
+// flat. BenchmarkPromptTokens reports the result per scenario.
+const (
+	PromptTokens    = 1500
+	PromptPackBytes = 3072
+)
+
+// The shrink steps. StepPromptPack always runs (when the pack is larger);
+// the others, in this order, each only while the estimate is over the
+// budget; every step keeps what the top KeepFindings findings cite:
 //
 //  1. StepFindings: keep the top KeepFindings findings.
 //  2. StepTraces: drop the traces (the metrics and logs carry the cause;
@@ -45,18 +58,22 @@ type ShrinkStep struct {
 // *BudgetError: a prompt is never cut silently, and Ollama (truncate
 // false) would refuse it anyway.
 const (
-	StepFindings = "keep-top-findings"
-	StepTraces   = "drop-traces"
-	StepExamples = "drop-log-examples"
-	StepLogs     = "keep-top-logs"
-	StepCompact  = "compact"
+	StepPromptPack = "prompt-pack"
+	StepFindings   = "keep-top-findings"
+	StepTraces     = "drop-traces"
+	StepExamples   = "drop-log-examples"
+	StepLogs       = "keep-top-logs"
+	StepCompact    = "compact"
 
 	KeepFindings = 3
 	KeepLogs     = 3
+	// KeepCited is how many of a finding's evidence ids (most telling
+	// first) StepPromptPack keeps.
+	KeepCited = 5
 )
 
 // CompactBudgets are the pack sizes (bytes of JSON) StepCompact tries.
-var CompactBudgets = []int{4096, 3072, 2048, 1536, 1024}
+var CompactBudgets = []int{2048, 1536, 1024}
 
 // BudgetError is a prompt that does not fit the context even after every
 // shrink step.
@@ -75,8 +92,31 @@ func (e *BudgetError) Error() string {
 // Fit builds the prompt of the pack and findings within budget tokens,
 // shrinking by the steps above while it is over, and says what it left out.
 func Fit(p evidence.Pack, fs []findings.Finding, budget int) (Prompt, []ShrinkStep, error) {
-	pr := BuildPrompt(p, fs)
 	var steps []ShrinkStep
+	pr := BuildPrompt(p, fs)
+	if pr.Estimate > PromptTokens {
+		keep := map[string]bool{}
+		for _, f := range fs[:min(len(fs), KeepFindings)] {
+			for _, id := range f.Evidence[:min(len(f.Evidence), KeepCited)] {
+				keep[id] = true
+			}
+		}
+		full := p
+		var gone []string
+		size := PromptPackBytes
+		for ; size >= 1024; size -= 512 {
+			if len(full.JSON()) <= size {
+				continue
+			}
+			p, gone = compactKeeping(full, keep, size)
+			if pr = BuildPrompt(p, fs); pr.Estimate <= PromptTokens {
+				break
+			}
+		}
+		if gone != nil {
+			steps = append(steps, ShrinkStep{Step: fmt.Sprintf("%s-%d", StepPromptPack, max(size, 1024)), Dropped: gone, Count: len(gone), Tokens: pr.Estimate})
+		}
+	}
 	over := func() bool { return pr.Estimate > budget }
 	record := func(step string, dropped []string, count int) {
 		pr = BuildPrompt(p, fs)
@@ -146,14 +186,55 @@ func Fit(p evidence.Pack, fs []findings.Finding, budget int) (Prompt, []ShrinkSt
 		if len(p.JSON()) <= size {
 			continue
 		}
-		var rep evidence.CompactReport
-		p, rep = evidence.Compact(p, size)
-		record(fmt.Sprintf("%s-%d", StepCompact, size), rep.Dropped, len(rep.Dropped)+rep.Examples+rep.Scope)
+		var gone []string
+		p, gone = compactKeeping(p, cited(), size)
+		record(fmt.Sprintf("%s-%d", StepCompact, size), gone, len(gone))
 	}
 	if over() {
 		return pr, steps, &BudgetError{Estimate: pr.Estimate, Budget: budget, Shrunk: steps}
 	}
 	return pr, steps, nil
+}
+
+// compactKeeping is evidence.Compact to size, with the items whose ids are
+// in keep put back when Compact dropped them (after the others, in their
+// rank order): the findings' evidence stays visible. It returns the ids
+// left out.
+func compactKeeping(in evidence.Pack, keep map[string]bool, size int) (evidence.Pack, []string) {
+	p, rep := evidence.Compact(in, size)
+	var gone []string
+	var back evidence.Dropped
+	for _, id := range rep.Dropped {
+		if !keep[id] {
+			gone = append(gone, id)
+			continue
+		}
+		kind, i, ok := in.Lookup(id)
+		switch {
+		case !ok:
+			gone = append(gone, id)
+		case kind == "metric":
+			p.Metrics = append(p.Metrics, in.Metrics[i])
+			back.Metrics++
+		case kind == "log":
+			p.Logs = append(p.Logs, in.Logs[i])
+			back.Logs++
+		case kind == "trace":
+			p.Traces = append(p.Traces, in.Traces[i])
+			back.Traces++
+		}
+	}
+	if p.Dropped != nil {
+		d := *p.Dropped
+		d.Metrics -= back.Metrics
+		d.Logs -= back.Logs
+		d.Traces -= back.Traces
+		p.Dropped = &d
+		if d == (evidence.Dropped{}) {
+			p.Dropped = nil
+		}
+	}
+	return p, gone
 }
 
 func addDropped(d *evidence.Dropped, more evidence.Dropped) *evidence.Dropped {

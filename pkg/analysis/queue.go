@@ -15,8 +15,8 @@ type Queue struct {
 	// notifying keeps callbacks in the order of the changes: taken before
 	// mu is released, released after the callbacks ran.
 	notifying sync.Mutex
-	lanes    map[string][]*waiter
-	onChange func(model string, ids []string)
+	lanes     map[string][]*waiter
+	onChange  func(model string, ids []string)
 }
 
 type waiter struct {

@@ -198,7 +198,9 @@ func ollamaError(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
-func notFound(name string) string { return fmt.Sprintf("model %q not found, try pulling it first", name) }
+func notFound(name string) string {
+	return fmt.Sprintf("model %q not found, try pulling it first", name)
+}
 
 func (f *OllamaFake) show(w http.ResponseWriter, r *http.Request) {
 	var req api.ShowRequest
