@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshwatch/meshwatch/pkg/access"
+	"github.com/meshwatch/meshwatch/pkg/audit"
 	"github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
@@ -26,33 +27,39 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/systems/loadtester"
 )
 
-// recorder keeps the decisions it is handed.
-type recorder struct {
+// trail is an in-memory audit log whose availability a test switches.
+type trail struct {
 	mu   sync.Mutex
-	list []canaries.Decision
+	log  *audit.Log
 	fail error
 }
 
-func (r *recorder) RecordGate(_ context.Context, d canaries.Decision) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
+func newTrail() *trail { return &trail{log: &audit.Log{Store: audit.NewMemory()}} }
+
+func (tr *trail) gates() canaries.AuditGates {
+	return canaries.AuditGates{Log: func(context.Context) (*audit.Log, error) {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		if tr.fail != nil {
+			return nil, tr.fail
+		}
+		return tr.log, nil
+	}}
+}
+
+func (tr *trail) setFail(err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.fail = err
+}
+
+func (tr *trail) entries(t *testing.T) []audit.Entry {
+	t.Helper()
+	es, err := tr.log.Store.Entries(context.Background(), audit.Query{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.list = append(r.list, d)
-	return nil
-}
-
-func (r *recorder) setFail(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fail = err
-}
-
-func (r *recorder) all() []canaries.Decision {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]canaries.Decision(nil), r.list...)
+	return es
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
@@ -151,9 +158,9 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := newTrail()
 	reg := capability.New()
-	svc := canaries.Register(reg, canaries.Options{Kube: kc, Namespaces: []string{"shop"}, Record: rec, GateEvery: 200 * time.Millisecond})
+	svc := canaries.Register(reg, canaries.Options{Kube: kc, Namespaces: []string{"shop"}, Gates: rec.gates(), GateEvery: 200 * time.Millisecond})
 	t.Cleanup(reg.Dispose)
 
 	var c canaries.Canary
@@ -191,7 +198,10 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 		t.Fatalf("unrecorded decision: HTTP %d %s, gate open %v (must stay closed)", code, body, check(loadtester.Confirm))
 	}
 	rec.setFail(nil)
-	if len(rec.all()) != 0 || check(loadtester.Confirm) {
+	if code, _ := call(reg, &access.User{Login: "sa-1-deployer", Role: access.Admin}, http.MethodPost, "/canaries/shop/checkout/promote", `{"comment":"ci"}`); code != http.StatusForbidden {
+		t.Fatalf("a service account's promotion: HTTP %d, want 403", code)
+	}
+	if len(rec.entries(t)) != 0 || check(loadtester.Confirm) {
 		t.Fatal("a viewer's or a refused decision reached the recorder or the gate")
 	}
 	code, body := call(reg, editor, http.MethodPost, "/canaries/shop/checkout/promote", `{"comment":"error budget intact"}`)
@@ -202,7 +212,7 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 	if !check(loadtester.Confirm) || check(loadtester.Rollback) {
 		t.Fatal("after the sign-off the confirm gate is not open (or the rollback gate is)")
 	}
-	if d := rec.all(); len(d) != 1 || d[0].By.Login != "eve" || !d[0].Open || d[0].Gate != loadtester.Confirm || d[0].Comment != "error budget intact" || d[0].Revision == "" {
+	if d := rec.entries(t); len(d) != 1 || d[0].Actor.Login != "eve" || d[0].Action != audit.GateOpen || d[0].Subject != "gate:gate/shop/checkout" || d[0].Comment != "error budget intact" {
 		t.Fatalf("recorded %+v", d)
 	}
 
@@ -237,9 +247,12 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 		}
 		return nil
 	})
-	d := rec.all()
-	if len(d) != 2 || d[1].By != nil || d[1].Open || !strings.Contains(d[1].Comment, "promoted") {
+	d := rec.entries(t)
+	if len(d) != 2 || d[1].Actor != audit.System || d[1].Action != audit.GateClose || !strings.Contains(d[1].Comment, "promoted") {
 		t.Fatalf("recorded %+v", d)
+	}
+	if v := audit.Verify(d); !v.OK {
+		t.Fatalf("the trail does not verify: %+v", v)
 	}
 	if code, body := call(reg, editor, http.MethodPost, "/canaries/shop/checkout/rollback", `{"comment":"too late"}`); code != http.StatusConflict || !strings.Contains(body, "Succeeded") {
 		t.Fatalf("rollback of a promoted canary: HTTP %d %s", code, body)

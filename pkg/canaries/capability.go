@@ -15,6 +15,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/httpjson"
+	"github.com/meshwatch/meshwatch/pkg/signoff"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 )
 
@@ -34,7 +35,10 @@ func New(o Options) *Service {
 		o.Resync = 5 * time.Minute
 	}
 	if o.Gates == nil {
-		o.Gates = &MemoryGates{}
+		o.Gates = MemoryGates()
+	}
+	if o.Role != access.Admin {
+		o.Role = access.Editor
 	}
 	s := &Service{o: o, watchErr: map[int]error{}}
 	if o.Kube == nil {
@@ -67,14 +71,14 @@ func Register(reg *capability.Registry, o Options) *Service {
 	s := New(o)
 	reg.Route(RouteCanaries, access.Require(access.Viewer, s.list), http.MethodGet)
 	reg.Route("/canaries/{namespace}/{name}", access.Require(access.Viewer, s.get), http.MethodGet)
-	reg.Route(RouteDecision, access.Require(access.Editor, s.decide), http.MethodPost)
+	reg.Route(RouteDecision, access.Require(s.o.Role, s.decide), http.MethodPost)
 	reg.Stream(StreamPath, stream{s})
 	target := "disabled"
 	if o.Kube != nil {
 		target = o.Kube.Target()
 	}
-	reg.Health(health.Check{Name: "Flagger canaries", Target: target, Fix: "kubernetes.mode / kubernetes.namespaces; deploy/'s RBAC", Probe: s.probe})
-	if o.Kube != nil {
+	if o.Kube != nil { // without a client the Kubernetes API line says why
+		reg.Health(health.Check{Name: "Flagger canaries", Target: target, Fix: "kubernetes.namespaces; deploy/'s RBAC", Probe: s.probe})
 		s.Start()
 	}
 	reg.OnDispose(s.Stop)
@@ -117,6 +121,10 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) {
 	ns, name, decision := r.PathValue("namespace"), r.PathValue("name"), r.PathValue("decision")
 	if decision != DecisionPromote && decision != DecisionRollback {
 		httpjson.Error(w, http.StatusNotFound, "no such decision", fmt.Sprintf("a canary takes %q or %q, not %q", DecisionPromote, DecisionRollback, decision))
+		return
+	}
+	if signoff.IsServiceAccount(access.UserFrom(r.Context())) {
+		httpjson.Error(w, http.StatusForbidden, "permission denied", "a service account may not sign off a canary: a person decides")
 		return
 	}
 	var req DecisionRequest

@@ -55,20 +55,11 @@ func (s *Service) Decide(ctx context.Context, u *access.User, namespace, name, d
 	if !slices.Contains(phasesFor[decision], c.Phase) {
 		return c, false, fmt.Errorf("%w: %s/%s is %s; a %s decision acts only while it is Waiting, Progressing or WaitingPromotion", ErrNotGated, namespace, name, phaseName(c.Phase), decision)
 	}
-	was := false
-	for _, g := range c.Gates {
-		if gateOf(g.Type) == gate {
-			was = was || g.Open
-		}
+	d := Decision{By: u, Namespace: namespace, Name: name, Gate: gate, Open: true, Revision: c.Revision, Comment: comment}
+	if err := s.o.Gates.Decide(ctx, d); err != nil {
+		return c, false, fmt.Errorf("%w: %v", ErrUnrecorded, err)
 	}
-	d := Decision{By: u, Namespace: namespace, Name: name, Gate: gate, Open: true, WasOpen: was, Revision: c.Revision, Comment: comment}
-	if err := s.record(ctx, d); err != nil {
-		return c, false, err
-	}
-	in := Intent{Namespace: namespace, Name: name, Gate: gate, Open: true, Revision: c.Revision, By: who(u), At: s.o.Now().UTC(), Comment: comment}
-	if err := s.o.Gates.Put(ctx, in); err != nil {
-		return c, false, fmt.Errorf("the decision was recorded but its gate state could not be kept: %w", err)
-	}
+	in := Intent{Namespace: namespace, Name: name, Gate: gate, Open: true}
 	applied = s.apply(ctx, base, in) == nil
 	s.hub.changed()
 	c, _ = s.Canary(ctx, namespace, name)
@@ -80,23 +71,6 @@ func phaseName(p string) string {
 		return "not yet initialised by Flagger"
 	}
 	return p
-}
-
-func who(u *access.User) string {
-	if u == nil {
-		return "MeshWatch"
-	}
-	return u.Login
-}
-
-func (s *Service) record(ctx context.Context, d Decision) error {
-	if s.o.Record == nil {
-		return fmt.Errorf("%w: no audit log is configured", ErrUnrecorded)
-	}
-	if err := s.o.Record.RecordGate(ctx, d); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnrecorded, err)
-	}
-	return nil
 }
 
 // baseFor is the load tester of the canary's gate g ("" when none).
@@ -191,18 +165,13 @@ func (s *Service) ReconcileGates(ctx context.Context) int {
 				in = Intent{Namespace: c.Namespace, Name: c.Name, Gate: g}
 			}
 			if in.Open && spent(c, in) {
-				closed := Intent{Namespace: c.Namespace, Name: c.Name, Gate: g, Revision: c.Revision, By: who(nil), At: s.o.Now().UTC(),
-					Comment: fmt.Sprintf("closed after the canary %s (revision %s)", spentWhy(c, in), orNone(in.Revision))}
-				d := Decision{Namespace: c.Namespace, Name: c.Name, Gate: g, Open: false, WasOpen: true, Revision: c.Revision, Comment: closed.Comment}
-				if err := s.record(ctx, d); err != nil {
+				d := Decision{Namespace: c.Namespace, Name: c.Name, Gate: g, Open: false, Revision: c.Revision,
+					Comment: fmt.Sprintf("closed after the canary %s (the decision was on revision %s)", spentWhy(c, in), orNone(in.Revision))}
+				if err := s.o.Gates.Decide(ctx, d); err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				if err := s.o.Gates.Put(ctx, closed); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				in = closed
+				in.Open = false
 				s.hub.changed()
 			}
 			lt, err := s.loadTester(base)

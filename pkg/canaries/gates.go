@@ -5,177 +5,166 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/access"
+	"github.com/meshwatch/meshwatch/pkg/actions"
+	"github.com/meshwatch/meshwatch/pkg/audit"
 	"github.com/meshwatch/meshwatch/pkg/systems/loadtester"
 )
 
 // Intent is the state MeshWatch wants one load tester gate of a canary in:
-// what the last decision said. The load tester forgets its gates on
+// what the last decision on it said. The load tester forgets its gates on
 // restart; MeshWatch re-applies these.
 type Intent struct {
-	Namespace string          `json:"namespace"`
-	Name      string          `json:"name"`
-	Gate      loadtester.Gate `json:"gate"`
-	Open      bool            `json:"open"`
+	Namespace string
+	Name      string
+	Gate      loadtester.Gate
+	Open      bool
 	// Revision is the canary revision the decision was made on: a promote
 	// decision does not carry over to the next revision.
-	Revision string    `json:"revision,omitempty"`
-	By       string    `json:"by"`
-	At       time.Time `json:"at"`
-	Comment  string    `json:"comment,omitempty"`
+	Revision string
+	By       string
+	At       time.Time
+	Comment  string
 }
 
-func (i Intent) key() string { return string(i.Gate) + "/" + i.Namespace + "/" + i.Name }
+func (i Intent) key() string { return Subject(i.Gate, i.Namespace, i.Name) }
 
-// GateStore keeps the intents. Put replaces the intent of the same gate.
-type GateStore interface {
-	Intents(ctx context.Context) ([]Intent, error)
-	Put(ctx context.Context, in Intent) error
+// Subject is a gate's audit subject, gate:<gate>/<namespace>/<name>, the
+// one the sign-off capability's gate route uses too: both keep one gate
+// state.
+func Subject(g loadtester.Gate, namespace, name string) string {
+	return "gate:" + string(g) + "/" + namespace + "/" + name
 }
 
-// Decision is one gate decision, as the audit log records it: a person's
-// sign-off, or MeshWatch closing a gate after the promotion or rollback it
-// was opened for (By is then nil).
+// Decision is one gate decision: a person's sign-off, or MeshWatch closing
+// a gate after the promotion or rollback it was opened for (By nil).
 type Decision struct {
 	By        *access.User
 	Namespace string
 	Name      string
 	Gate      loadtester.Gate
 	Open      bool
-	// WasOpen is the intent before the decision.
-	WasOpen  bool
-	Revision string
-	Comment  string
+	Revision  string
+	Comment   string
 }
 
-// Subject is the decision's audit subject: gate:<gate>/<namespace>/<name>.
-func (d Decision) Subject() string {
-	return "gate:" + string(d.Gate) + "/" + d.Namespace + "/" + d.Name
+// Gates records gate decisions and keeps the intents they set, both or
+// neither: no decision is taken unrecorded.
+type Gates interface {
+	Intents(ctx context.Context) ([]Intent, error)
+	Decide(ctx context.Context, d Decision) error
 }
 
-// Recorder records gate decisions; a decision that cannot be recorded is
-// not taken. The audit log's one decision function implements it (the
-// plugin wires it); nothing else may write decisions.
-type Recorder interface {
-	RecordGate(ctx context.Context, d Decision) error
+// AuditGates keeps the gates in the audit trail: each decision is an entry
+// (gate-open or gate-close) written through audit.Log.Record, the one
+// function every decision goes through, and the intent is the gate
+// subject's state ("open" or "closed"), changed in the entry's
+// transaction.
+type AuditGates struct {
+	// Log returns the audit log (opened on first use); an error refuses
+	// the decision.
+	Log func(ctx context.Context) (*audit.Log, error)
 }
 
-// RecorderFunc adapts a function to Recorder.
-type RecorderFunc func(ctx context.Context, d Decision) error
-
-// RecordGate calls f.
-func (f RecorderFunc) RecordGate(ctx context.Context, d Decision) error { return f(ctx, d) }
-
-// MemoryGates is a GateStore in memory (tests; an instance without a
-// storage path): intents are lost when the plugin restarts.
-type MemoryGates struct {
-	mu sync.Mutex
-	m  map[string]Intent
+// gateBody is a gate subject's body: the sign-off capability's gate action
+// with the revision decided on.
+type gateBody struct {
+	actions.Action
+	Revision string `json:"revision,omitempty"`
+	Comment  string `json:"comment,omitempty"`
 }
 
-// Intents returns the intents, ordered by gate, namespace, name.
-func (g *MemoryGates) Intents(context.Context) ([]Intent, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return sorted(g.m), nil
-}
-
-// Put replaces the intent of in's gate.
-func (g *MemoryGates) Put(_ context.Context, in Intent) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.m == nil {
-		g.m = map[string]Intent{}
+// Decide records d and moves its gate subject to open or closed.
+func (g AuditGates) Decide(ctx context.Context, d Decision) error {
+	log, err := g.Log(ctx)
+	if err != nil {
+		return err
 	}
-	g.m[in.key()] = in
-	return nil
-}
-
-func sorted(m map[string]Intent) []Intent {
-	out := make([]Intent, 0, len(m))
-	for _, in := range m {
-		out = append(out, in)
+	subject := Subject(d.Gate, d.Namespace, d.Name)
+	cur, err := log.Store.Subject(ctx, subject)
+	exists := err == nil
+	if err != nil && !errors.Is(err, audit.ErrNotFound) {
+		return err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
-	return out
+	state, act, op := "closed", audit.GateClose, actions.OpClose
+	if d.Open {
+		state, act, op = "open", audit.GateOpen, actions.OpOpen
+	}
+	var before json.RawMessage
+	if exists {
+		before, _ = json.Marshal(map[string]any{"state": cur.Status, "version": cur.Version})
+	}
+	after, _ := json.Marshal(map[string]any{"state": state, "version": cur.Version + 1, "revision": d.Revision})
+	body, _ := json.Marshal(gateBody{Action: actions.Action{Kind: actions.Gate, Namespace: d.Namespace, Name: d.Name, Gate: string(d.Gate), Op: op},
+		Revision: d.Revision, Comment: d.Comment})
+	actor := audit.System
+	if d.By != nil {
+		actor = audit.Actor{Login: d.By.Login, Name: d.By.Name, Role: string(d.By.Role)}
+	}
+	_, err = log.Record(ctx, audit.Entry{Actor: actor, Action: act, Subject: subject, Before: before, After: after, Comment: d.Comment},
+		&audit.Change{From: cur.Version, Status: state, Body: body})
+	return err
 }
 
-// FileGates is a GateStore in one JSON file, written whole through a
-// temporary file and a rename, so a crash leaves the old or the new state,
-// never half of one. It stands in until the incident database has a gate
-// table (a migration after the pending ones).
-type FileGates struct {
-	Path string
-	mu   sync.Mutex
-}
-
-// Intents reads the file (none yet: no intents).
-func (g *FileGates) Intents(context.Context) ([]Intent, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	m, err := g.read()
+// Intents reads the gate subjects' states.
+func (g AuditGates) Intents(ctx context.Context) ([]Intent, error) {
+	log, err := g.Log(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return sorted(m), nil
+	sts, err := log.Store.Subjects(ctx, audit.SubjectQuery{})
+	if err != nil {
+		return nil, err
+	}
+	var out []Intent
+	for _, st := range sts {
+		in, ok := intentOf(st)
+		if ok {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
-// Put replaces the intent of in's gate and writes the file.
-func (g *FileGates) Put(_ context.Context, in Intent) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	m, err := g.read()
-	if err != nil {
-		return err
+// intentOf reads a gate subject's state; ok is false for other subjects.
+func intentOf(st audit.State) (Intent, bool) {
+	rest, ok := strings.CutPrefix(st.Subject, "gate:")
+	if !ok {
+		return Intent{}, false
 	}
-	m[in.key()] = in
-	b, err := json.MarshalIndent(sorted(m), "", "  ")
-	if err != nil {
-		return err
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) != 3 || (parts[0] != string(loadtester.Confirm) && parts[0] != string(loadtester.Rollback)) {
+		return Intent{}, false
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(g.Path), ".gates-*.json")
-	if err != nil {
-		return fmt.Errorf("gate state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gate state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("gate state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("gate state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), g.Path); err != nil {
-		return fmt.Errorf("gate state: %w", err)
-	}
-	return nil
+	var b gateBody
+	_ = json.Unmarshal(st.Body, &b) // a body MeshWatch did not write leaves these empty
+	return Intent{Gate: loadtester.Gate(parts[0]), Namespace: parts[1], Name: parts[2], Open: st.Status == "open",
+		Revision: b.Revision, Comment: b.Comment, By: st.By.Login, At: st.UpdatedAt}, true
 }
 
-func (g *FileGates) read() (map[string]Intent, error) {
-	m := map[string]Intent{}
-	b, err := os.ReadFile(g.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
+// MemoryGates is Gates over an in-memory audit log (tests; an instance
+// without storage, whose intents are lost on restart).
+func MemoryGates() AuditGates {
+	log := &audit.Log{Store: audit.NewMemory()}
+	return AuditGates{Log: func(context.Context) (*audit.Log, error) { return log, nil }}
+}
+
+// describe is the history line of an intent.
+func describe(in Intent) string {
+	what := "Promotion gate"
+	if in.Gate == loadtester.Rollback {
+		what = "Rollback gate"
 	}
-	if err != nil {
-		return nil, fmt.Errorf("gate state: %w", err)
+	state := "closed"
+	if in.Open {
+		state = "opened"
 	}
-	var list []Intent
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("gate state %s is not the JSON MeshWatch writes: %w", g.Path, err)
+	msg := fmt.Sprintf("%s %s by %s", what, state, in.By)
+	if in.Comment != "" {
+		msg += ": " + in.Comment
 	}
-	for _, in := range list {
-		m[in.key()] = in
-	}
-	return m, nil
+	return msg
 }

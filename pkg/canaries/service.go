@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/meshwatch/meshwatch/pkg/access"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 	"github.com/meshwatch/meshwatch/pkg/systems/loadtester"
 )
@@ -30,11 +31,11 @@ type Options struct {
 	// Prometheus, when set, gives the analysis values Flagger exports
 	// (flagger_canary_metric_analysis, flagger_canary_status).
 	Prometheus v1.API
-	// Gates keeps the gate intents (nil: in memory).
-	Gates GateStore
-	// Record records every gate decision; nil refuses decisions (none may
-	// be taken unrecorded).
-	Record Recorder
+	// Gates records every gate decision and keeps the intents (nil: an
+	// in-memory audit log).
+	Gates Gates
+	// Role may sign off (zero: Editor); service accounts never may.
+	Role access.Role
 	// Resync hands every cached canary to the handlers again (zero: 5
 	// minutes); GateEvery is how often the gates are checked and
 	// re-applied (zero: 15 s); Heartbeat re-sends an unchanged frame (zero:
@@ -204,6 +205,7 @@ func (s *Service) intents(ctx context.Context) ([]Intent, error) {
 // applyIntents puts the intents on the canary's gates and its decisions in
 // its history.
 func applyIntents(c *Canary, intents []Intent) {
+	msg := describe
 	for _, in := range intents {
 		if in.Namespace != c.Namespace || in.Name != c.Name {
 			continue
@@ -214,24 +216,8 @@ func applyIntents(c *Canary, intents []Intent) {
 				g.Open, g.By, g.At, g.Comment = in.Open, in.By, in.At, in.Comment
 			}
 		}
-		c.History = insertHistory(c.History, HistoryEntry{At: in.At, Kind: HistoryGate, Message: intentMessage(in)})
+		c.History = insertHistory(c.History, HistoryEntry{At: in.At, Kind: HistoryGate, Message: msg(in)})
 	}
-}
-
-func intentMessage(in Intent) string {
-	what := "Promotion gate"
-	if in.Gate == loadtester.Rollback {
-		what = "Rollback gate"
-	}
-	state := "closed"
-	if in.Open {
-		state = "opened"
-	}
-	msg := fmt.Sprintf("%s %s by %s", what, state, in.By)
-	if in.Comment != "" {
-		msg += ": " + in.Comment
-	}
-	return msg
 }
 
 // insertHistory adds e in time order.
