@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/alerts"
+	"github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/configapi"
 	"github.com/meshwatch/meshwatch/pkg/evidence"
@@ -37,7 +38,7 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	feed := alerts.Register(reg, alertsSource(sys), alertsInterval)
 	feed.Heartbeat = alertsHeartbeat
 	incidents.Register(reg, incidentOptions(cfg, loadErr, sys))
-	signoff.Wire(reg, cfg, loadErr, sys)
+	canaries.Wire(reg, cfg, sys, signoff.Wire(reg, cfg, loadErr, sys))
 }
 
 // incidentOptions builds the incident capability from the settings: the
