@@ -230,3 +230,40 @@ func TestRunWaitsItsTurnAndCanBeCanceled(t *testing.T) {
 		t.Fatalf("canceled in the queue: %+v %v", res, positions)
 	}
 }
+
+func TestOllamaRefusingThePromptIsContextTooSmall(t *testing.T) {
+	fake := contractfake.NewOllamaFake(t, "0.17.4", func(api.ChatRequest, int) contractfake.OllamaReply {
+		return contractfake.OllamaReply{Status: 400, Error: ollama.MsgContextExceeded}
+	}, contractfake.OllamaModel{Name: "phi3:mini"})
+	p, fs := samplePack()
+	res, err := newAnalyzer(t, llmSettings(fake.URL), nil).Run(context.Background(), Input{Pack: p, Findings: fs}, Events{})
+	if err == nil || res.Error == nil || res.Error.Kind != KindBudget || !strings.Contains(res.Error.Message, "raise ollama.numCtx") {
+		t.Fatalf("%v %+v", err, res.Error)
+	}
+}
+
+func TestContextWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		info   ollama.ModelInfo
+		numCtx int
+		want   []string
+	}{
+		{ollama.ModelInfo{Model: "phi3:mini", TrainedContext: 4096}, 4096, nil},
+		{ollama.ModelInfo{Model: "phi3:mini", TrainedContext: 4096, Loaded: true, Allocated: 4096}, 4096, nil},
+		{ollama.ModelInfo{Model: "phi3:mini", TrainedContext: 4096}, 8192, []string{"exceeds phi3:mini's trained context of 4096"}},
+		{ollama.ModelInfo{Model: "llama3.2", TrainedContext: 131072, Loaded: true, Allocated: 2048}, 8192,
+			[]string{"loaded with a context of 2048 tokens; this request's num_ctx 8192 reloads it"}},
+		{ollama.ModelInfo{Model: "phi3:mini", TrainedContext: 4096, Loaded: true, Allocated: 4096}, 8192, []string{"exceeds"}},
+	} {
+		got := ContextWarnings(tc.info, tc.numCtx)
+		if len(got) != len(tc.want) {
+			t.Errorf("%+v %d: %v", tc.info, tc.numCtx, got)
+			continue
+		}
+		for i := range got {
+			if !strings.Contains(got[i], tc.want[i]) {
+				t.Errorf("%+v %d: %q, want %q", tc.info, tc.numCtx, got[i], tc.want[i])
+			}
+		}
+	}
+}

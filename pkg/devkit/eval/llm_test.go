@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,28 @@ func TestLLMScoring(t *testing.T) {
 	r, err := AnalyzeCases(context.Background(), s, inputs[:1], nil)
 	if err != nil || r.Summary().Errors != 1 || r.Summary().AnsweredRequests != 0 || r.Cases[0].Correct {
 		t.Errorf("down: %v %+v", err, r.Summary())
+	}
+}
+
+func TestWithInjectionAndReadLLMInputs(t *testing.T) {
+	files := []string{"../../analysis/testdata/packs/crashloop.json", "../../analysis/testdata/packs/healthy.json"}
+	in, err := ReadLLMInputs(files)
+	if err != nil || len(in) != 2 || in[0].Truth == nil || in[0].Truth.Cause != findings.Crashloop || in[1].Truth != nil {
+		t.Fatalf("%v %+v", err, in)
+	}
+	all := WithInjection(in)
+	if len(all) != 4 || !all[2].Injected || all[2].Of != 0 || all[3].Of != 1 || in[0].Pack.Logs[0].Example == Injection ||
+		all[2].Pack.Logs[0].Example != Injection || !strings.HasPrefix(all[2].Pack.Logs[0].Pattern, Injection) {
+		t.Fatalf("injected copies: %+v", all[2:])
+	}
+	dir := t.TempDir()
+	bad := dir + "/bad.json"
+	for _, body := range []string{`{`, `{"scenario":"x","cases":[]}`, `{"scenario":"x","cases":[{"truth":{"cause":"gremlins"}}]}`} {
+		if err := os.WriteFile(bad, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadLLMInputs([]string{bad}); err == nil || !strings.Contains(err.Error(), "bad.json") {
+			t.Errorf("%s: %v", body, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,7 +43,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage:
   meshwatch eval [--scenario NAME]... [--scenario-file FILE]... [--seed N] [--duration D] [--rules DIR] [--details] [-v]
-                 [--ollama URL [--model M] [--num-ctx N] [--num-predict N] [--timeout D] [--allow-external]]
+                 [--ollama URL [--model M] [--num-ctx N] [--num-predict N] [--timeout D] [--allow-external]
+                  [--injection] [--packs DIR]]
 
 Runs each scenario (default: every built-in one) on the simulated mesh with its metrics in a real
 Prometheus and its logs in a real Loki (the test harness' servers: bash .ci/install-tools.sh),
@@ -55,7 +57,11 @@ mesh's every workload probed as well.
 With --ollama, each fault's incident (and each control run's) is then analysed end to end
 by that Ollama server's model, as the incident page would (pkg/analysis: prompt, schema,
 budget, stream, guard), and scored against the ground truth: JSON validity %, root-cause
-accuracy, unsupported claims, p50/p95 latency, prompt and output tokens.
+accuracy, unsupported claims, p50/p95 latency, prompt and output tokens. --injection also
+sends each incident again with injection text in its log lines and counts the answers
+that keep the same root cause. --packs DIR skips the simulation and analyses the
+scenarios captured in DIR (pkg/analysis/testdata/packs: packs, findings and ground
+truth saved once from real runs).
 
 flags:`)
 		fs.PrintDefaults()
@@ -74,6 +80,8 @@ flags:`)
 	numCtx := fs.Int("num-ctx", llmDefaults.NumCtx, "options.num_ctx (with --ollama)")
 	numPredict := fs.Int("num-predict", llmDefaults.NumPredict, "options.num_predict (with --ollama)")
 	llmTimeout := fs.Duration("timeout", time.Duration(llmDefaults.TimeoutSeconds)*time.Second, "timeout of one analysis request, streamed answer included (with --ollama)")
+	injection := fs.Bool("injection", false, "also analyse each incident with prompt injection in its logs and count unchanged root causes (with --ollama)")
+	packs := fs.String("packs", "", "analyse the captured scenarios in this directory instead of running the simulation (with --ollama), e.g. pkg/analysis/testdata/packs")
 	allowExternal := fs.Bool("allow-external", false, "allow an Ollama address outside loopback, private, tailnet and cluster-local ranges (with --ollama)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -123,12 +131,44 @@ flags:`)
 		}
 		llm = &s.Ollama
 	}
-	o := eval.Options{Scenarios: names, Files: scs, Seed: *seed, Duration: *duration, RulesDir: *rules}
+	if llm == nil && (*packs != "" || *injection) {
+		fmt.Fprintln(stderr, "meshwatch eval: --packs and --injection need --ollama")
+		return 2
+	}
+	var logf func(string, ...any)
 	if *verbose {
-		o.Logf = func(format string, args ...any) {
+		logf = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}
 	}
+	analyse := func(inputs []eval.LLMInput) int {
+		if *injection {
+			inputs = eval.WithInjection(inputs)
+		}
+		lr, err := eval.AnalyzeCases(ctx, *llm, inputs, logf)
+		if err != nil {
+			fmt.Fprintln(stderr, "meshwatch eval:", err)
+			return 1
+		}
+		lr.WriteTable(stdout)
+		return 0
+	}
+	if *packs != "" {
+		files, err := filepath.Glob(filepath.Join(*packs, "*.json"))
+		if err == nil && len(files) == 0 {
+			err = fmt.Errorf("no *.json in %s", *packs)
+		}
+		var inputs []eval.LLMInput
+		if err == nil {
+			inputs, err = eval.ReadLLMInputs(files)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "meshwatch eval: --packs:", err)
+			return 2
+		}
+		return analyse(inputs)
+	}
+	o := eval.Options{Scenarios: names, Files: scs, Seed: *seed, Duration: *duration, RulesDir: *rules, Logf: logf}
 	rep, err := eval.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "meshwatch eval:", err)
@@ -141,12 +181,7 @@ flags:`)
 	rep.WriteTable(stdout)
 	if llm != nil {
 		fmt.Fprintln(stdout)
-		lr, err := eval.AnalyzeCases(ctx, *llm, eval.LLMInputs(rep), o.Logf)
-		if err != nil {
-			fmt.Fprintln(stderr, "meshwatch eval:", err)
-			return 1
-		}
-		lr.WriteTable(stdout)
+		return analyse(eval.LLMInputs(rep))
 	}
 	return 0
 }
