@@ -45,8 +45,10 @@ func InputFromJSON(id string, packJSON, findingsJSON []byte) (Input, error) {
 	return in, nil
 }
 
-// Events receive an analysis' progress; any may be nil. They are called
-// from Run's goroutine, in order.
+// Events receive an analysis' progress; any may be nil. Attempt and Chunk
+// are called from Run's goroutine, in order; Queued from whichever
+// goroutine changed the queue (the analysis ahead finishing), never two at
+// once, in the order of the changes. Keep them quick: publish and return.
 type Events struct {
 	// Queued: the number of analyses ahead (0: this one runs now).
 	Queued func(ahead int)

@@ -54,7 +54,7 @@ func TestRunStreamsTheAnswerAndGuardsIt(t *testing.T) {
 	raw := fake.RawRequests()[0]
 	opts, _ := raw["options"].(map[string]any)
 	format, _ := raw["format"].(map[string]any)
-	if raw["stream"] != true || raw["truncate"] != false || raw["keep_alive"] != "30m0s" ||
+	if raw["stream"] != true || raw["truncate"] != false || raw["shift"] != false || raw["keep_alive"] != "30m0s" ||
 		opts["temperature"] != 0.0 || opts["num_ctx"] != 4096.0 || opts["num_predict"] != 768.0 || format["type"] != "object" {
 		t.Errorf("request %v", raw)
 	}
