@@ -160,11 +160,21 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) {
 // probe is the health line: the watch works (and how many canaries, how
 // many await a decision), and the gates could be set.
 func (s *Service) probe(ctx context.Context) (health.Outcome, error) {
+	// A fresh instance lists first: wait for it a little (the first health
+	// check usually comes right after start).
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for !s.Synced() && s.watchError() == nil && wait.Err() == nil {
+		select {
+		case <-wait.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	if err := s.watchError(); err != nil {
 		return health.Outcome{}, err
 	}
 	if !s.Synced() {
-		return health.Outcome{Warn: "the canary watch has not listed yet"}, nil
+		return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Warn: "the canary watch has not listed yet"}, nil
 	}
 	list := s.Snapshot(ctx)
 	waiting := 0
@@ -175,9 +185,9 @@ func (s *Service) probe(ctx context.Context) (health.Outcome, error) {
 	}
 	note := fmt.Sprintf("%d canaries watched, %d awaiting a decision", len(list), waiting)
 	if err := s.gateError(); err != nil {
-		return health.Outcome{Note: note, Warn: "gates could not all be set (MeshWatch retries): " + shortErr(err)}, nil
+		return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Note: note, Warn: "gates could not all be set (MeshWatch retries): " + shortErr(err)}, nil
 	}
-	return health.Outcome{Note: note}, nil
+	return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Note: note}, nil
 }
 
 // frame is the canaries frame now, or an error frame saying why not.
