@@ -216,6 +216,7 @@ func TestMeshSecurity(t *testing.T) {
 		"cluster.local/ns/shop/sa/api -> inventory",
 		"cluster.local/ns/shop/sa/flagger-loadtester -> payments",
 		"cluster.local/ns/istio-system/sa/flagger -> flagger-loadtester",
+		"cluster.local/ns/monitoring/sa/grafana -> flagger-loadtester",
 	}
 	for _, w := range want {
 		if !got[w] {
@@ -279,15 +280,27 @@ func TestPaymentsCanary(t *testing.T) {
 		wm := w.(map[string]any)
 		hooks[fmt.Sprint(wm["type"])] = fmt.Sprint(wm["url"])
 	}
-	for _, typ := range []string{"pre-rollout", "rollout", "confirm-promotion", "rollback"} {
+	for _, typ := range []string{"pre-rollout", "rollout", "confirm-promotion", "rollback", "post-rollout"} {
 		if hooks[typ] == "" {
 			t.Errorf("no %s webhook", typ)
 		}
 	}
-	for _, typ := range []string{"confirm-promotion", "rollback"} {
-		if !strings.HasPrefix(hooks[typ], "http://grafana.monitoring.svc:3000/api/plugins/meshwatch-mesh-app/resources/") {
-			t.Errorf("%s gate %q is not answered by MeshWatch", typ, hooks[typ])
+	// Flagger's webhooks carry no credentials, so the gates are the load
+	// tester's, which MeshWatch opens after a sign-off (pkg/canaries finds
+	// the load tester from these URLs); the post-rollout hook closes the
+	// promotion gate, so the next revision waits for its own decision.
+	for typ, want := range map[string]string{
+		"confirm-promotion": "http://flagger-loadtester.shop/gate/check",
+		"rollback":          "http://flagger-loadtester.shop/rollback/check",
+		"post-rollout":      "http://flagger-loadtester.shop/gate/close",
+	} {
+		if hooks[typ] != want {
+			t.Errorf("%s webhook %q, want %q", typ, hooks[typ], want)
 		}
+	}
+	args := fmt.Sprint(containerArgs(t, find(t, objs, "Deployment", "shop", "flagger-loadtester")))
+	if !strings.Contains(args, "-namespace-regexp=^shop$") {
+		t.Errorf("the load tester's gates are not limited to shop's canaries: %s", args)
 	}
 	// Flagger owns payments' Services; shipping one would fight it.
 	for _, o := range objs {
@@ -298,6 +311,56 @@ func TestPaymentsCanary(t *testing.T) {
 	d := find(t, objs, "Deployment", "shop", "payments")
 	if _, ok, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "replicas"); ok {
 		t.Error("Deployment shop/payments sets replicas: Flagger scales the canary target, kubectl apply would undo it")
+	}
+}
+
+// containerArgs is the first container's command and args.
+func containerArgs(t *testing.T, d *unstructured.Unstructured) []any {
+	t.Helper()
+	cs, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	if len(cs) == 0 {
+		t.Fatalf("%s has no containers", objKey(d))
+	}
+	c := cs[0].(map[string]any)
+	cmd, _ := c["command"].([]any)
+	args, _ := c["args"].([]any)
+	return append(cmd, args...)
+}
+
+// TestLoadTesterGatePaths: Flagger may only check gates (and close the
+// promotion gate after a rollout); opening any gate is Grafana's alone.
+func TestLoadTesterGatePaths(t *testing.T) {
+	objs := render(t, overlays[0])
+	p := find(t, objs, "AuthorizationPolicy", "shop", "flagger-loadtester")
+	rules, _, _ := unstructured.NestedSlice(p.Object, "spec", "rules")
+	openers := map[string][]string{}
+	for _, r := range rules {
+		rm := r.(map[string]any)
+		from, _ := rm["from"].([]any)
+		to, _ := rm["to"].([]any)
+		for _, f := range from {
+			ps, _, _ := unstructured.NestedStringSlice(f.(map[string]any), "source", "principals")
+			for _, tt := range to {
+				paths, _, _ := unstructured.NestedStringSlice(tt.(map[string]any), "operation", "paths")
+				if len(paths) == 0 {
+					t.Errorf("a rule for %v allows every path of the load tester", ps)
+				}
+				for _, path := range paths {
+					if strings.HasSuffix(path, "/open") {
+						openers[path] = append(openers[path], ps...)
+					}
+				}
+			}
+		}
+	}
+	for _, path := range []string{"/gate/open", "/rollback/open"} {
+		if fmt.Sprint(openers[path]) != "[cluster.local/ns/monitoring/sa/grafana]" {
+			t.Errorf("%s may be called by %v, want Grafana's principal only", path, openers[path])
+		}
+	}
+	g := find(t, objs, "Deployment", "monitoring", "grafana")
+	if v, _, _ := unstructured.NestedString(g.Object, "spec", "template", "metadata", "annotations", "traffic.sidecar.istio.io/includeInboundPorts"); v != "" || !injected(g, g.Object["spec"].(map[string]any)["template"].(map[string]any), objs) {
+		t.Error("Grafana needs an outbound-only sidecar (its identity opens the gates; inbound stays plaintext)")
 	}
 }
 
