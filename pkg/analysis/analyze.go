@@ -97,8 +97,8 @@ type Result struct {
 	// cut at num_predict.
 	Warnings []string `json:"warnings,omitempty"`
 
-	// Tokens: the estimate before sending, the budget (num_ctx −
-	// num_predict), and Ollama's counts after.
+	// Tokens: the estimate before sending, the budget (PromptBudget:
+	// num_ctx − num_predict − RetryReserve), and Ollama's counts after.
 	Tokens Tokens `json:"tokens"`
 	// Shrunk is what Fit left out to fit the budget (empty: nothing).
 	Shrunk []ShrinkStep `json:"shrunk,omitempty"`
@@ -217,7 +217,7 @@ func Request(s settings.LLM, pr Prompt, ids []string) *api.ChatRequest {
 // and the request. ids are the stored pack's evidence ids (the schema's
 // enum).
 func Prepare(s settings.LLM, in Input) (*api.ChatRequest, Prompt, []ShrinkStep, error) {
-	pr, shrunk, err := Fit(in.Pack, in.Findings, Budget(s.NumCtx, s.NumPredict))
+	pr, shrunk, err := Fit(in.Pack, in.Findings, PromptBudget(s.NumCtx, s.NumPredict))
 	if err != nil {
 		return nil, pr, shrunk, err
 	}
@@ -237,7 +237,7 @@ func Prepare(s settings.LLM, in Input) (*api.ChatRequest, Prompt, []ShrinkStep, 
 func (a *Analyzer) Run(ctx context.Context, in Input, ev Events) (Result, error) {
 	began := a.now()
 	res := Result{Model: a.llm.Model, NumCtx: a.llm.NumCtx, NumPredict: a.llm.NumPredict, StartedAt: began.UTC(),
-		Tokens: Tokens{Budget: Budget(a.llm.NumCtx, a.llm.NumPredict)}}
+		Tokens: Tokens{Budget: PromptBudget(a.llm.NumCtx, a.llm.NumPredict)}}
 	finish := func(err error) (Result, error) {
 		res.FinishedAt = a.now().UTC()
 		res.Timings.WallMs = res.FinishedAt.Sub(res.StartedAt).Milliseconds()
@@ -297,7 +297,7 @@ func (a *Analyzer) run(ctx context.Context, req *api.ChatRequest, in Input, ev E
 			var shrunk []ShrinkStep
 			var pr Prompt
 			req, pr, shrunk, err = Prepare(s, in)
-			res.NumCtx, res.Tokens.Budget = s.NumCtx, Budget(s.NumCtx, s.NumPredict)
+			res.NumCtx, res.Tokens.Budget = s.NumCtx, PromptBudget(s.NumCtx, s.NumPredict)
 			res.Tokens.Estimate, res.Shrunk = pr.Estimate, shrunk
 			if err != nil {
 				var be *BudgetError
@@ -310,6 +310,9 @@ func (a *Analyzer) run(ctx context.Context, req *api.ChatRequest, in Input, ev E
 	}
 	for attempt := 1; attempt <= 2; attempt++ {
 		res.Attempts = attempt
+		if attempt == 2 {
+			req = Retry(req, res.InvalidReason)
+		}
 		if ev.Attempt != nil {
 			ev.Attempt(attempt)
 		}
@@ -347,6 +350,23 @@ func (a *Analyzer) run(ctx context.Context, req *api.ChatRequest, in Input, ev E
 		res.Invalid, res.InvalidReason = capText(out.Content, MaxInvalidText), reason
 	}
 	return &InvalidAnswerError{Model: a.llm.Model, Reason: res.InvalidReason}
+}
+
+// RetryNote is appended to the user message of the one retry after an
+// invalid answer: at temperature 0 the same request would most likely get
+// the same answer, so the retry says what was wrong (the reason, cleaned
+// and capped: it can quote the model's text) and asks for brevity (an
+// answer cut at num_predict is the usual cause).
+const RetryNote = "\nYour previous answer was not usable (%s). Answer again with only the JSON object, briefly: a short summary, at most two remediation steps."
+
+// Retry is the retry's request: req with RetryNote added to its last
+// message (a copy; req is unchanged).
+func Retry(req *api.ChatRequest, reason string) *api.ChatRequest {
+	r := *req
+	r.Messages = append([]api.Message(nil), req.Messages...)
+	last := &r.Messages[len(r.Messages)-1]
+	last.Content += fmt.Sprintf(RetryNote, Clean(reason, MaxText))
+	return &r
 }
 
 // InvalidAnswerError: the model's answer was not a valid Answer twice.

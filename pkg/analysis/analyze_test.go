@@ -46,7 +46,7 @@ func TestRunStreamsTheAnswerAndGuardsIt(t *testing.T) {
 	if g == nil || !g.RootCause.Supported || g.Unsupported != 0 || len(g.Steps) != 1 || !g.Steps[0].Runnable {
 		t.Errorf("guard %+v", g)
 	}
-	if res.Tokens.Estimate == 0 || res.Tokens.Prompt == 0 || res.Tokens.Output == 0 || res.Tokens.Budget != 4096-768 ||
+	if res.Tokens.Estimate == 0 || res.Tokens.Prompt == 0 || res.Tokens.Output == 0 || res.Tokens.Budget != 4096-768-RetryReserve ||
 		res.Timings.LoadMs == 0 || res.Attempts != 1 || res.DoneReason != "stop" || res.Context == nil || res.Context.TrainedContext != 4096 {
 		t.Errorf("counts %+v timings %+v context %+v", res.Tokens, res.Timings, res.Context)
 	}
@@ -83,6 +83,14 @@ func TestInvalidJSONGetsOneRetry(t *testing.T) {
 	res, err := a.Run(context.Background(), Input{Pack: p, Findings: fs}, Events{Attempt: func(n int) { attempts = append(attempts, n) }})
 	if err != nil || res.Status != StatusDone || res.Attempts != 2 || len(attempts) != 2 || res.Invalid != "" {
 		t.Fatalf("retry: %v %+v %v", err, res, attempts)
+	}
+	// The retry says what was wrong (the same request at temperature 0
+	// would get the same answer); the data is the same.
+	reqs := fake.Requests()
+	first, second := reqs[0].Messages[1].Content, reqs[1].Messages[1].Content
+	if !strings.HasPrefix(second, first+"\nYour previous answer was not usable (not valid JSON: unexpected EOF)") ||
+		reqs[1].Messages[0].Content != SystemPrompt || string(reqs[1].Format) != string(reqs[0].Format) {
+		t.Errorf("retry request: %q", strings.TrimPrefix(second, first))
 	}
 
 	fake.SetScript(func(api.ChatRequest, int) contractfake.OllamaReply {

@@ -97,7 +97,7 @@ func BenchmarkPromptTokens(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				var pr Prompt
 				for n := 0; n < b.N; n++ {
-					pr, _, _ = Fit(c.Pack, c.Findings, Budget(s.NumCtx, s.NumPredict))
+					pr, _, _ = Fit(c.Pack, c.Findings, PromptBudget(s.NumCtx, s.NumPredict))
 				}
 				naive := NaivePrompt(raws[i])
 				b.ReportMetric(float64(pr.Estimate), "tokens")

@@ -12,6 +12,13 @@ import (
 // (the answer's room), since Ollama's num_ctx holds both.
 func Budget(numCtx, numPredict int) int { return numCtx - numPredict }
 
+// RetryReserve is the room kept for the retry's note (RetryNote with its
+// reason), so the retry of a prompt that fits fits too.
+var RetryReserve = ceilDiv(len(RetryNote)+MaxText, ProseBytesPerToken)
+
+// PromptBudget is what Fit gets: Budget less RetryReserve.
+func PromptBudget(numCtx, numPredict int) int { return Budget(numCtx, numPredict) - RetryReserve }
+
 // ShrinkStep is one step Fit took to make the prompt fit, for the record
 // the incident keeps ("never cut silently").
 type ShrinkStep struct {
@@ -85,8 +92,8 @@ type BudgetError struct {
 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("the prompt needs about %d tokens even with the evidence shrunk (%d steps), but num_ctx %d minus num_predict %d leaves %d: raise ollama.numCtx to at least %d, or lower ollama.numPredict",
-		e.Estimate, len(e.Shrunk), e.NumCtx, e.NumPredict, e.Budget, e.Estimate+e.NumPredict)
+	return fmt.Sprintf("the prompt needs about %d tokens even with the evidence shrunk (%d steps), but num_ctx %d minus num_predict %d (and the retry's reserve) leaves %d: raise ollama.numCtx to at least %d, or lower ollama.numPredict",
+		e.Estimate, len(e.Shrunk), e.NumCtx, e.NumPredict, e.Budget, e.Estimate+e.NumPredict+RetryReserve)
 }
 
 // Fit builds the prompt of the pack and findings within budget tokens,

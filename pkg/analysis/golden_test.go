@@ -39,9 +39,9 @@ func goldenName(scenario string, i, n int) string {
 // what was shrunk, and the schema's evidence ids.
 func goldenText(c CapturedCase) string {
 	s := settings.Defaults().Ollama
-	pr, shrunk, err := Fit(c.Pack, c.Findings, Budget(s.NumCtx, s.NumPredict))
+	pr, shrunk, err := Fit(c.Pack, c.Findings, PromptBudget(s.NumCtx, s.NumPredict))
 	var b strings.Builder
-	fmt.Fprintf(&b, "== user message ==\n%s\n== estimate ==\n%d tokens (budget %d)\n", pr.User, pr.Estimate, Budget(s.NumCtx, s.NumPredict))
+	fmt.Fprintf(&b, "== user message ==\n%s\n== estimate ==\n%d tokens (budget %d)\n", pr.User, pr.Estimate, PromptBudget(s.NumCtx, s.NumPredict))
 	if err != nil {
 		fmt.Fprintf(&b, "refused: %v\n", err)
 	}
