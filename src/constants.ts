@@ -7,4 +7,5 @@ export const RESOURCES_URL = `/api/plugins/${PLUGIN_ID}/resources`;
 export enum ROUTES {
   Incidents = 'incidents',
   Canaries = 'canaries',
+  Audit = 'audit',
 }
