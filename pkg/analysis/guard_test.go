@@ -137,3 +137,34 @@ func TestCleanQuotesUntrustedText(t *testing.T) {
 		t.Errorf("cut: %q", got)
 	}
 }
+
+// The schema lists the properties in the order the model should write
+// them (Ollama's grammar follows it): summary first, the root cause before
+// the steps.
+func TestSchemaOrderAndParse(t *testing.T) {
+	sch := string(Schema([]string{"rst-123456"}))
+	order := []string{`"summary"`, `"rootCause"`, `"namespace"`, `"workload"`, `"cause"`, `"explanation"`, `"evidence"`, `"confidence"`,
+		`"remediation"`, `"action"`, `"why"`, `"command"`, `"risk"`}
+	at := -1
+	for _, k := range order {
+		i := strings.Index(sch[at+1:], k)
+		if i < 0 {
+			t.Fatalf("%s missing or out of order in %s", k, sch)
+		}
+		at += 1 + i
+	}
+	if !strings.Contains(sch, `"enum":["rst-123456"]`) || !strings.Contains(sch, `"enum":["sidecar-memory-leak",`) || !strings.Contains(sch, `"none"]`) {
+		t.Errorf("enums: %s", sch)
+	}
+	if _, err := ParseAnswer(`{"summary":"s","rootCause":{"cause":"none"},"confidence":"low","remediation":[]} trailing`); err == nil {
+		t.Error("text after the object accepted")
+	}
+	if a, err := ParseAnswer(` {"summary":"s","rootCause":{"cause":"none"},"confidence":"low","remediation":[]}` + "\n"); err != nil || !a.Insufficient() {
+		t.Errorf("insufficient evidence is a valid answer: %v", err)
+	}
+	if _, err := ParseAnswer(`{"summary":"","rootCause":{"cause":"crashloop"},"confidence":"sure","remediation":[{"action":"","risk":"none"}]}`); err == nil ||
+		!strings.Contains(err.Error(), "summary is empty") || !strings.Contains(err.Error(), `confidence "sure"`) ||
+		!strings.Contains(err.Error(), "remediation[0].action is empty") || !strings.Contains(err.Error(), `remediation[0].risk "none"`) {
+		t.Errorf("problems: %v", err)
+	}
+}

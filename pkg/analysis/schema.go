@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,8 @@ const (
 )
 
 // Schema is the JSON Schema sent as the request's format: Ollama turns it
-// into a grammar, so the model can only write an Answer. The cause is an
+// into a grammar, so the model can only write an Answer, its properties in
+// the order above (object). The cause is an
 // enum of the findings' vocabulary; evidence ids are an enum of the ids
 // the prompt's pack holds (ids), so a model cannot invent one (the guard
 // still checks, for models or servers that ignore the grammar).
@@ -67,51 +69,87 @@ func Schema(ids []string) json.RawMessage {
 	for i, c := range findings.Causes {
 		causes[i] = string(c)
 	}
-	idItems := map[string]any{"type": "string"}
+	idItems := object{{"type", "string"}}
 	if len(ids) > 0 {
-		idItems["enum"] = ids
+		idItems = append(idItems, kv{"enum", ids})
 	}
-	cites := map[string]any{"type": "array", "items": idItems, "maxItems": MaxCitation}
-	str := map[string]any{"type": "string"}
-	s := map[string]any{
-		"type": "object",
-		"properties": map[string]any{
-			"summary": str,
-			"rootCause": map[string]any{
-				"type": "object",
-				"properties": map[string]any{
-					"namespace":   str,
-					"workload":    str,
-					"cause":       map[string]any{"type": "string", "enum": causes},
-					"explanation": str,
-					"evidence":    cites,
-				},
-				"required": []string{"namespace", "workload", "cause", "explanation", "evidence"},
-			},
-			"confidence": map[string]any{"type": "string", "enum": levels},
-			"remediation": map[string]any{
-				"type":     "array",
-				"maxItems": MaxSteps,
-				"items": map[string]any{
-					"type": "object",
-					"properties": map[string]any{
-						"action":   str,
-						"why":      str,
-						"command":  str,
-						"evidence": cites,
-						"risk":     map[string]any{"type": "string", "enum": levels},
-					},
-					"required": []string{"action", "why", "evidence", "risk"},
-				},
-			},
-		},
-		"required": []string{"summary", "rootCause", "confidence", "remediation"},
+	cites := object{{"type", "array"}, {"items", idItems}, {"maxItems", MaxCitation}}
+	str := object{{"type", "string"}}
+	s := object{
+		{"type", "object"},
+		{"properties", object{
+			{"summary", str},
+			{"rootCause", object{
+				{"type", "object"},
+				{"properties", object{
+					{"namespace", str},
+					{"workload", str},
+					{"cause", object{{"type", "string"}, {"enum", causes}}},
+					{"explanation", str},
+					{"evidence", cites},
+				}},
+				{"required", []string{"namespace", "workload", "cause", "explanation", "evidence"}},
+			}},
+			{"confidence", object{{"type", "string"}, {"enum", levels}}},
+			{"remediation", object{
+				{"type", "array"},
+				{"maxItems", MaxSteps},
+				{"items", object{
+					{"type", "object"},
+					{"properties", object{
+						{"action", str},
+						{"why", str},
+						{"command", str},
+						{"evidence", cites},
+						{"risk", object{{"type", "string"}, {"enum", levels}}},
+					}},
+					{"required", []string{"action", "why", "evidence", "risk"}},
+				}},
+			}},
+		}},
+		{"required", []string{"summary", "rootCause", "confidence", "remediation"}},
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
-		panic(err) // maps of strings marshal
+		panic(err) // strings, numbers and objects of them marshal
 	}
 	return b
+}
+
+// object is a JSON object that keeps its keys' order. The order matters:
+// Ollama (llama.cpp's schema-to-grammar) makes the model write the
+// properties in the schema's order, so the summary streams first and the
+// root cause comes before the steps that follow from it. A Go map would
+// sort them alphabetically (confidence, remediation, rootCause, summary).
+type object []kv
+
+type kv struct {
+	k string
+	v any
+}
+
+// MarshalJSON writes the keys in order.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, e := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(e.k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // ParseAnswer reads the model's content as an Answer and checks what the
