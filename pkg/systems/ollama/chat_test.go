@@ -11,6 +11,8 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/egress"
+	"github.com/meshwatch/meshwatch/pkg/health"
+	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems/ollama"
 )
 
@@ -129,5 +131,27 @@ func TestModelInfoTrainedAndAllocated(t *testing.T) {
 	var oe *ollama.Error
 	if !errors.As(err, &oe) || oe.Kind != ollama.ErrModelMissing {
 		t.Fatalf("missing model: %v", err)
+	}
+}
+
+func TestProbeChecksNumCtxAgainstTheTrainedContext(t *testing.T) {
+	fake := contractfake.NewOllamaFake(t, "0.17.4", nil, contractfake.OllamaModel{Name: "phi3:mini", TrainedContext: 4096})
+	for _, tc := range []struct {
+		numCtx int
+		status health.Status
+		want   string
+	}{
+		{4096, health.OK, "model phi3:mini present; LLM address is loopback; numCtx 4096 of 4096 trained"},
+		{8192, health.Warning, "ollama.numCtx 8192 exceeds its trained context of 4096 tokens: set ollama.numCtx to 4096 or less"},
+	} {
+		c, err := ollama.New(settings.LLM{Endpoint: settings.Endpoint{URL: fake.URL, TimeoutSeconds: 5}, Model: "phi3:mini", NumCtx: tc.numCtx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := health.Run(context.Background(), []health.Check{{Name: "Ollama", Target: c.Target(), Probe: c.Probe()}}, time.Second)
+		if res := r.Results[0]; res.Status != tc.status || !strings.Contains(res.Message, tc.want) {
+			t.Errorf("numCtx %d: %+v", tc.numCtx, res)
+		}
+		c.Close()
 	}
 }

@@ -45,6 +45,7 @@ type Client struct {
 	allowExternal bool
 	target        string
 	timeout       time.Duration
+	numCtx        int
 }
 
 // New builds the client for the LLM settings.
@@ -60,7 +61,7 @@ func New(s settings.LLM) (*Client, error) {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	return &Client{up: up, api: api.NewClient(base, up.HTTPClient()), model: s.Model,
-		allowExternal: s.AllowExternal, target: s.DisplayURL(), timeout: s.Timeout()}, nil
+		allowExternal: s.AllowExternal, target: s.DisplayURL(), timeout: s.Timeout(), numCtx: s.NumCtx}, nil
 }
 
 // API is Ollama's client on this client's transport; Explain turns its
@@ -94,8 +95,10 @@ func (c *Client) Models(ctx context.Context) ([]api.ListModelResponse, error) {
 	return list.Models, nil
 }
 
-// Probe reads the version and checks that the model is pulled. Its note says
-// which kind of address the LLM sits at (the data egress guard).
+// Probe reads the version and checks that the model is pulled, and that
+// numCtx is within the model's trained context (/api/show) when the server
+// says it. Its note says which kind of address the LLM sits at (the data
+// egress guard).
 func (c *Client) Probe() health.Probe {
 	return func(ctx context.Context) (health.Outcome, error) {
 		where := c.whereNote()
@@ -113,7 +116,19 @@ func (c *Client) Probe() health.Probe {
 		}
 		for _, m := range models {
 			if SameModel(m.Name, c.model) || SameModel(m.Model, c.model) {
-				return health.Outcome{Version: version, Note: fmt.Sprintf("model %s present; %s", c.model, where)}, nil
+				note := fmt.Sprintf("model %s present; %s", c.model, where)
+				// The trained context, when /api/show says it: a numCtx
+				// above it is capped by Ollama, and the analysis budgets
+				// for less than the admin set.
+				if info, err := c.ModelInfo(ctx, c.model); err == nil && info.TrainedContext > 0 && c.numCtx > 0 {
+					if c.numCtx > info.TrainedContext {
+						return health.Outcome{Version: version, Warn: fmt.Sprintf(
+							"model %s present, but ollama.numCtx %d exceeds its trained context of %d tokens: set ollama.numCtx to %d or less; %s",
+							c.model, c.numCtx, info.TrainedContext, info.TrainedContext, where)}, nil
+					}
+					note += fmt.Sprintf("; numCtx %d of %d trained", c.numCtx, info.TrainedContext)
+				}
+				return health.Outcome{Version: version, Note: note}, nil
 			}
 		}
 		return health.Outcome{Version: version, Warn: fmt.Sprintf(
