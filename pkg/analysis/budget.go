@@ -19,19 +19,6 @@ var RetryReserve = ceilDiv(len(RetryNote)+MaxText, ProseBytesPerToken)
 // PromptBudget is what Fit gets: Budget less RetryReserve.
 func PromptBudget(numCtx, numPredict int) int { return Budget(numCtx, numPredict) - RetryReserve }
 
-// ShrinkStep is one step Fit took to make the prompt fit, for the record
-// the incident keeps ("never cut silently").
-type ShrinkStep struct {
-	// Step names the step (the priority order below).
-	Step string `json:"step"`
-	// Dropped are the evidence ids (or, for findings, "cause namespace/
-	// workload") the step left out; Count how many items in all (log
-	// examples have no id of their own: the pattern's id is listed).
-	Dropped []string `json:"dropped,omitempty"`
-	Count   int      `json:"count"`
-	// Tokens is the estimate after the step.
-	Tokens int `json:"tokens"`
-}
 
 // PromptTokens is the prompt size Fit aims for before any budget applies
 // (StepPromptPack): on a CPU host the prompt's evaluation is most of an

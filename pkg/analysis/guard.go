@@ -12,46 +12,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/findings"
 )
 
-// Verdicts are the guard's findings about an answer, for the page: which
-// claims are supported, which steps are flagged, which commands may be
-// offered as an action.
-type Verdicts struct {
-	RootCause Claim       `json:"rootCause"`
-	Steps     []StepCheck `json:"steps"`
-	// Unsupported counts the claims (root cause and steps) marked
-	// unsupported; Flagged the steps naming a workload absent from the
-	// evidence.
-	Unsupported int `json:"unsupported"`
-	Flagged     int `json:"flagged"`
-}
-
-// Claim is the guard's verdict on one cited claim.
-type Claim struct {
-	// Supported: the claim cites at least one id and every id it cites is
-	// in the pack.
-	Supported bool `json:"supported"`
-	// Cited are the ids the claim cites that the pack holds; Unknown
-	// those it does not.
-	Cited   []string `json:"cited"`
-	Unknown []string `json:"unknown,omitempty"`
-	// Reasons say why a claim is unsupported or flagged.
-	Reasons []string `json:"reasons,omitempty"`
-	// UnknownWorkloads are workloads the claim names that the evidence
-	// does not hold; non-empty means flagged.
-	UnknownWorkloads []string `json:"unknownWorkloads,omitempty"`
-}
-
-// StepCheck is the verdict on one remediation step.
-type StepCheck struct {
-	Claim
-	// Runnable: the command is on the allowlist and names workloads in
-	// the evidence; the page may offer it as an action (after a person's
-	// sign-off). Otherwise it shows as text only, and CommandReason says
-	// why.
-	Runnable      bool    `json:"runnable"`
-	Action        *Action `json:"action,omitempty"`
-	CommandReason string  `json:"commandReason,omitempty"`
-}
 
 // Guard checks an answer against the pack it is about (the stored pack,
 // before any shrinking: an id the prompt left out is still evidence). It
@@ -233,32 +193,6 @@ func dedupe(s []string) []string {
 
 // ---- the command allowlist ----
 
-// Action kinds.
-const (
-	// ActionKubectlRead: kubectl get, describe, logs, top or events.
-	ActionKubectlRead = "kubectl-read"
-	// ActionRolloutRestart: kubectl rollout restart of one Deployment.
-	ActionRolloutRestart = "rollout-restart"
-	// ActionFlaggerGate: open or close a Flagger load tester gate
-	// (/gate/open, /gate/close, /rollback/open, /rollback/close) for one
-	// canary. MeshWatch runs it through its own gate keeper with the
-	// configured load tester, never the URL's host from the answer.
-	ActionFlaggerGate = "flagger-gate"
-)
-
-// Action is an allowlisted command, parsed: what the page may offer to
-// run (after sign-off), through MeshWatch's own clients, never a shell.
-type Action struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	// Name is the Deployment (rollout restart), the canary (gate) or the
-	// object read, when one is named.
-	Name string `json:"name,omitempty"`
-	// Gate is the load tester path ("/gate/open").
-	Gate string `json:"gate,omitempty"`
-	// Args are the kubectl arguments after "kubectl" (reads).
-	Args []string `json:"args,omitempty"`
-}
 
 // workloads are the "ns/name" the action targets (ns may be empty).
 func (a *Action) workloads() []string {

@@ -11,42 +11,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/findings"
 )
 
-// Answer is the model's write-up, as the JSON schema (Schema) constrains
-// it. "Insufficient evidence" is a valid answer: rootCause.cause "none"
-// (namespace and workload empty or the subject's), a summary that says
-// what is missing, confidence "low", and no remediation steps.
-type Answer struct {
-	// Summary is two or three sentences for the incident page.
-	Summary   string    `json:"summary"`
-	RootCause RootCause `json:"rootCause"`
-	// Confidence is "low", "medium" or "high".
-	Confidence  string `json:"confidence"`
-	Remediation []Step `json:"remediation"`
-}
-
-// RootCause is the workload at fault and why.
-type RootCause struct {
-	Namespace string `json:"namespace"`
-	Workload  string `json:"workload"`
-	// Cause is from the findings' vocabulary (findings.Causes), "none"
-	// included.
-	Cause       findings.Cause `json:"cause"`
-	Explanation string         `json:"explanation"`
-	// Evidence are the evidence ids the claim rests on.
-	Evidence []string `json:"evidence"`
-}
-
-// Step is one remediation step.
-type Step struct {
-	Action string `json:"action"`
-	Why    string `json:"why"`
-	// Command is a shell command when one does it; the guard decides
-	// whether the page offers it as an action (Guard, Allowlist).
-	Command  string   `json:"command,omitempty"`
-	Evidence []string `json:"evidence"`
-	// Risk is "low", "medium" or "high".
-	Risk string `json:"risk"`
-}
 
 // Confidence and risk levels.
 var levels = []string{"low", "medium", "high"}
