@@ -57,3 +57,18 @@ func TestRunWithoutBackendsRefuses(t *testing.T) {
 		t.Errorf("gate without a load tester: %v", err)
 	}
 }
+
+func TestFromGuard(t *testing.T) {
+	if a := actions.FromGuard("rollout-restart", "shop", "payments", ""); a == nil || actions.Check(*a, actions.DefaultBounds, nil) != nil || a.Kind != actions.Restart {
+		t.Errorf("rollout-restart: %+v", a)
+	}
+	a := actions.FromGuard("flagger-gate", "shop", "payments", "/rollback/open")
+	if a == nil || a.Gate != actions.GateRollback || a.Op != actions.OpOpen || actions.Check(*a, actions.DefaultBounds, nil) != nil {
+		t.Errorf("flagger-gate: %+v", a)
+	}
+	for _, k := range [][2]string{{"kubectl-read", ""}, {"flagger-gate", "/gate"}, {"rm", ""}} {
+		if a := actions.FromGuard(k[0], "shop", "payments", k[1]); a != nil && actions.Check(*a, actions.DefaultBounds, nil) == nil {
+			t.Errorf("%v became an executable action: %+v", k, a)
+		}
+	}
+}
