@@ -530,3 +530,34 @@ func (s *Service) Scenario(ctx context.Context, incident int64, analysis string,
 	}
 	return sc, nil
 }
+
+// GateState is one canary gate's recorded intent.
+type GateState struct {
+	Action  actions.Action `json:"action"`
+	State   string         `json:"state"` // "open" or "closed"
+	Version int64          `json:"version"`
+	By      audit.Actor    `json:"by"`
+	At      time.Time      `json:"at"`
+}
+
+// Gates returns every gate's recorded intent (the last person's decision),
+// for re-applying them after the load tester restarted (its gates are in
+// memory and start closed).
+func (s *Service) Gates(ctx context.Context) ([]GateState, error) {
+	sts, err := s.log.Store.Subjects(ctx, audit.SubjectQuery{Statuses: []string{"open", "closed"}})
+	if err != nil {
+		return nil, err
+	}
+	var out []GateState
+	for _, st := range sts {
+		if !strings.HasPrefix(st.Subject, gatePrefix) {
+			continue
+		}
+		var a actions.Action
+		if err := json.Unmarshal(st.Body, &a); err != nil {
+			return nil, fmt.Errorf("gate %s: stored body: %w", st.Subject, err)
+		}
+		out = append(out, GateState{Action: a, State: st.Status, Version: st.Version, By: st.By, At: st.UpdatedAt})
+	}
+	return out, nil
+}

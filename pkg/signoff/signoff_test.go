@@ -319,4 +319,8 @@ func TestExecuteRefusalsAreAudited(t *testing.T) {
 	if v := audit.Verify(f.entries(t)); !v.OK || v.Entries != 9 {
 		t.Errorf("after the gates: %+v", v)
 	}
+	gates, err := f.svc.Gates(context.Background())
+	if err != nil || len(gates) != 1 || gates[0].State != "open" || gates[0].Action.Name != "payments" || gates[0].By.Login != "eddie" {
+		t.Errorf("recorded gates: %v %+v", err, gates)
+	}
 }
