@@ -59,7 +59,6 @@ type Events struct {
 	Chunk func(text string)
 }
 
-
 // Analyzer runs analyses against one Ollama model.
 type Analyzer struct {
 	client *ollama.Client

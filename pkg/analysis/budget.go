@@ -19,15 +19,15 @@ var RetryReserve = ceilDiv(len(RetryNote)+MaxText, ProseBytesPerToken)
 // PromptBudget is what Fit gets: Budget less RetryReserve.
 func PromptBudget(numCtx, numPredict int) int { return Budget(numCtx, numPredict) - RetryReserve }
 
-
 // PromptTokens is the prompt size Fit aims for before any budget applies
 // (StepPromptPack): on a CPU host the prompt's evaluation is most of an
 // analysis' time, and a small model reads a short prompt better. A pack
-// whose prompt is larger is compacted (evidence.Compact, keeping the first KeepCited
-// ids each of the top findings cites) to PromptPackBytes, then in steps of 512 bytes down to
-// 1 KiB, until the estimate is at most PromptTokens: a stored pack holds
-// every series Collect read, tens of kilobytes for a busy scope, most of it
-// flat. BenchmarkPromptTokens reports the result per scenario.
+// whose prompt is larger is compacted (evidence.Compact, keeping the first
+// KeepCited ids each of the top findings cites) to PromptPackBytes, then in
+// steps of 512 bytes down to 1 KiB, until the estimate is at most
+// PromptTokens: a stored pack holds every series Collect read, tens of
+// kilobytes for a busy scope, most of it flat. BenchmarkPromptTokens
+// reports the result per scenario.
 const (
 	PromptTokens    = 1500
 	PromptPackBytes = 3072
@@ -97,18 +97,19 @@ func Fit(p evidence.Pack, fs []findings.Finding, budget int) (Prompt, []ShrinkSt
 		}
 		full := p
 		var gone []string
-		size := PromptPackBytes
+		cut, size, last := 0, PromptPackBytes, 0
 		for ; size >= 1024; size -= 512 {
 			if len(full.JSON()) <= size {
 				continue
 			}
-			p, gone = compactKeeping(full, keep, size)
+			p, gone, cut = compactKeeping(full, keep, size)
+			last = size
 			if pr = BuildPrompt(p, fs); pr.Estimate <= PromptTokens {
 				break
 			}
 		}
-		if gone != nil {
-			steps = append(steps, ShrinkStep{Step: fmt.Sprintf("%s-%d", StepPromptPack, max(size, 1024)), Dropped: gone, Count: len(gone), Tokens: pr.Estimate})
+		if cut > 0 {
+			steps = append(steps, ShrinkStep{Step: fmt.Sprintf("%s-%d", StepPromptPack, last), Dropped: gone, Count: cut, Tokens: pr.Estimate})
 		}
 	}
 	over := func() bool { return pr.Estimate > budget }
@@ -181,8 +182,11 @@ func Fit(p evidence.Pack, fs []findings.Finding, budget int) (Prompt, []ShrinkSt
 			continue
 		}
 		var gone []string
-		p, gone = compactKeeping(p, cited(), size)
-		record(fmt.Sprintf("%s-%d", StepCompact, size), gone, len(gone))
+		var cut int
+		p, gone, cut = compactKeeping(p, cited(), size)
+		if cut > 0 {
+			record(fmt.Sprintf("%s-%d", StepCompact, size), gone, cut)
+		}
 	}
 	if over() {
 		return pr, steps, &BudgetError{Estimate: pr.Estimate, Budget: budget, Shrunk: steps}
@@ -193,8 +197,9 @@ func Fit(p evidence.Pack, fs []findings.Finding, budget int) (Prompt, []ShrinkSt
 // compactKeeping is evidence.Compact to size, with the items whose ids are
 // in keep put back when Compact dropped them (after the others, in their
 // rank order): the findings' evidence stays visible. It returns the ids
-// left out.
-func compactKeeping(in evidence.Pack, keep map[string]bool, size int) (evidence.Pack, []string) {
+// left out and how many things were cut in all (items, log examples,
+// neighbours).
+func compactKeeping(in evidence.Pack, keep map[string]bool, size int) (evidence.Pack, []string, int) {
 	p, rep := evidence.Compact(in, size)
 	var gone []string
 	var back evidence.Dropped
@@ -228,7 +233,7 @@ func compactKeeping(in evidence.Pack, keep map[string]bool, size int) (evidence.
 			p.Dropped = nil
 		}
 	}
-	return p, gone
+	return p, gone, len(gone) + rep.Examples + rep.Scope
 }
 
 func addDropped(d *evidence.Dropped, more evidence.Dropped) *evidence.Dropped {

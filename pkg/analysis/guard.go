@@ -12,7 +12,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/findings"
 )
 
-
 // Guard checks an answer against the pack it is about (the stored pack,
 // before any shrinking: an id the prompt left out is still evidence). It
 // is a pure function:
@@ -192,7 +191,6 @@ func dedupe(s []string) []string {
 }
 
 // ---- the command allowlist ----
-
 
 // workloads are the "ns/name" the action targets (ns may be empty).
 func (a *Action) workloads() []string {

@@ -11,7 +11,6 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/findings"
 )
 
-
 // Confidence and risk levels.
 var levels = []string{"low", "medium", "high"}
 

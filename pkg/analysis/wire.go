@@ -215,8 +215,9 @@ type ShrinkStep struct {
 	// Step names the step (the priority order below).
 	Step string `json:"step"`
 	// Dropped are the evidence ids (or, for findings, "cause namespace/
-	// workload") the step left out; Count how many items in all (log
-	// examples have no id of their own: the pattern's id is listed).
+	// workload") the step left out; Count how many things in all (a log
+	// example has no id of its own: drop-log-examples lists its pattern's
+	// id; a compaction counts the examples and neighbours it cut too).
 	Dropped []string `json:"dropped,omitempty"`
 	Count   int      `json:"count"`
 	// Tokens is the estimate after the step.
