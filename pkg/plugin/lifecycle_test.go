@@ -69,6 +69,9 @@ func TestSettingsSavesWhileStreaming(t *testing.T) {
 		case <-time.After(3 * time.Second):
 			t.Fatalf("save %d: the stream of the disposed instance is still running", i)
 		}
+		// A request sent just before the dispose may reach the server a
+		// moment later: let it land, then no new one may start.
+		time.Sleep(20 * time.Millisecond)
 		after := hits.Load()
 		time.Sleep(60 * time.Millisecond) // three poll intervals
 		if n := hits.Load(); n != after {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/alerts"
+	"github.com/meshwatch/meshwatch/pkg/analyses"
+	"github.com/meshwatch/meshwatch/pkg/analysis"
 	"github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/configapi"
@@ -37,7 +41,12 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	sys := systems.Register(reg, cfg, loadErr)
 	feed := alerts.Register(reg, alertsSource(sys), alertsInterval)
 	feed.Heartbeat = alertsHeartbeat
-	incidents.Register(reg, incidentOptions(cfg, loadErr, sys))
+	writeUps := analyses.New(analysisOptions(reg, cfg, sys))
+	o := incidentOptions(cfg, loadErr, sys)
+	o.Capture = offering(o.Capture, writeUps.Offer)
+	inc := incidents.Register(reg, o)
+	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
+	writeUps.Register(reg, st)
 	canaries.Wire(reg, cfg, sys, signoff.Wire(reg, cfg, loadErr, sys))
 }
 
@@ -72,6 +81,69 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 		o.ReconcileErr = fmt.Errorf("neither Alertmanager nor Prometheus can be read (%v; %v)", sys.AlertmanagerErr, sys.PrometheusErr)
 	}
 	return o
+}
+
+// analysisQueue is the process's one queue of write-ups per model: every
+// instance (and a replaced one's analyses still finishing) waits in it.
+var analysisQueue = analysis.NewQueue(nil)
+
+// analysisOptions builds the write-up stage: pkg/analysis on the configured
+// Ollama and model; without one, the page says why and shows the findings.
+func analysisOptions(reg *capability.Registry, cfg settings.Settings, sys *systems.Set) analyses.Options {
+	if sys.Ollama == nil {
+		return analyses.Options{Unavailable: fmt.Sprintf("no LLM writes root-cause analyses: %v", sys.OllamaErr)}
+	}
+	an, err := analysis.New(cfg.Ollama, analysisQueue, nil)
+	if err != nil {
+		return analyses.Options{Unavailable: fmt.Sprintf("no LLM writes root-cause analyses: %v", err)}
+	}
+	reg.OnDispose(an.Close)
+	return analyses.Options{Run: func(ctx context.Context, job analyses.Job, progress func(analyses.Progress)) analyses.Outcome {
+		return writeUp(ctx, an, job, progress)
+	}}
+}
+
+// writeUp runs one analysis of a stored capture and reports its queue
+// place and text as they change.
+func writeUp(ctx context.Context, an *analysis.Analyzer, job analyses.Job, progress func(analyses.Progress)) analyses.Outcome {
+	id := strconv.FormatInt(job.Incident.ID, 10)
+	in, err := analysis.InputFromJSON(id, job.Evidence.Pack, job.Evidence.Findings)
+	if err != nil {
+		res := analysis.Result{Status: analysis.StatusFallback, Fallback: err.Error(), Model: an.Client().Model()}
+		b, _ := json.Marshal(res)
+		return analyses.Outcome{Result: b, Failed: true, Model: res.Model}
+	}
+	var text strings.Builder
+	res, _ := an.Run(ctx, in, analysis.Events{
+		Queued:  func(ahead int) { progress(analyses.Progress{Position: ahead}) },
+		Attempt: func(int) { text.Reset(); progress(analyses.Progress{}) },
+		Chunk: func(s string) {
+			text.WriteString(s)
+			progress(analyses.Progress{Text: text.String()})
+		},
+	})
+	b, err := json.Marshal(res)
+	if err != nil {
+		b, _ = json.Marshal(analysis.Result{Status: analysis.StatusFallback, Fallback: err.Error(), Model: res.Model})
+	}
+	return analyses.Outcome{Result: b, Failed: res.Status != analysis.StatusDone, Model: res.Model}
+}
+
+// offering runs the write-up stage after each capture: offer decides
+// whether the captured evidence needs a (new) write-up. Incidents merged
+// into another are written up as part of their root.
+func offering(capture func(context.Context, incident.Incident, []incident.Record, time.Time) (incident.Evidence, error),
+	offer func(context.Context, incident.Incident, incident.Evidence)) func(context.Context, incident.Incident, []incident.Record, time.Time) (incident.Evidence, error) {
+	if capture == nil {
+		return nil
+	}
+	return func(ctx context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error) {
+		ev, err := capture(ctx, inc, recs, now)
+		if err == nil && inc.MergedInto == 0 {
+			offer(ctx, inc, ev)
+		}
+		return ev, err
+	}
 }
 
 // reconciler reads a source's active alerts with read and turns them into
