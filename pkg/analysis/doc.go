@@ -13,6 +13,10 @@
 //	res, err := a.Run(ctx, in, analysis.Events{Queued: …, Attempt: …, Chunk: …})
 //	// store res (JSON); err is nil when res.Status is "done"
 //
+// While it streams, PreviewSummary turns the text so far into the summary's
+// words; q.Position(model, id) says how many analyses are ahead. The
+// stored and shown types (Result, Answer, Verdicts…) are in wire.go.
+//
 // The pipeline, each stage a small pure function but the last:
 //
 //   - BuildPrompt: a fixed system prompt (SystemPrompt) and a user message
