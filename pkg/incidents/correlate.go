@@ -46,10 +46,13 @@ type Candidate struct {
 //   - their findings blame one root (findings.Correlate: an incident
 //     whose top finding blames another's workload joins it, incidents
 //     blaming the same workload join each other, the blame followed on);
-//   - and their workloads are neighbours in the request graph: a member
-//     joins only when its workload is the root, has the root in its pack's
-//     scope, or neighbours a member that does (a finding that blames a
-//     workload outside its pack's scope ties nothing).
+//   - and their workloads are neighbours: in the request graph (the pack's
+//     scope), or tied by the evidence the blame cites (istiod's rejects of
+//     a proxy's configuration: no request links them, istiod's pack holds
+//     the rejects). A member joins only when its workload is the root, has
+//     the root in its scope or blames it so, or neighbours a member that
+//     does; a blame that cites no evidence and names a workload outside
+//     the pack's scope ties nothing.
 //
 // The group's root incident is the root workload's own incident; when the
 // root has none (it fires no alert of its own), the member whose pack sees
@@ -74,7 +77,7 @@ func Faults(cands []Candidate, now time.Time) []findings.Group {
 		if c[k].Case.Window.To.Before(now) {
 			c[k].Case.Window.To = now
 		}
-		if !blamesInScope(c[k].Case) {
+		if !blameTies(c[k].Case) {
 			c[k].Case.Findings = nil
 		}
 	}
@@ -212,25 +215,46 @@ func sight(c findings.Case, w evidence.Workload) int {
 	return 2
 }
 
-// blamesInScope reports whether c's top finding blames a workload its pack
-// holds (its subject or a neighbour); true when it blames nothing.
-func blamesInScope(c findings.Case) bool {
+// blame is the workload c's top shown finding blames, and whether the
+// pack ties it to c: the workload is in the pack's scope (the request
+// graph), or the finding cites the pack's evidence about it (istiod's
+// rejects of a proxy's configuration are no request, yet its pack holds
+// them). ok is false when it blames nothing.
+func blame(c findings.Case) (w evidence.Workload, ties, ok bool) {
 	for _, f := range c.Findings {
 		if f.Score >= findings.Threshold && f.Cause != findings.None {
-			return sight(c, f.Subject()) < 2
+			return f.Subject(), sight(c, f.Subject()) < 2 || len(f.Evidence) > 0, true
 		}
 	}
-	return true
+	return evidence.Workload{}, false, false
 }
 
-// connected keeps the members (indexes into c) joined to root through the
-// request graph: those that are root or see it, and those neighbouring one
+// blameTies reports whether c's blame, if any, is tied to c by its pack.
+func blameTies(c findings.Case) bool {
+	_, ties, ok := blame(c)
+	return !ok || ties
+}
+
+// linked reports whether a and b are neighbours: in the request graph (one
+// is in the other's scope) or by a tied blame of one on the other.
+func linked(a, b findings.Case) bool {
+	if sight(a, b.Subject) < 2 || sight(b, a.Subject) < 2 {
+		return true
+	}
+	wa, ta, _ := blame(a)
+	wb, tb, _ := blame(b)
+	return ta && wa == b.Subject || tb && wb == a.Subject
+}
+
+// connected keeps the members (indexes into c) joined to root: those that
+// are root, see it in their scope or blame it, and those linked to one
 // kept.
 func connected(c []Candidate, members []int, root evidence.Workload) []int {
 	kept := make([]bool, len(members))
 	var queue []int
 	for k, i := range members {
-		if sight(c[i].Case, root) < 2 {
+		w, ties, _ := blame(c[i].Case)
+		if sight(c[i].Case, root) < 2 || ties && w == root {
 			kept[k] = true
 			queue = append(queue, k)
 		}
@@ -239,8 +263,7 @@ func connected(c []Candidate, members []int, root evidence.Workload) []int {
 		a := c[members[queue[0]]].Case
 		queue = queue[1:]
 		for k, i := range members {
-			b := c[i].Case
-			if !kept[k] && (sight(a, b.Subject) < 2 || sight(b, a.Subject) < 2) {
+			if !kept[k] && linked(a, c[i].Case) {
 				kept[k] = true
 				queue = append(queue, k)
 			}

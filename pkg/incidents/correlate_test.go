@@ -24,7 +24,7 @@ func caller(name string) evidence.Neighbour {
 	return evidence.Neighbour{Workload: wl(name), Role: evidence.RoleCaller}
 }
 
-func blame(name string, c findings.Cause, score float64) findings.Finding {
+func blameOf(name string, c findings.Cause, score float64) findings.Finding {
 	return findings.Finding{Namespace: "shop", Workload: name, Cause: c, Score: score, Explanation: string(c), Evidence: []string{"m1"}}
 }
 
@@ -52,9 +52,9 @@ func groups(r incident.Regrouping) string {
 func TestCorrelateMergesNeighboursWithinOneWindow(t *testing.T) {
 	cs := []Candidate{
 		cand(3, "web", 2, []evidence.Neighbour{callee("api"), {Workload: wl("stock"), Role: evidence.RoleCallee, Via: "api"}},
-			blame("api", findings.UpstreamDependency, 0.6)),
-		cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blame("stock", findings.TimeoutCascade, 0.85)),
-		cand(2, "api", 1, []evidence.Neighbour{caller("web"), callee("stock")}, blame("stock", findings.TimeoutCascade, 0.9)),
+			blameOf("api", findings.UpstreamDependency, 0.6)),
+		cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.TimeoutCascade, 0.85)),
+		cand(2, "api", 1, []evidence.Neighbour{caller("web"), callee("stock")}, blameOf("stock", findings.TimeoutCascade, 0.9)),
 	}
 	r := Correlate(cs, groupNow)
 	if got := groups(r); got != "1<-[2 3] " {
@@ -69,9 +69,9 @@ func TestCorrelateMergesNeighboursWithinOneWindow(t *testing.T) {
 // followed to the end of the chain.
 func TestCorrelateFollowsAChain(t *testing.T) {
 	cs := []Candidate{
-		cand(1, "web", 0, []evidence.Neighbour{callee("api")}, blame("api", findings.UpstreamDependency, 0.7)),
-		cand(2, "api", 0, []evidence.Neighbour{caller("web"), callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7)),
-		cand(3, "stock", 1, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.8)),
+		cand(1, "web", 0, []evidence.Neighbour{callee("api")}, blameOf("api", findings.UpstreamDependency, 0.7)),
+		cand(2, "api", 0, []evidence.Neighbour{caller("web"), callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7)),
+		cand(3, "stock", 1, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.ErrorRegression, 0.8)),
 	}
 	if got := groups(Correlate(cs, groupNow)); got != "3<-[1 2] " {
 		t.Fatalf("groups %s", got)
@@ -82,9 +82,9 @@ func TestCorrelateFollowsAChain(t *testing.T) {
 // finding stays alone.
 func TestCorrelateKeepsTwoFaultsApart(t *testing.T) {
 	cs := []Candidate{
-		cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.8)),
-		cand(2, "api", 0, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7)),
-		cand(3, "orders", 1, []evidence.Neighbour{callee("payments")}, blame("orders", findings.Crashloop, 0.9)),
+		cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.ErrorRegression, 0.8)),
+		cand(2, "api", 0, []evidence.Neighbour{callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7)),
+		cand(3, "orders", 1, []evidence.Neighbour{callee("payments")}, blameOf("orders", findings.Crashloop, 0.9)),
 		cand(4, "payments", 1, []evidence.Neighbour{caller("orders")}),
 	}
 	if got := groups(Correlate(cs, groupNow)); got != "1<-[2] " {
@@ -96,8 +96,8 @@ func TestCorrelateKeepsTwoFaultsApart(t *testing.T) {
 // the blame meets; a longer rule `for` (a window reaching further back)
 // widens what counts as one.
 func TestCorrelateNeedsOnsetsWithinOneWindow(t *testing.T) {
-	root := cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.8))
-	late := cand(2, "api", 40, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7))
+	root := cand(1, "stock", 0, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.ErrorRegression, 0.8))
+	late := cand(2, "api", 40, []evidence.Neighbour{callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7))
 	if got := groups(Correlate([]Candidate{root, late}, groupNow)); got != "" {
 		t.Fatalf("40 minutes apart with 5-minute windows: %s", got)
 	}
@@ -107,18 +107,28 @@ func TestCorrelateNeedsOnsetsWithinOneWindow(t *testing.T) {
 	}
 }
 
-// A finding blaming a workload its pack does not hold ties nothing; when
-// the blamed workload has no incident of its own, the root incident is the
-// member whose pack sees it best.
+// A blame outside the pack's scope that cites no evidence ties nothing;
+// one that cites the pack's evidence does (istiod's pack holds the rejects
+// of a proxy's configuration: no request links them). When the blamed
+// workload has no incident of its own, the root incident is the member
+// whose pack sees it best.
 func TestCorrelateNeighboursAndTheRootIncident(t *testing.T) {
-	stray := cand(1, "web", 0, []evidence.Neighbour{callee("api")}, blame("ledger", findings.ErrorRegression, 0.8))
-	other := cand(2, "cart", 0, []evidence.Neighbour{callee("ledger")}, blame("ledger", findings.ErrorRegression, 0.8))
+	uncited := blameOf("ledger", findings.ErrorRegression, 0.8)
+	uncited.Evidence = nil
+	stray := cand(1, "web", 0, []evidence.Neighbour{callee("api")}, uncited)
+	other := cand(2, "cart", 0, []evidence.Neighbour{callee("ledger")}, blameOf("ledger", findings.ErrorRegression, 0.8))
 	if got := groups(Correlate([]Candidate{stray, other}, groupNow)); got != "" {
-		t.Fatalf("a blame outside the pack's scope merged: %s", got)
+		t.Fatalf("an uncited blame outside the pack's scope merged: %s", got)
+	}
+	istiod := cand(7, "istiod", 0, nil, blameOf("recommend", findings.ControlPlaneRejects, 0.85))
+	istiod.Case.Subject = evidence.Workload{Namespace: "istio-system", Workload: "istiod"}
+	proxy := cand(8, "recommend", 1, []evidence.Neighbour{caller("web")}, blameOf("recommend", findings.ControlPlaneRejects, 0.85))
+	if got := groups(Correlate([]Candidate{istiod, proxy}, groupNow)); got != "8<-[7] " {
+		t.Fatalf("the control plane's rejects of one proxy: %s", got)
 	}
 	far := cand(1, "web", 0, []evidence.Neighbour{callee("api"), {Workload: wl("db"), Role: evidence.RoleCallee, Via: "api"}},
-		blame("db", findings.UpstreamDependency, 0.7))
-	near := cand(5, "api", 2, []evidence.Neighbour{caller("web"), callee("db")}, blame("db", findings.ErrorRegression, 0.8))
+		blameOf("db", findings.UpstreamDependency, 0.7))
+	near := cand(5, "api", 2, []evidence.Neighbour{caller("web"), callee("db")}, blameOf("db", findings.ErrorRegression, 0.8))
 	if got := groups(Correlate([]Candidate{far, near}, groupNow)); got != "5<-[1] " {
 		t.Fatalf("root incident: %s (want api's, whose pack has db as a direct neighbour)", got)
 	}
@@ -127,9 +137,9 @@ func TestCorrelateNeighboursAndTheRootIncident(t *testing.T) {
 // Undo: once later evidence ties a member to a fault of its own, the
 // grouping leaves it out and the store's plan splits it off its root.
 func TestCorrelateSplitWhenEvidenceChanges(t *testing.T) {
-	stock := cand(1, "stock", 0, []evidence.Neighbour{caller("api"), caller("web")}, blame("stock", findings.ErrorRegression, 0.8))
-	api := cand(2, "api", 1, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7))
-	web := cand(3, "web", 1, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7))
+	stock := cand(1, "stock", 0, []evidence.Neighbour{caller("api"), caller("web")}, blameOf("stock", findings.ErrorRegression, 0.8))
+	api := cand(2, "api", 1, []evidence.Neighbour{callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7))
+	web := cand(3, "web", 1, []evidence.Neighbour{callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7))
 	first := Correlate([]Candidate{stock, api, web}, groupNow)
 	current := map[int64]int64{1: 0, 2: 0, 3: 0}
 	set, _, err := incident.PlanRegroup(current, first, groupNow)
@@ -139,7 +149,7 @@ func TestCorrelateSplitWhenEvidenceChanges(t *testing.T) {
 	for id, to := range set {
 		current[id] = to
 	}
-	api.Case.Findings = []findings.Finding{blame("api", findings.Crashloop, 0.9)}
+	api.Case.Findings = []findings.Finding{blameOf("api", findings.Crashloop, 0.9)}
 	second := Correlate([]Candidate{stock, api, web}, groupNow.Add(time.Minute))
 	_, events, err := incident.PlanRegroup(current, second, groupNow.Add(time.Minute))
 	if err != nil {
@@ -167,16 +177,16 @@ func (f *faultCapture) capture(_ context.Context, inc incident.Incident, _ []inc
 	switch inc.Key.Workload {
 	case "stock":
 		pack.Scope = []evidence.Neighbour{caller("api"), caller("web")}
-		fs = []findings.Finding{blame("stock", findings.TimeoutCascade, 0.85)}
+		fs = []findings.Finding{blameOf("stock", findings.TimeoutCascade, 0.85)}
 	case "api", "web":
 		pack.Scope = []evidence.Neighbour{callee("stock")}
-		fs = []findings.Finding{blame("stock", findings.TimeoutCascade, 0.8)}
+		fs = []findings.Finding{blameOf("stock", findings.TimeoutCascade, 0.8)}
 		if inc.Key.Workload == "api" && f.apiCrashes {
-			fs = []findings.Finding{blame("api", findings.Crashloop, 0.9)}
+			fs = []findings.Finding{blameOf("api", findings.Crashloop, 0.9)}
 		}
 	case "orders":
 		pack.Scope = []evidence.Neighbour{callee("payments")}
-		fs = []findings.Finding{blame("orders", findings.Crashloop, 0.9)}
+		fs = []findings.Finding{blameOf("orders", findings.Crashloop, 0.9)}
 	}
 	p, _ := json.Marshal(pack)
 	fj, _ := json.Marshal(fs)
@@ -271,11 +281,11 @@ func TestAlertsOnCallersOfOneFaultEndAsOneRow(t *testing.T) {
 // ranked by their top finding (what eval scores top-1 against).
 func TestFaultsHoldEveryIncidentOnceRanked(t *testing.T) {
 	cs := []Candidate{
-		cand(1, "api", 0, []evidence.Neighbour{callee("stock")}, blame("stock", findings.UpstreamDependency, 0.7)),
+		cand(1, "api", 0, []evidence.Neighbour{callee("stock")}, blameOf("stock", findings.UpstreamDependency, 0.7)),
 		cand(2, "payments", 1, []evidence.Neighbour{caller("orders")}),
-		cand(3, "stock", 0, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.8)),
-		cand(4, "orders", 1, []evidence.Neighbour{callee("payments")}, blame("orders", findings.Crashloop, 0.9)),
-		cand(5, "stock", 300, []evidence.Neighbour{caller("api")}, blame("stock", findings.ErrorRegression, 0.6)),
+		cand(3, "stock", 0, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.ErrorRegression, 0.8)),
+		cand(4, "orders", 1, []evidence.Neighbour{callee("payments")}, blameOf("orders", findings.Crashloop, 0.9)),
+		cand(5, "stock", 300, []evidence.Neighbour{caller("api")}, blameOf("stock", findings.ErrorRegression, 0.6)),
 	}
 	gs := Faults(cs, groupNow.Add(5*time.Hour))
 	got := ""
