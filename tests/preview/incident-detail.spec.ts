@@ -14,6 +14,9 @@ import { expect, openPage, previewURL, test } from './fixtures';
 const ROW = 'data-testid incidents-row';
 const DRAWER = 'data-testid incidents-drawer';
 const FINDING = 'data-testid incidents-finding';
+const CHARTS = 'data-testid incidents-evidence-charts';
+const STAND_IN = 'preview stand-in panel';
+const RESOURCES = '/api/plugins/meshwatch-mesh-app/resources';
 const WORKLOAD_LABELS = [
   'workload',
   'destination_workload',
@@ -102,6 +105,45 @@ test.describe('the incident drawer’s findings', () => {
       await drawer.getByTestId(FINDING).first().scrollIntoViewIfNeeded();
       await page.screenshot({ path: testInfo.outputPath('incident-drawer-findings.png') });
       await page.screenshot({ path: testInfo.outputPath('incident-drawer-findings-full.png'), fullPage: true });
+
+      // Charts of the series the top findings cite, read by the series route with the
+      // capture's own queries, drawn through PanelRenderer (here the host's stand-in
+      // time series panel).
+      const id = Number(new URL(page.url()).searchParams.get('incident'));
+      const headers = { 'X-Preview-Role': 'Viewer' };
+      const detail = await (await api.get(`${RESOURCES}/incidents/${id}`, { headers })).json();
+      const metricIds = new Set<string>(
+        ((detail.evidence.pack.metrics ?? []) as Array<{ id: string }>).map((m) => m.id)
+      );
+      const cited: string[] = [];
+      for (const f of (detail.evidence.findings as Array<{ evidence?: string[] }>).slice(0, 3)) {
+        for (const e of f.evidence ?? []) {
+          if (metricIds.has(e) && !cited.includes(e) && cited.length < 6) {
+            cited.push(e);
+          }
+        }
+      }
+      expect(cited.length, 'the top findings cite no metric series').toBeGreaterThan(0);
+      const res = await api.get(`${RESOURCES}/incidents/${id}/series?ids=${cited.join(',')}`, { headers });
+      expect(res.status()).toBe(200);
+      const frames = (await res.json()).frames as Array<{
+        schema: { name: string; meta?: { executedQueryString?: string } };
+        data: { values: unknown[][] };
+      }>;
+      expect(frames.map((f) => f.schema.name)).toEqual(cited);
+      for (const f of frames) {
+        expect(f.schema.meta?.executedQueryString, `${f.schema.name}'s query`).toBeTruthy();
+        expect(f.data.values[0].length, `${f.schema.name}'s points`).toBeGreaterThan(10);
+      }
+      const charts = drawer.getByTestId(CHARTS);
+      await charts.scrollIntoViewIfNeeded();
+      await expect(charts).toContainText('Charts of the evidence the top findings cite');
+      const panels = charts.getByTestId(STAND_IN);
+      await expect(panels).toHaveCount(cited.length, { timeout: 30_000 });
+      await expect(panels.first()).toHaveAttribute('data-plugin-id', 'timeseries');
+      await expect(panels.first()).toContainText('stand-in timeseries panel');
+      await expect(panels.first().locator('canvas').first()).toBeVisible();
+      await page.screenshot({ path: testInfo.outputPath('incident-drawer-charts.png') });
     } finally {
       await api.dispose();
     }

@@ -3,7 +3,8 @@
  * theme, as an Admin, on the preview host, into
  * src/img/screenshots/<page>-<theme>.png, the configuration page's advanced
  * options (configuration-advanced-<theme>.png) and an incident's alerts in
- * the drawer (incident-drawer-<theme>.png).
+ * the drawer (incident-drawer-<theme>.png), and the charts of its evidence
+ * series (incident-charts-<theme>.png: the host's stand-in time series panel).
  */
 import path from 'node:path';
 import { PAGES, type PageName, expect, openPage, test } from './fixtures';
@@ -60,6 +61,22 @@ for (const theme of ['light', 'dark'] as const) {
       await expect(page.getByTestId('data-testid incidents-drawer-alert').first()).toBeVisible();
       await page.mouse.move(0, 0);
       await page.screenshot({ path: path.join(OUT, `incident-drawer-${theme}.png`), animations: 'disabled' });
+    });
+
+    test('incident-charts', async ({ page }) => {
+      test.setTimeout(300_000);
+      await openPage(page, 'incidents');
+      const row = page.getByTestId(INCIDENT_ROW).first();
+      await expect(row).toContainText('Open', { timeout: 200_000 });
+      await row.getByRole('button').first().click();
+      // The worker's first capture comes at once; its series are charted.
+      const charts = page.getByTestId('data-testid incidents-evidence-charts');
+      await expect(charts.getByTestId('preview stand-in panel').first().locator('canvas').first()).toBeVisible({
+        timeout: 120_000,
+      });
+      await charts.scrollIntoViewIfNeeded();
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: path.join(OUT, `incident-charts-${theme}.png`), animations: 'disabled' });
     });
   });
 }
