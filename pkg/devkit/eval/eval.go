@@ -7,11 +7,12 @@
 // fired are the incident input, grouped by namespace and workload as
 // MeshWatch groups incidents. Each incident's evidence pack is collected
 // (pkg/evidence) as of the run's end, the detectors run (pkg/findings),
-// and the incidents whose findings blame one root are correlated into one
-// (findings.Correlate). A fault scores when a top group's finding names its
-// workload and cause; a control run scores when nothing is found, its
-// incidents none and, so the check has teeth, every workload of its mesh
-// probed with an alert of its own.
+// and the incidents of one fault are grouped into one as the product
+// groups them (incidents.Faults: findings.Correlate's blame, onsets within
+// one evidence window, neighbours in the request graph). A fault scores
+// when a top group's finding names its workload and cause; a control run
+// scores when nothing is found, its incidents none and, so the check has
+// teeth, every workload of its mesh probed with an alert of its own.
 //
 // testdata/unseen holds scenarios on a mesh none of the built-in ones has
 // (namespaces media, media-data and ml, a StatefulSet, the canary on another
@@ -40,6 +41,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/evidence"
 	"github.com/meshwatch/meshwatch/pkg/findings"
 	"github.com/meshwatch/meshwatch/pkg/incident"
+	"github.com/meshwatch/meshwatch/pkg/incidents"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/systems/loki"
 	"github.com/meshwatch/meshwatch/pkg/systems/prometheus"
@@ -434,16 +436,30 @@ func evaluate(ctx context.Context, api v1.API, src evidence.Sources, rules []pro
 			res.Incidents = append(res.Incidents, investigate(ctx, src, inc, r.end))
 		}
 	}
-	var cases []findings.Case
+	// The product's grouping stage, so eval scores what the Incidents page
+	// shows: members index the real incidents, in order.
+	var cands []incidents.Candidate
 	for _, inc := range res.Incidents {
 		if inc.Probe {
 			continue
 		}
-		cases = append(cases, findings.Case{Subject: inc.Pack.Subject, Window: inc.Pack.Window, Findings: inc.Findings, Scope: inc.Pack.Scope})
+		cands = append(cands, incidents.Candidate{ID: int64(len(cands) + 1), Onset: onset(inc.Alerts),
+			Case: findings.Case{Subject: inc.Pack.Subject, Window: inc.Pack.Window, Findings: inc.Findings, Scope: inc.Pack.Scope}})
 	}
-	res.Groups = findings.Correlate(cases)
+	res.Groups = incidents.Faults(cands, r.end)
 	res.Matched, res.Quiet = score(res)
 	return res
+}
+
+// onset is the earliest startsAt of alerts (an incident's StartedAt).
+func onset(alerts []incident.Alert) time.Time {
+	var t time.Time
+	for _, a := range alerts {
+		if t.IsZero() || a.StartsAt.Before(t) {
+			t = a.StartsAt
+		}
+	}
+	return t
 }
 
 // score matches the faults to the top groups (top-1 per fault: with k
