@@ -28,7 +28,7 @@ func TestGuardMarksUnsupportedClaimsAndFlagsUnknownWorkloads(t *testing.T) {
 		t.Errorf("root cause: %+v", v.RootCause)
 	}
 	s := v.Steps
-	if !s[0].Supported || !s[0].Runnable || s[0].Action.Kind != ActionRolloutRestart || s[0].Action.Name != "checkout" {
+	if !s[0].Supported || !s[0].Runnable || string(s[0].Action.Kind) != string(ActionRolloutRestart) || s[0].Action.Name != "checkout" {
 		t.Errorf("step 0 (cited restart of a known Deployment): %+v", s[0])
 	}
 	if s[1].Supported || s[1].Reasons[0] != "cites no evidence" || !s[1].Runnable {
@@ -65,15 +65,15 @@ func TestAllowlist(t *testing.T) {
 		kind string // "" refused
 		want string // in the reason when refused, or the action's name
 	}{
-		{"kubectl get pods -n shop -o wide", ActionKubectlRead, ""},
-		{"kubectl logs deploy/checkout -c istio-proxy -n shop --tail=100", ActionKubectlRead, "checkout"},
-		{"kubectl describe pod checkout-7c9-abcde -n shop", ActionKubectlRead, ""},
-		{"kubectl top pods -n shop --containers", ActionKubectlRead, ""},
-		{"kubectl events -n shop --for deployment/checkout", ActionKubectlRead, "checkout"},
-		{"kubectl rollout restart deployment/checkout -n shop", ActionRolloutRestart, "checkout"},
-		{"kubectl rollout restart deploy checkout --namespace=shop", ActionRolloutRestart, "checkout"},
-		{`curl -s -X POST -d '{"name":"reviews","namespace":"shop"}' http://flagger-loadtester.test/gate/open`, ActionFlaggerGate, "reviews"},
-		{`curl -X POST -H 'Content-Type: application/json' -d '{"name":"reviews","namespace":"shop"}' http://lt:80/rollback/open`, ActionFlaggerGate, "reviews"},
+		{"kubectl get pods -n shop -o wide", string(ActionKubectlRead), ""},
+		{"kubectl logs deploy/checkout -c istio-proxy -n shop --tail=100", string(ActionKubectlRead), "checkout"},
+		{"kubectl describe pod checkout-7c9-abcde -n shop", string(ActionKubectlRead), ""},
+		{"kubectl top pods -n shop --containers", string(ActionKubectlRead), ""},
+		{"kubectl events -n shop --for deployment/checkout", string(ActionKubectlRead), "checkout"},
+		{"kubectl rollout restart deployment/checkout -n shop", string(ActionRolloutRestart), "checkout"},
+		{"kubectl rollout restart deploy checkout --namespace=shop", string(ActionRolloutRestart), "checkout"},
+		{`curl -s -X POST -d '{"name":"reviews","namespace":"shop"}' http://flagger-loadtester.test/gate/open`, string(ActionFlaggerGate), "reviews"},
+		{`curl -X POST -H 'Content-Type: application/json' -d '{"name":"reviews","namespace":"shop"}' http://lt:80/rollback/open`, string(ActionFlaggerGate), "reviews"},
 
 		{"kubectl rollout restart deployment/checkout", "", "needs its namespace"},
 		{"kubectl rollout restart deployment/a deployment/b -n shop", "", "exactly one Deployment"},
@@ -98,7 +98,7 @@ func TestAllowlist(t *testing.T) {
 		switch {
 		case tc.kind == "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: want refused saying %q, got %+v %v", tc.cmd, tc.want, act, err)
-		case tc.kind != "" && (err != nil || act.Kind != tc.kind || act.Name != tc.want):
+		case tc.kind != "" && (err != nil || string(act.Kind) != tc.kind || act.Name != tc.want):
 			t.Errorf("%s: want %s %q, got %+v %v", tc.cmd, tc.kind, tc.want, act, err)
 		}
 	}
