@@ -76,8 +76,13 @@ var historyPrefixes = []struct{ prefix, kind string }{
 	{"Rollback check", HistoryGate},
 }
 
+// aggregated is what client-go's event correlator puts before a message it
+// combined from similar events (Flagger's recorder aggregates).
+const aggregated = "(combined from similar events): "
+
 // Classify is the history kind of a Flagger event message.
 func Classify(message string) string {
+	message = strings.TrimPrefix(message, aggregated)
 	for _, p := range historyPrefixes {
 		if strings.HasPrefix(message, p.prefix) {
 			if p.kind == HistoryHalt && strings.Contains(message, "waiting for") && strings.Contains(message, "approval") {
@@ -94,7 +99,7 @@ func Classify(message string) string {
 func History(events []Event) []HistoryEntry {
 	out := make([]HistoryEntry, 0, len(events))
 	for _, ev := range events {
-		out = append(out, HistoryEntry{At: ev.At, Kind: Classify(ev.Message), Message: ev.Message,
+		out = append(out, HistoryEntry{At: ev.At, Kind: Classify(ev.Message), Message: strings.TrimPrefix(ev.Message, aggregated),
 			Warning: ev.Type == "Warning", Count: ev.Count})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })

@@ -52,6 +52,9 @@ func FromObject(obj map[string]any) Canary {
 		Gates:              []Gate{},
 		History:            []HistoryEntry{},
 	}
+	if c.Iterations < 0 { // Flagger writes iterations-1 in WaitingPromotion
+		c.Iterations = 0
+	}
 	if c.Threshold <= 0 {
 		c.Threshold = 1 // Flagger's default
 	}

@@ -68,6 +68,7 @@ type promValues struct {
 	err     error
 	metrics map[string]map[string]float64 // namespace/target -> metric -> value
 	status  map[string]int                // namespace/target -> flagger_canary_status
+	weight  map[string]int                // namespace/workload -> flagger_canary_weight
 }
 
 // promEvery is how often the analysis values are read again at most.
@@ -247,6 +248,15 @@ func applyProm(c *Canary, pv promValues) {
 	if st, ok := pv.status[k]; ok {
 		c.Status = st
 	}
+	// Flagger zeroes status.canaryWeight in WaitingPromotion while the
+	// traffic stays split: its weight gauge still has the canary's share.
+	if c.Phase == PhaseWaitingPromotion && c.Weight == 0 {
+		if w, ok := pv.weight[k]; ok {
+			c.Weight = w
+		} else {
+			c.Weight = c.MaxWeight // it waits only at the maximum weight
+		}
+	}
 	vals := pv.metrics[k]
 	for i := range c.Metrics {
 		m := &c.Metrics[i]
@@ -271,7 +281,7 @@ func (s *Service) promRead(ctx context.Context) promValues {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	pv := promValues{at: now, metrics: map[string]map[string]float64{}, status: map[string]int{}}
+	pv := promValues{at: now, metrics: map[string]map[string]float64{}, status: map[string]int{}, weight: map[string]int{}}
 	if vec, err := s.query(ctx, "flagger_canary_metric_analysis", now); err != nil {
 		pv.err = err
 	} else {
@@ -288,6 +298,13 @@ func (s *Service) promRead(ctx context.Context) promValues {
 	} else {
 		for _, smp := range vec {
 			pv.status[string(smp.Metric["namespace"])+"/"+string(smp.Metric["name"])] = int(smp.Value)
+		}
+	}
+	if vec, err := s.query(ctx, "flagger_canary_weight", now); err != nil {
+		pv.err = err
+	} else {
+		for _, smp := range vec {
+			pv.weight[string(smp.Metric["namespace"])+"/"+string(smp.Metric["workload"])] = int(smp.Value)
 		}
 	}
 	s.prom = pv
