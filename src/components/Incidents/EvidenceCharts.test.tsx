@@ -1,5 +1,5 @@
 import React from 'react';
-import { of, throwError } from 'rxjs';
+import { NEVER, of, throwError } from 'rxjs';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { DataFrame, FieldType, PanelData, createDataFrame, dataFrameToJSON } from '@grafana/data';
 import { PanelRendererProps } from '@grafana/runtime';
@@ -137,6 +137,19 @@ describe('EvidenceCharts', () => {
     fireEvent.click(screen.getByRole('button', { name: /charts of 1 more metrics/i }));
     await waitFor(() => expect(screen.getAllByTestId('panel')).toHaveLength(3), SLOW);
     expect(fetch.mock.calls[1][0].params).toEqual({ ids: 'm1,m2,m3' });
+  });
+
+  it('keeps the charts on screen while a new capture’s series load', async () => {
+    fetch.mockImplementation(({ params }) => answer(params.ids.split(',')));
+    const { rerender } = render(<EvidenceCharts incidentId={5} pack={pack} findings={findings} capturedAt={1} />);
+    expect(await screen.findAllByTestId('panel', {}, SLOW)).toHaveLength(2);
+    fetch.mockReturnValue(NEVER);
+    rerender(<EvidenceCharts incidentId={5} pack={pack} findings={findings} capturedAt={2} />);
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(screen.getAllByTestId('panel')).toHaveLength(2);
+    // Another incident's charts are not shown for this one.
+    rerender(<EvidenceCharts incidentId={6} pack={pack} findings={findings} capturedAt={2} />);
+    expect(screen.queryAllByTestId('panel')).toHaveLength(0);
   });
 
   it('says why when the series cannot be read', async () => {

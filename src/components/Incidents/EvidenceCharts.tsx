@@ -162,6 +162,7 @@ function useWidth(): [React.RefObject<HTMLDivElement>, number] {
 
 interface Loaded {
   key: string;
+  incidentId: number;
   frames?: Map<string, DataFrame>;
   error?: string;
 }
@@ -199,8 +200,8 @@ export function EvidenceCharts({
     }
     let cancelled = false;
     fetchSeries(incidentId, ids).then(
-      (frames) => !cancelled && setLoaded({ key, frames }),
-      (err) => !cancelled && setLoaded({ key, error: errorMessage(err) })
+      (frames) => !cancelled && setLoaded({ key, incidentId, frames }),
+      (err) => !cancelled && setLoaded({ key, incidentId, error: errorMessage(err) })
     );
     return () => {
       cancelled = true;
@@ -213,6 +214,8 @@ export function EvidenceCharts({
     return null;
   }
   const current = loaded?.key === key ? loaded : undefined;
+  // While a new capture's series load, the incident's last ones stay on screen.
+  const frames = current?.frames ?? (loaded?.incidentId === incidentId ? loaded.frames : undefined);
   return (
     <section aria-label="Series charts" data-testid={testIds.incidents.evidenceCharts}>
       <h5 className={s.subheading}>
@@ -223,11 +226,11 @@ export function EvidenceCharts({
           <Alert severity="warning" title="The evidence series could not be read">
             {current.error}
           </Alert>
-        ) : !current?.frames ? (
+        ) : !frames ? (
           <LoadingPlaceholder text="Loading the evidence series…" />
         ) : width > 0 ? (
           shown.map((m) => {
-            const frame = current.frames?.get(m.id);
+            const frame = frames.get(m.id);
             return (
               <div
                 key={m.id}
@@ -248,8 +251,10 @@ export function EvidenceCharts({
                       tooltip: { mode: 'single', sort: 'none' },
                     }}
                   />
-                ) : (
+                ) : current ? (
                   <p className={s.muted}>{metricName(m)}: no series came back.</p>
+                ) : (
+                  <LoadingPlaceholder text={`Loading ${metricName(m)}…`} />
                 )}
               </div>
             );
