@@ -1,19 +1,24 @@
-import React from 'react';
+import React, { useCallback } from 'react';
+import { usePluginContext } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
-import { EmptyState, TextLink } from '@grafana/ui';
-import { PLUGIN_ID } from '../constants';
+import type { AppSettings } from '../api/types';
+import type { Canary } from '../api/wire/canaries';
 import { testIds } from '../components/testIds';
+import { CanariesView, decide, useCanariesStream } from '../components/Canaries';
+import { useSignOffRole } from '../components/SignOff';
 
-/** Canaries: Flagger canaries with promotion and rollback gated on sign-off. */
+/** Canaries: Flagger's canaries live, with promotion and rollback gated on a recorded sign-off. */
 export default function Canaries() {
+  const stream = useCanariesStream();
+  const { canDecide, role } = useSignOffRole();
+  const jsonData = usePluginContext()?.meta?.jsonData as AppSettings | undefined;
+  const onDecide = useCallback(async (c: Canary, decision: 'promote' | 'rollback', comment: string) => {
+    await decide(c.namespace, c.name, decision, comment);
+  }, []);
   return (
     <PluginPage>
       <div data-testid={testIds.canaries.container}>
-        <EmptyState variant="not-found" message="No canaries shown yet">
-          Live Flagger canary state is not part of this version. The{' '}
-          <TextLink href={`/plugins/${PLUGIN_ID}`}>configuration page</TextLink> shows whether MeshWatch can reach the
-          Kubernetes API and Flagger&apos;s CRDs.
-        </EmptyState>
+        <CanariesView stream={stream} canDecide={canDecide} role={role} jsonData={jsonData} onDecide={onDecide} />
       </div>
     </PluginPage>
   );
