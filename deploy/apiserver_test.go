@@ -20,7 +20,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	mwcanaries "github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
+	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 )
 
 // warnings collects the API server's Warning headers of the last request.
@@ -518,4 +520,41 @@ func testGrafanaRBAC(t *testing.T, c *cluster) {
 	}
 	sort.Strings(names)
 	t.Logf("impersonated as %s: list canaries in shop allowed; other namespaces, cluster-wide, patch and secrets forbidden (allowed set: get/list/watch %s in %s)", grafanaSA, strings.Join(names, ", "), watchedNS)
+
+	// MeshWatch's canary capability as that ServiceAccount: the watch of the
+	// namespace deploy/ grants works; a namespace it does not grant is
+	// reported as such, naming the fix.
+	kc, err := kubernetes.NewForConfig(c.kube.AsServiceAccount(grafanaNS, grafanaName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ ns, want string }{{watchedNS, ""}, {"istio-system", "apply deploy/'s RBAC"}} {
+		svc := mwcanaries.New(mwcanaries.Options{Kube: kc, Namespaces: []string{tc.ns}})
+		svc.Start()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, body := canaryList(svc)
+			if (tc.want == "" && svc.Synced() && body.Error == "") || (tc.want != "" && strings.Contains(body.Error, tc.want)) {
+				t.Logf("the canary watch of %s as %s: %q", tc.ns, grafanaSA, body.Error)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("the canary watch of %s as %s: synced %v, error %q; want %q", tc.ns, grafanaSA, svc.Synced(), body.Error, tc.want)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		svc.Stop()
+	}
+}
+
+// canaryList is GET /canaries of the capability, as a Viewer.
+func canaryList(svc *mwcanaries.Service) (int, mwcanaries.ListResponse) {
+	var l mwcanaries.ListResponse
+	err := svc.ListErr()
+	l.Canaries = svc.Snapshot(context.Background())
+	if err != nil {
+		l.Error = err.Error()
+	}
+	return len(l.Canaries), l
 }

@@ -97,6 +97,15 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, resp)
 }
 
+// ListErr is why the canaries listed may be stale, as GET /canaries says
+// it (nil when they are current).
+func (s *Service) ListErr() error {
+	if err := s.watchError(); err != nil {
+		return errors.New(staleText(err))
+	}
+	return nil
+}
+
 // staleText says what a watch error means for what is shown.
 func staleText(err error) string {
 	msg := shortErr(err)
