@@ -149,7 +149,7 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 	if _, err := dyn.Resource(eventGVR).Namespace("shop").Create(ctx, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Event", "metadata": map[string]any{"name": "checkout.1", "namespace": "shop"},
 		"involvedObject": map[string]any{"kind": "Canary", "name": "checkout", "namespace": "shop", "apiVersion": "flagger.app/v1beta1"},
-		"reason": "Synced", "type": "Normal", "message": "Advance checkout.shop canary weight 50", "count": int64(1),
+		"reason":         "Synced", "type": "Normal", "message": "Advance checkout.shop canary weight 50", "count": int64(1),
 		"firstTimestamp": now, "lastTimestamp": now, "source": map[string]any{"component": "flagger"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
