@@ -29,6 +29,10 @@ type Merge struct {
 	GroupAlerts    int `json:"groupAlerts,omitempty"`
 	GroupFiring    int `json:"groupFiring,omitempty"`
 	GroupWorkloads int `json:"groupWorkloads,omitempty"`
+	// GroupSeverity is the most severe Severity among the incident and its
+	// affected incidents: a caller's critical alert is not hidden behind a
+	// root that only warns.
+	GroupSeverity string `json:"groupSeverity,omitempty"`
 }
 
 // MergeKind is what a MergeEvent did.

@@ -303,3 +303,21 @@ func TestFaultsHoldEveryIncidentOnceRanked(t *testing.T) {
 		t.Errorf("candidates grouped: %v", seen)
 	}
 }
+
+// The frame's row of a group counts the group and shows its most severe
+// severity; an incident on its own shows its own.
+func TestFrameRowsOfAGroup(t *testing.T) {
+	root := incident.Incident{ID: 1, Key: incident.Key{Namespace: "shop", Workload: "cart"}, State: incident.StateOpen, Severity: "warning",
+		Alerts: 1, Firing: 1, Merge: incident.Merge{Affected: []int64{2}, GroupAlerts: 3, GroupFiring: 3, GroupWorkloads: 2, GroupSeverity: "critical"}}
+	alone := incident.Incident{ID: 3, Key: incident.Key{Namespace: "shop", Workload: "orders"}, State: incident.StateOpen, Severity: "info", Alerts: 2}
+	f := Frame([]incident.Incident{root, alone})
+	sev, _ := f.FieldByName(FieldSeverity)
+	ga, _ := f.FieldByName(FieldGroupAlerts)
+	gw, _ := f.FieldByName(FieldGroupWorkloads)
+	if sev.At(0) != "critical" || ga.At(0) != int64(3) || gw.At(0) != int64(2) {
+		t.Errorf("the group's row: %v %v %v", sev.At(0), ga.At(0), gw.At(0))
+	}
+	if sev.At(1) != "info" || ga.At(1) != int64(2) || gw.At(1) != int64(1) {
+		t.Errorf("the row of an incident on its own: %v %v %v", sev.At(1), ga.At(1), gw.At(1))
+	}
+}

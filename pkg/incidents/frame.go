@@ -49,7 +49,8 @@ const FrameName = "incidents"
 // the given order; resolvedAt is null while open. topFinding is the top
 // finding's line of the latest evidence capture ("" before any).
 // groupAlerts and groupWorkloads are the row's group's (incident.Merge;
-// its own alerts and 1 when it heads no group).
+// its own alerts and 1 when it heads no group), and severity is the
+// group's most severe.
 func Frame(list []incident.Incident) *data.Frame {
 	n := len(list)
 	id := make([]int64, n)
@@ -63,6 +64,9 @@ func Frame(list []incident.Incident) *data.Frame {
 		groupAlerts[i], groupWorkloads[i] = int64(max(in.GroupAlerts, in.Alerts)), int64(max(in.GroupWorkloads, 1))
 		id[i] = in.ID
 		state[i], sev[i], ns[i], wl[i] = string(in.State), in.Severity, in.Key.Namespace, in.Key.Workload
+		if in.GroupSeverity != "" {
+			sev[i] = in.GroupSeverity
+		}
 		title[i], summary[i] = in.Title, in.Summary
 		started[i], updated[i] = in.StartedAt, in.UpdatedAt
 		if !in.ResolvedAt.IsZero() {

@@ -134,13 +134,13 @@ func fillMerge(ctx context.Context, q querier, incs []incident.Incident) error {
 	for i := range incs {
 		ids[i], idx[incs[i].ID] = incs[i].ID, i
 		m := &incs[i].Merge
-		*m = incident.Merge{GroupAlerts: incs[i].Alerts, GroupFiring: incs[i].Firing, GroupWorkloads: 1}
+		*m = incident.Merge{GroupAlerts: incs[i].Alerts, GroupFiring: incs[i].Firing, GroupWorkloads: 1, GroupSeverity: incs[i].Severity}
 	}
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, COALESCE(merged_into, 0), alerts, firing, group_key FROM incidents
+	rows, err := q.QueryContext(ctx, `SELECT id, COALESCE(merged_into, 0), alerts, firing, group_key, severity FROM incidents
 		WHERE (id IN (SELECT value FROM json_each(?1)) AND merged_into IS NOT NULL)
 		OR merged_into IN (SELECT value FROM json_each(?1)) ORDER BY id`, string(list))
 	if err != nil {
@@ -151,8 +151,8 @@ func fillMerge(ctx context.Context, q querier, incs []incident.Incident) error {
 	for rows.Next() {
 		var id, root int64
 		var alerts, firing int
-		var key string
-		if err := rows.Scan(&id, &root, &alerts, &firing, &key); err != nil {
+		var key, severity string
+		if err := rows.Scan(&id, &root, &alerts, &firing, &key, &severity); err != nil {
 			return fmt.Errorf("merged incidents: %w", err)
 		}
 		if i, ok := idx[id]; ok {
@@ -171,6 +171,9 @@ func fillMerge(ctx context.Context, q querier, incs []incident.Incident) error {
 		r.GroupFiring += firing
 		keys[root][key] = true
 		r.GroupWorkloads = len(keys[root])
+		if incident.MoreSevere(severity, r.GroupSeverity) {
+			r.GroupSeverity = severity
+		}
 	}
 	return rows.Err()
 }

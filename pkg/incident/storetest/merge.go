@@ -21,6 +21,7 @@ var mergeTests = []struct {
 	{"MergeFollowsRootIntoAnotherGroup", testMergeFlatten},
 	{"MergeRefusedLeavesAllAsItWas", testMergeRefused},
 	{"MergeSurvivesIngestAndPrune", testMergeIngestPrune},
+	{"MergeGroupSeverity", testMergeSeverity},
 }
 
 // cascade ingests a timeout cascade's alerts: six alerts on three
@@ -271,5 +272,33 @@ func testMergeIngestPrune(t *testing.T, s incident.Store) {
 	}
 	if es, err := s.MergeEvents(ctx, web); err != nil || len(es) != 0 {
 		t.Errorf("merge events after pruning the root: %+v %v", es, err)
+	}
+}
+
+// A group is as severe as its most severe incident: a root that only warns
+// heads a critical caller's incident, and the grouped row says critical.
+func testMergeSeverity(t *testing.T, s incident.Store) {
+	res := ingest(t, s, at(time.Minute),
+		crashLooping(t, at(0), "shop", "cart-5b8f9c6d4-qk2lm"),
+		istio5xx(t, at(10*time.Second), "shop", "checkout"))
+	byKey := map[string]incident.Incident{}
+	for _, c := range res.Changes {
+		byKey[c.Incident.Key.String()] = c.Incident
+	}
+	cart, checkout := byKey["shop/cart"], byKey["shop/checkout"]
+	if cart.Severity != "warning" || checkout.Severity != "critical" {
+		t.Fatalf("fixture severities: cart %q checkout %q", cart.Severity, checkout.Severity)
+	}
+	if l := list(t, s, incident.Filter{}); len(l) != 2 || l[0].GroupSeverity != l[0].Severity {
+		t.Errorf("an incident on its own: group severity %q, own %q", l[0].GroupSeverity, l[0].Severity)
+	}
+	regroup(t, s, at(2*time.Minute), incident.Regrouping{Scope: []int64{cart.ID, checkout.ID},
+		Groups: []incident.MergeGroup{{Root: cart.ID, Members: []int64{checkout.ID}, Reason: "checkout blames cart"}}})
+	rows := list(t, s, incident.Filter{Grouped: true})
+	if len(rows) != 1 || rows[0].ID != cart.ID || rows[0].Severity != "warning" || rows[0].GroupSeverity != "critical" {
+		t.Errorf("the grouped row: %+v", rows)
+	}
+	if g, _ := get(t, s, cart.ID); g.GroupSeverity != "critical" {
+		t.Errorf("Get(root): group severity %q", g.GroupSeverity)
 	}
 }

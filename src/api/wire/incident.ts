@@ -245,6 +245,12 @@ export interface Merge {
   groupAlerts?: number /* int */;
   groupFiring?: number /* int */;
   groupWorkloads?: number /* int */;
+  /**
+   * GroupSeverity is the most severe Severity among the incident and its
+   * affected incidents: a caller's critical alert is not hidden behind a
+   * root that only warns.
+   */
+  groupSeverity?: string;
 }
 /**
  * MergeKind is what a MergeEvent did.
