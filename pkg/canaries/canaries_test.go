@@ -258,6 +258,14 @@ func TestSignOffGatesOnRealLoadTester(t *testing.T) {
 		t.Fatalf("rollback of a promoted canary: HTTP %d %s", code, body)
 	}
 
+	// An incident of the target workload (or its primary) finds the canary.
+	if got, ok := svc.ForWorkload(ctx, "shop", "checkout-primary"); !ok || got.Name != "checkout" {
+		t.Fatalf("ForWorkload(shop, checkout-primary) = %v, %v", got.Name, ok)
+	}
+	if _, ok := svc.ForWorkload(ctx, "other", "checkout"); ok {
+		t.Fatal("ForWorkload matched a canary of another namespace")
+	}
+
 	// Reading needs only a Viewer; the list says nothing is stale.
 	code, body = call(reg, viewer, http.MethodGet, "/canaries", "")
 	var list canaries.ListResponse

@@ -199,6 +199,18 @@ func (s *Service) Canary(ctx context.Context, namespace, name string) (Canary, b
 	return Canary{}, false
 }
 
+// ForWorkload is the canary whose target (or its primary) is workload in
+// namespace: the canary an incident of that workload is about (Flagger's
+// rollback alert carries the target's name), for the incident's evidence.
+func (s *Service) ForWorkload(ctx context.Context, namespace, workload string) (Canary, bool) {
+	for _, c := range s.Snapshot(ctx) {
+		if c.Namespace == namespace && c.TargetName != "" && (workload == c.TargetName || workload == c.TargetName+"-primary") {
+			return c, true
+		}
+	}
+	return Canary{}, false
+}
+
 func (s *Service) intents(ctx context.Context) ([]Intent, error) {
 	return s.o.Gates.Intents(ctx)
 }
