@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,13 +45,15 @@ const (
 	// DefaultLogLines is how many error lines are read at most (in
 	// LogSlices slices of the window, so the sample spans all of it).
 	DefaultLogLines = 400
-	// LogSlices: the window is read in this many slices, in parallel.
-	LogSlices = 4
+	// LogSlices: the window is read in this many slices, in parallel (each
+	// backward query decodes its chunks again: more slices cost Loki more
+	// than they spread the sample).
+	LogSlices = 2
 	// MaxScope bounds the neighbours (the busiest kept).
 	MaxScope = 12
 	// MaxPoints is about how many points a range query returns per series;
 	// the step grows with the window to keep it so (never under MinStep).
-	MaxPoints = 200
+	MaxPoints = 100
 	MinStep   = 15 * time.Second
 	// MaxLogPatterns and MaxTraces bound those lists before Compact.
 	MaxLogPatterns = 12
@@ -561,6 +564,8 @@ type metricQuery struct {
 	dropZero bool
 	// split, when set, turns the answer into the series to summarize.
 	split func(model.Matrix) model.Matrix
+	// parts, when set, are the queries merged into this one (mergeKinds).
+	parts []metricQuery
 }
 
 // The series byCode derives, told apart by derivedLabel.
@@ -747,6 +752,10 @@ func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 		return out, ok
 	}
 	byPod := `namespace, workload, container`
+	// Per-pod series are read as they are and grouped by workload here
+	// (byWorkload): label_replace at every step of a range query costs
+	// Prometheus more than the grouping costs us.
+	perPod := `namespace, pod, container`
 	ratio := func(by, num, den string) string { // num/den, 0 where num has no series
 		return `(` + rate(by, num) + ` / ` + rate(by, den) + `) or (0 * ` + rate(by, den) + `)`
 	}
@@ -774,14 +783,14 @@ func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 			to: split(KindEdgeRate, KindEdgeErrorRatio, edgeOf)},
 		{kinds: []Kind{KindEdgeLatencyP99}, expr: `histogram_quantile(0.99, sum by (le, ` + edgeBy + `) (rate(istio_request_duration_milliseconds_bucket{` + clientSide + `, ` + srcM + `}[` + R + `])))`,
 			to: edgeOf(KindEdgeLatencyP99, UnitMs, false)},
-		{kinds: []Kind{KindSidecarMemory, KindAppMemory}, expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`container_memory_working_set_bytes{`+pods+`, container!="", container!="POD"}`) + `)`,
-			to: memory},
-		{kinds: []Kind{KindCPU}, expr: `max by (` + byPod + `) (` + signals.WorkloadFromPod(`rate(container_cpu_usage_seconds_total{`+pods+`, container!="", container!="POD"}[`+R+`])`) + `)`,
-			to: withKind(container, KindCPU, UnitCores)},
-		{kinds: []Kind{KindRestarts}, expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m])`) + `)`,
-			to: withKind(container, KindRestarts, UnitCount), dropZero: true},
-		{kinds: []Kind{KindOOMKills}, expr: `sum by (` + byPod + `) (` + signals.WorkloadFromPod(`increase(kube_pod_container_status_restarts_total{`+pods+`}[5m]) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{`+pods+`, reason="OOMKilled"} == 1)`) + `)`,
-			to: withKind(container, KindOOMKills, UnitCount), dropZero: true},
+		{kinds: []Kind{KindSidecarMemory, KindAppMemory}, expr: `max by (` + perPod + `) (container_memory_working_set_bytes{` + pods + `, container!="", container!="POD"})`,
+			split: byWorkload(maxOf), to: memory},
+		{kinds: []Kind{KindCPU}, expr: `max by (` + perPod + `) (rate(container_cpu_usage_seconds_total{` + pods + `, container!="", container!="POD"}[` + R + `]))`,
+			split: byWorkload(maxOf), to: withKind(container, KindCPU, UnitCores)},
+		{kinds: []Kind{KindRestarts}, expr: `sum by (` + perPod + `) (increase(kube_pod_container_status_restarts_total{` + pods + `}[5m]))`,
+			split: byWorkload(sumOf), to: withKind(container, KindRestarts, UnitCount), dropZero: true},
+		{kinds: []Kind{KindOOMKills}, expr: `sum by (` + perPod + `) (increase(kube_pod_container_status_restarts_total{` + pods + `}[5m]) and on (namespace, pod, container) (kube_pod_container_status_last_terminated_reason{` + pods + `, reason="OOMKilled"} == 1))`,
+			split: byWorkload(sumOf), to: withKind(container, KindOOMKills, UnitCount), dropZero: true},
 		{kinds: []Kind{KindMTLSShare}, expr: ratio(dstBy, req(`reporter="destination"`, dst, `connection_security_policy="mutual_tls"`), req(`reporter="destination"`, dst)),
 			to: server(KindMTLSShare, UnitRatio, false)},
 		{kinds: []Kind{KindMTLSShare}, expr: `1 - (` + rate(dstBy+`, source_workload_namespace, source_workload`, req(`reporter="destination"`, dst, `connection_security_policy!="mutual_tls"`)) +
@@ -802,11 +811,11 @@ func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 			to: func(m model.Metric) (Metric, bool) {
 				return Metric{Kind: KindCanaryStatus, Namespace: string(m["namespace"]), Workload: string(m["name"]), Unit: UnitStatus}, true
 			}},
-		{kinds: []Kind{KindIstiodPushes}, expr: `sum by (namespace, workload) (` + signals.WorkloadFromPod(`rate(pilot_xds_pushes[`+R+`])`) + `)`,
+		{kinds: []Kind{KindIstiodPushes}, expr: `sum by (namespace, pod) (rate(pilot_xds_pushes[` + R + `]))`, split: byWorkload(sumOf),
 			to: func(m model.Metric) (Metric, bool) {
 				return Metric{Kind: KindIstiodPushes, Namespace: string(m["namespace"]), Workload: string(m["workload"]), Unit: UnitPerSec}, true
 			}},
-		{kinds: []Kind{KindIstiodRejects}, expr: `sum by (namespace, workload, type) (` + signals.WorkloadFromPod(`increase(pilot_total_xds_rejects[5m])`) + `)`,
+		{kinds: []Kind{KindIstiodRejects}, expr: `sum by (namespace, pod, type) (increase(pilot_total_xds_rejects[5m]))`, split: byWorkload(sumOf, "type"),
 			to: func(m model.Metric) (Metric, bool) {
 				out := Metric{Kind: KindIstiodRejects, Namespace: string(m["namespace"]), Workload: string(m["workload"]), Unit: UnitCount}
 				if t := string(m["type"]); t != "" {
@@ -815,6 +824,10 @@ func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 				return out, true
 			}, dropZero: true},
 	}
+	// Round trips: the two mTLS queries run as one, and so do the six small
+	// event and control-plane ones.
+	queries = mergeKinds(queries, KindMTLSShare)
+	queries = mergeKinds(queries, KindRestarts, KindOOMKills, KindCanaryWeight, KindCanaryStatus, KindIstiodPushes, KindIstiodRejects)
 	limitsExpr = `max by (` + byPod + `, resource) (` + signals.WorkloadFromPod(
 		`max_over_time(kube_pod_container_resource_limits{`+pods+`, resource=~"memory|cpu"}[`+promDuration(c.window.To.Sub(c.start).Round(time.Second))+`])`) + `)`
 	return queries, limitsExpr
@@ -889,10 +902,139 @@ func (c *collector) metrics(ctx context.Context) []Metric {
 	return out
 }
 
+// partLabel tells the parts of a merged query's answer apart.
+const partLabel = "meshwatch_part"
+
+// mergeKinds runs the queries whose kinds are all among kinds as one query
+// (the first one's place): their expressions joined by `or`, each answer
+// marked with its part's index (partLabel), so each series is still mapped
+// by its own query's rules (seriesMetric). Fewer round trips; the same
+// series.
+func mergeKinds(queries []metricQuery, kinds ...Kind) []metricQuery {
+	var out, parts []metricQuery
+	at := -1
+	for _, q := range queries {
+		if !allIn(q.kinds, kinds) {
+			out = append(out, q)
+			continue
+		}
+		if at < 0 {
+			at = len(out)
+			out = append(out, metricQuery{})
+		}
+		parts = append(parts, q)
+	}
+	if len(parts) < 2 {
+		return queries
+	}
+	m := metricQuery{parts: parts}
+	exprs := make([]string, len(parts))
+	for i, q := range parts {
+		m.kinds = append(m.kinds, q.kinds...)
+		exprs[i] = `label_replace(` + q.expr + `, "` + partLabel + `", "` + strconv.Itoa(i) + `", "", "")`
+	}
+	m.expr = strings.Join(exprs, " or ")
+	m.split = splitParts(parts)
+	out[at] = m
+	return out
+}
+
+// splitParts applies each part's split to its share of a merged answer,
+// keeping the part's mark.
+func splitParts(parts []metricQuery) func(model.Matrix) model.Matrix {
+	return func(in model.Matrix) model.Matrix {
+		each := make([]model.Matrix, len(parts))
+		for _, s := range in {
+			if i, err := strconv.Atoi(string(s.Metric[partLabel])); err == nil && i >= 0 && i < len(parts) {
+				each[i] = append(each[i], s)
+			}
+		}
+		var out model.Matrix
+		for i, q := range parts {
+			ms := each[i]
+			if q.split != nil {
+				ms = q.split(ms)
+			}
+			for _, s := range ms {
+				s.Metric[partLabel] = model.LabelValue(strconv.Itoa(i))
+			}
+			out = append(out, ms...)
+		}
+		return out
+	}
+}
+
+// Aggregations of byWorkload.
+var (
+	maxOf = math.Max
+	sumOf = func(a, b float64) float64 { return a + b }
+)
+
+// byWorkload groups per-pod series by namespace, the pod's workload
+// (signals.WorkloadOf, as signals.WorkloadFromPod derives it in PromQL),
+// container and the extra labels, combining the values at each time with
+// agg: the series `agg by (namespace, workload, container, extra)` of
+// label_replace would give.
+func byWorkload(agg func(a, b float64) float64, extra ...model.LabelName) func(model.Matrix) model.Matrix {
+	labels := append([]model.LabelName{"namespace", "container"}, extra...)
+	return func(in model.Matrix) model.Matrix {
+		type group struct {
+			s  *model.SampleStream
+			at map[model.Time]int
+		}
+		groups := map[string]*group{}
+		var out model.Matrix
+		for _, s := range in {
+			m := model.Metric{"workload": model.LabelValue(signals.WorkloadOf(string(s.Metric["pod"])))}
+			key := string(m["workload"])
+			for _, l := range labels {
+				if v, ok := s.Metric[l]; ok {
+					m[l] = v
+				}
+				key += "\x00" + string(s.Metric[l])
+			}
+			g := groups[key]
+			if g == nil {
+				g = &group{s: &model.SampleStream{Metric: m}, at: map[model.Time]int{}}
+				groups[key] = g
+				out = append(out, g.s)
+			}
+			for _, v := range s.Values {
+				if i, ok := g.at[v.Timestamp]; ok {
+					g.s.Values[i].Value = model.SampleValue(agg(float64(g.s.Values[i].Value), float64(v.Value)))
+					continue
+				}
+				g.at[v.Timestamp] = len(g.s.Values)
+				g.s.Values = append(g.s.Values, v)
+			}
+		}
+		for _, g := range groups {
+			sort.Slice(g.s.Values, func(i, j int) bool { return g.s.Values[i].Timestamp < g.s.Values[j].Timestamp })
+		}
+		return out
+	}
+}
+
+func allIn(ks, of []Kind) bool {
+	for _, k := range ks {
+		if !slices.Contains(of, k) {
+			return false
+		}
+	}
+	return len(ks) > 0
+}
+
 // seriesMetric maps one series of a query's answer to its metric (with its
 // evidence id) and points; ok is false when the series is no evidence (not
 // the scope's, or an event series that is zero throughout).
 func seriesMetric(q metricQuery, s *model.SampleStream) (m Metric, pts []Point, ok bool) {
+	if q.parts != nil {
+		i, err := strconv.Atoi(string(s.Metric[partLabel]))
+		if err != nil || i < 0 || i >= len(q.parts) {
+			return Metric{}, nil, false
+		}
+		q = q.parts[i]
+	}
 	m, ok = q.to(s.Metric)
 	if !ok || m.Workload == "" {
 		return Metric{}, nil, false

@@ -44,8 +44,8 @@ func TestRuleFor(t *testing.T) {
 
 func TestStepFor(t *testing.T) {
 	for _, c := range []struct{ span, want time.Duration }{
-		{0, MinStep}, {10 * time.Minute, MinStep}, {50 * time.Minute, MinStep}, {51 * time.Minute, 30 * time.Second},
-		{6 * time.Hour, 2 * time.Minute}, {24 * time.Hour, 7*time.Minute + 15*time.Second},
+		{0, MinStep}, {10 * time.Minute, MinStep}, {25 * time.Minute, MinStep}, {26 * time.Minute, 30 * time.Second},
+		{6 * time.Hour, 3*time.Minute + 45*time.Second}, {24 * time.Hour, 14*time.Minute + 30*time.Second},
 	} {
 		if got := stepFor(c.span); got != c.want || got%MinStep != 0 {
 			t.Errorf("stepFor(%v) = %v, want %v", c.span, got, c.want)

@@ -31,6 +31,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/findings"
 	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/signals"
@@ -528,9 +529,11 @@ func TestIntegrationPartialPacks(t *testing.T) {
 	}
 }
 
-// BenchmarkCollect: alert → pack ready (Collect + Compact) on real
-// Prometheus and Loki (Tempo: the contract fake), per scenario: p50 and p95
-// in ms, the compact pack's bytes and estimated tokens.
+// BenchmarkCollect: alert → pack and findings ready (Collect, the
+// detectors, Compact keeping what the findings cite) on real Prometheus and
+// Loki (Tempo: the contract fake), per scenario: p50 and p95 in ms, the mean
+// of each phase (window, scope, metrics, logs, traces, detect), the compact
+// pack's bytes and estimated tokens.
 func BenchmarkCollect(b *testing.B) {
 	w := getWorld(b)
 	for _, c := range captures {
@@ -546,7 +549,17 @@ func BenchmarkCollect(b *testing.B) {
 			defer evidence.SetPhaseTimer(nil)
 			for b.Loop() {
 				began := time.Now()
-				_, compact, _ := evidence.Build(context.Background(), src, inc, r.end)
+				full := evidence.Collect(context.Background(), src, inc, r.end)
+				detected := time.Now()
+				found := findings.Detect(&full)
+				mu.Lock()
+				phases["detect"] += time.Since(detected)
+				mu.Unlock()
+				var cited []string
+				for _, f := range found {
+					cited = append(cited, f.Evidence...)
+				}
+				compact, _ := evidence.Compact(full, evidence.MaxBytes, cited...)
 				took = append(took, time.Since(began))
 				size = len(compact.JSON())
 				if compact.IsPartial() {
@@ -561,7 +574,7 @@ func BenchmarkCollect(b *testing.B) {
 			}
 			b.ReportMetric(pct(0.5), "p50-ms")
 			b.ReportMetric(pct(0.95), "p95-ms")
-			for _, p := range []string{"metrics", "logs", "traces"} {
+			for _, p := range []string{"window", "scope", "metrics", "logs", "traces", "detect"} {
 				b.ReportMetric(float64(phases[p])/float64(len(took))/float64(time.Millisecond), p+"-ms")
 			}
 			b.ReportMetric(float64(size), "pack-bytes")

@@ -55,9 +55,14 @@ func (f *recordingProm) QueryRange(_ context.Context, q string, r v1.Range, _ ..
 	}
 	switch {
 	case strings.Contains(q, "container_memory_working_set_bytes"):
+		// Per pod: Collect takes the max over the workload's pods.
+		pod := func(name, ctr string) model.Metric {
+			return model.Metric{"namespace": "ns1", "pod": model.LabelValue(name), "container": model.LabelValue(ctr)}
+		}
 		return model.Matrix{
-			ramp(model.Metric{"namespace": "ns1", "workload": "cart", "container": "istio-proxy"}, func(i int) float64 { return 1e8 + float64(i)*1e6 }),
-			ramp(model.Metric{"namespace": "ns1", "workload": "cart", "container": "cart"}, func(int) float64 { return 5e7 }),
+			ramp(pod("cart-7c9d8b5f4-x2x9z", "istio-proxy"), func(i int) float64 { return 1e8 + float64(i)*1e6 }),
+			ramp(pod("cart-7c9d8b5f4-bbq2w", "istio-proxy"), func(int) float64 { return 9e7 }),
+			ramp(pod("cart-7c9d8b5f4-x2x9z", "cart"), func(int) float64 { return 5e7 }),
 		}, nil, nil
 	case strings.Contains(q, `reporter=~"source|waypoint"`) && strings.Contains(q, "response_code") && !strings.Contains(q, "_bucket"):
 		m := model.Metric{"source_workload_namespace": "ns1", "source_workload": "cart", "destination_workload_namespace": "ns1",
@@ -131,8 +136,8 @@ func TestSeriesReusesCollectsQueries(t *testing.T) {
 			t.Errorf("%s: points from %v to %v, window %+v", s.Metric.ID, s.Start, s.Points[len(s.Points)-1].T, p.Window)
 		}
 	}
-	if pts := got[0].Points; pts[len(pts)-1].V <= pts[0].V {
-		t.Errorf("the leaking sidecar's points do not rise: %v … %v", pts[0], pts[len(pts)-1])
+	if pts := got[0].Points; pts[len(pts)-1].V <= pts[0].V || pts[0].V != 1e8 {
+		t.Errorf("the leaking sidecar's points (the max over its pods) do not rise from 1e8: %v … %v", pts[0], pts[len(pts)-1])
 	}
 }
 
@@ -153,5 +158,85 @@ func TestSeriesRejectsUnknownIDs(t *testing.T) {
 	}
 	if got, err := Series(context.Background(), prom, p, nil); err != nil || len(got) != 0 {
 		t.Errorf("no ids: %v %v", got, err)
+	}
+}
+
+// Merged queries: one round trip, each series mapped by its own part's rules.
+func TestMergeKinds(t *testing.T) {
+	to := func(k Kind) func(model.Metric) (Metric, bool) {
+		return func(m model.Metric) (Metric, bool) {
+			return Metric{Kind: k, Namespace: "ns", Workload: string(m["workload"])}, true
+		}
+	}
+	qs := []metricQuery{
+		{kinds: []Kind{KindLatencyP99}, expr: "a", to: to(KindLatencyP99)},
+		{kinds: []Kind{KindRestarts}, expr: "b", to: to(KindRestarts), dropZero: true},
+		{kinds: []Kind{KindCanaryWeight}, expr: "c", to: to(KindCanaryWeight)},
+	}
+	got := mergeKinds(qs, KindRestarts, KindCanaryWeight)
+	if len(got) != 2 || got[0].expr != "a" || !slices.Equal(got[1].kinds, []Kind{KindRestarts, KindCanaryWeight}) ||
+		got[1].expr != `label_replace(b, "meshwatch_part", "0", "", "") or label_replace(c, "meshwatch_part", "1", "", "")` {
+		t.Fatalf("%+v", got)
+	}
+	series := func(part string, v float64) *model.SampleStream {
+		return &model.SampleStream{Metric: model.Metric{"workload": "w", partLabel: model.LabelValue(part)},
+			Values: []model.SamplePair{{Timestamp: 0, Value: model.SampleValue(v)}}}
+	}
+	if m, _, ok := seriesMetric(got[1], series("1", 0)); !ok || m.Kind != KindCanaryWeight {
+		t.Errorf("part 1: %+v %v", m, ok)
+	}
+	if _, _, ok := seriesMetric(got[1], series("0", 0)); ok {
+		t.Error("part 0's zero restarts were kept (its dropZero)")
+	}
+	if m, _, ok := seriesMetric(got[1], series("0", 2)); !ok || m.Kind != KindRestarts {
+		t.Errorf("part 0: %+v %v", m, ok)
+	}
+	if _, _, ok := seriesMetric(got[1], series("7", 1)); ok {
+		t.Error("a series of no part was mapped")
+	}
+	if one := mergeKinds(qs, KindRestarts); len(one) != 3 {
+		t.Errorf("a single query was merged: %+v", one)
+	}
+}
+
+// byWorkload groups per-pod series as label_replace and an aggregation by
+// workload would: per namespace, workload and container, at each time.
+func TestByWorkload(t *testing.T) {
+	s := func(pod, ctr string, vals ...float64) *model.SampleStream {
+		out := &model.SampleStream{Metric: model.Metric{"namespace": "ns", "pod": model.LabelValue(pod), "container": model.LabelValue(ctr)}}
+		for i, v := range vals {
+			out.Values = append(out.Values, model.SamplePair{Timestamp: model.Time(i * 1000), Value: model.SampleValue(v)})
+		}
+		return out
+	}
+	in := model.Matrix{
+		s("api-7c9d8b5f4-x2x9z", "istio-proxy", 1, 5, 2),
+		s("api-7c9d8b5f4-bbq2w", "istio-proxy", 3, 4), // from t=0, shorter
+		s("api-7c9d8b5f4-bbq2w", "api", 7, 7, 7),
+		s("orders-db-0", "db", 2, 2, 2),
+	}
+	got := map[string][]float64{}
+	for _, x := range byWorkload(sumOf)(in) {
+		k := string(x.Metric["workload"]) + "/" + string(x.Metric["container"])
+		for _, v := range x.Values {
+			got[k] = append(got[k], float64(v.Value))
+		}
+		if x.Metric["pod"] != "" || x.Metric["namespace"] != "ns" {
+			t.Errorf("labels %v", x.Metric)
+		}
+	}
+	want := map[string][]float64{"api/istio-proxy": {4, 9, 2}, "api/api": {7, 7, 7}, "orders-db/db": {2, 2, 2}}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("%s: %v, want %v", k, got[k], w)
+		}
+	}
+	for _, x := range byWorkload(maxOf)(in[:2]) {
+		if v := x.Values[1].Value; v != 5 {
+			t.Errorf("max at t=1: %v", v)
+		}
 	}
 }

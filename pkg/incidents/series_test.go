@@ -31,7 +31,7 @@ func (f *memoryProm) QueryRange(_ context.Context, q string, r v1.Range, _ ...v1
 	if !strings.Contains(q, "container_memory_working_set_bytes") {
 		return model.Matrix{}, nil, nil
 	}
-	s := &model.SampleStream{Metric: model.Metric{"namespace": "shop", "workload": "cart", "container": "istio-proxy"}}
+	s := &model.SampleStream{Metric: model.Metric{"namespace": "shop", "pod": "cart-7c9d8b5f4-x2x9z", "container": "istio-proxy"}}
 	for i, t := 0, r.Start; !t.After(r.End); i, t = i+1, t.Add(r.Step) {
 		s.Values = append(s.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(t.UnixNano()), Value: model.SampleValue(1e8 + float64(i)*1e6)})
 	}
