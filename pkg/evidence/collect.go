@@ -152,7 +152,10 @@ func Build(ctx context.Context, src Sources, inc Incident, now time.Time) (full,
 //  4. Metrics: range queries over baseline and window (step so that a
 //     series has about MaxPoints points, rate windows twice the step and
 //     at least 2m) of the standard Istio, cAdvisor, kube-state-metrics,
-//     Flagger and istiod metrics, each series summarized (Summarize).
+//     Flagger and istiod metrics, each series summarized (Summarize): nine
+//     round trips (plan; small queries merged by `or`), per-pod series
+//     grouped by workload here (signals.WorkloadOf), the limits read once.
+//     Series reads a pack's series again with the same queries, for charts.
 //     Restart, OOM-kill, reject and per-response-code series that are zero
 //     throughout are left out (no event is no evidence). A scope
 //     workload's calls to an "unknown" destination are kept as edges (503
