@@ -43,10 +43,12 @@ type Job struct {
 
 // Progress is how far a running write-up is: Position > 0 while it waits
 // behind that many others for the model, 0 once the model writes; Text is
-// what the model has written so far.
+// what the model has written so far, Summary the summary read out of it
+// (the page shows words, not JSON, while the model writes).
 type Progress struct {
 	Position int
 	Text     string
+	Summary  string
 }
 
 // Outcome is a finished write-up: Result is the JSON to store and show
@@ -123,12 +125,6 @@ func New(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{opts: o, jobs: map[int64]*running{}, tried: map[int64]tried{}, notify: &capability.Hub{}, ctx: ctx, cancel: cancel}
 }
-
-// Routes and the stream prefix (plugin/meshwatch-mesh-app/analysis/<id>).
-const (
-	RouteAnalysis = "/incidents/{id}/analysis"
-	StreamPrefix  = "analysis"
-)
 
 // Register gives the service its store (nil: the incident store could not
 // be opened; the routes say so) and registers its routes, its Live channels
@@ -296,7 +292,7 @@ func (s *Service) State(ctx context.Context, id int64) Response {
 	case busy && p.Position > 0:
 		resp.State, resp.Position = StateQueued, p.Position
 	case busy:
-		resp.State, resp.Text = StateWriting, p.Text
+		resp.State, resp.Text, resp.Summary = StateWriting, p.Text, p.Summary
 	case resp.Analysis == nil && s.opts.Run == nil:
 		resp.State = StateUnavailable
 	}

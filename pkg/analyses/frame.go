@@ -13,6 +13,13 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/incident"
 )
 
+// RouteAnalysis is the write-up's resource route; StreamPrefix the prefix
+// of its Live channels (plugin/meshwatch-mesh-app/analysis/<incident id>).
+const (
+	RouteAnalysis = "/incidents/{id}/analysis"
+	StreamPrefix  = "analysis"
+)
+
 // Write-up states, as Response.State and the frame's state field say them.
 const (
 	// StateNone: no write-up yet (none asked, or the incident has no
@@ -37,8 +44,10 @@ type Response struct {
 	State      string `json:"state"`
 	// Position is the place in the model's queue while queued (1: next).
 	Position int `json:"position,omitempty"`
-	// Text is the model's output so far while writing.
-	Text string `json:"text,omitempty"`
+	// Text is the model's output so far while writing; Summary the
+	// summary read out of it (analysis.PreviewSummary).
+	Text    string `json:"text,omitempty"`
+	Summary string `json:"summary,omitempty"`
 	// Analysis is the newest stored write-up (also while a new one runs).
 	Analysis *incident.Analysis `json:"analysis,omitempty"`
 	// Unavailable says why no LLM writes analyses ("" when one does).

@@ -70,10 +70,12 @@ type ErrorInfo struct {
 	Message string `json:"message"`
 }
 
-// Error kinds of this package (beside pkg/systems/ollama's).
+// Error kinds of this package (beside pkg/systems/ollama's ErrorKind
+// values; KindBudget is ollama.ErrContextTooSmall, written out for the
+// TypeScript wire types).
 const (
 	KindInvalidAnswer = "invalid-answer"
-	KindBudget        = string(ollama.ErrContextTooSmall)
+	KindBudget        = "context-too-small"
 )
 
 // Tokens are the prompt's and the answer's token counts.
@@ -172,7 +174,7 @@ type Claim struct {
 
 // StepCheck is the verdict on one remediation step.
 type StepCheck struct {
-	Claim
+	Claim `tstype:",extends"`
 	// Runnable: the command is on the allowlist and names workloads in
 	// the evidence; the page may offer it as an action (after a person's
 	// sign-off). Otherwise it shows as text only, and CommandReason says
@@ -182,24 +184,27 @@ type StepCheck struct {
 	CommandReason string  `json:"commandReason,omitempty"`
 }
 
+// ActionKind is what an allowlisted command does.
+type ActionKind string
+
 // Action kinds.
 const (
 	// ActionKubectlRead: kubectl get, describe, logs, top or events.
-	ActionKubectlRead = "kubectl-read"
+	ActionKubectlRead ActionKind = "kubectl-read"
 	// ActionRolloutRestart: kubectl rollout restart of one Deployment.
-	ActionRolloutRestart = "rollout-restart"
+	ActionRolloutRestart ActionKind = "rollout-restart"
 	// ActionFlaggerGate: open or close a Flagger load tester gate
 	// (/gate/open, /gate/close, /rollback/open, /rollback/close) for one
 	// canary. MeshWatch runs it through its own gate keeper with the
 	// configured load tester, never the URL's host from the answer.
-	ActionFlaggerGate = "flagger-gate"
+	ActionFlaggerGate ActionKind = "flagger-gate"
 )
 
 // Action is an allowlisted command, parsed: what the page may offer to
 // run (after sign-off), through MeshWatch's own clients, never a shell.
 type Action struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
+	Kind      ActionKind `json:"kind"`
+	Namespace string     `json:"namespace,omitempty"`
 	// Name is the Deployment (rollout restart), the canary (gate) or the
 	// object read, when one is named.
 	Name string `json:"name,omitempty"`

@@ -119,7 +119,8 @@ func writeUp(ctx context.Context, an *analysis.Analyzer, job analyses.Job, progr
 		Attempt: func(int) { text.Reset(); progress(analyses.Progress{}) },
 		Chunk: func(s string) {
 			text.WriteString(s)
-			progress(analyses.Progress{Text: text.String()})
+			summary, _ := analysis.PreviewSummary(text.String())
+			progress(analyses.Progress{Text: text.String(), Summary: summary})
 		},
 	})
 	b, err := json.Marshal(res)

@@ -13,6 +13,7 @@ import {
   ValidateResponse,
 } from './types';
 import { RouteIncidents } from './wire/incidents';
+import { RouteAnalysis } from './wire/analyses';
 
 async function request<T>(options: { url: string; method?: string; data?: unknown }): Promise<T> {
   const response = await lastValueFrom(
@@ -62,6 +63,10 @@ export const api = {
 
   /** One incident and its alerts (any role may read it). */
   incident: (id: number) => request<IncidentDetail>({ url: `${RESOURCES_URL}${RouteIncidents}/${id}` }),
+
+  /** Asks for a fresh LLM write-up of the incident's latest evidence (Editor and above). */
+  analyseAgain: (id: number) =>
+    request<unknown>({ url: `${RESOURCES_URL}${RouteAnalysis.replace('{id}', String(id))}`, method: 'POST' }),
 
   saveSettings: (data: Partial<PluginMeta<AppSettings>> & { secureJsonData?: Partial<Record<SecureKey, string>> }) =>
     request<unknown>({ url: `/api/plugins/${PLUGIN_ID}/settings`, method: 'POST', data }),

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshwatch/meshwatch/pkg/analysis"
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
@@ -31,6 +32,10 @@ const (
 	TempoFakeVersion  = "2.8.2"
 	OllamaFakeVersion = "0.12.6"
 	OllamaFakeModel   = "phi3:mini"
+	// OllamaFakeChunkDelay paces the fake's streamed answer (24 bytes a
+	// chunk): about four seconds for a write-up, so the page shows it
+	// arriving.
+	OllamaFakeChunkDelay = 60 * time.Millisecond
 )
 
 // Options configure Start.
@@ -65,6 +70,9 @@ type Stack struct {
 	Tempo        string // contract fake
 	Ollama       string // contract fake
 	Simulator    string // the mesh's /metrics, /truth and /k8s
+	// Kube is the kube-apiserver holding the scenario's Canary (canary
+	// scenarios only, canaries.go), KubeCA its serving certificate.
+	Kube, KubeCA string
 
 	session *harness.Session
 	cancel  context.CancelFunc
@@ -141,7 +149,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		loki := harness.StartLoki(t)
 		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
 		s.Tempo = contractfake.Tempo(t, TempoFakeVersion).URL
-		s.Ollama = contractfake.Ollama(t, OllamaFakeVersion, OllamaFakeModel).URL
+		// The fake answers each analysis from its prompt's own findings,
+		// streamed over a few seconds (FindingsEcho: no model runs here).
+		s.Ollama = contractfake.NewOllamaFake(t, OllamaFakeVersion,
+			contractfake.FindingsEcho(analysis.DataOpen, analysis.DataClose, OllamaFakeChunkDelay),
+			contractfake.OllamaModel{Name: OllamaFakeModel}).URL
 	})
 	if err != nil {
 		_ = s.simSrv.Close()
@@ -174,15 +186,22 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			}
 		}
 	}()
+	if hasCanary(sc.Name) {
+		if err := s.mirrorCanaries(logf); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	logf("stack: ready in %s: %s", time.Since(began).Round(time.Millisecond), s)
 	return s, nil
 }
 
 // Settings are the app's jsonData values (dotted keys, as the preview's
 // --set takes them) that point the plugin at the stack. The stack has no
-// Kubernetes API, so that dependency is switched off.
+// Kubernetes API (but a canary scenario's, which the plugin reads without
+// a token), so that dependency is switched off otherwise.
 func (s *Stack) Settings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"kubernetes.mode":  "disabled",
 		"prometheus.url":   s.Prometheus,
 		"alertmanager.url": s.Alertmanager,
@@ -190,6 +209,10 @@ func (s *Stack) Settings() map[string]string {
 		"tempo.url":        s.Tempo,
 		"ollama.url":       s.Ollama,
 	}
+	if s.Kube != "" {
+		m["kubernetes.mode"], m["kubernetes.url"], m["kubernetes.caCert"] = "url", s.Kube, s.KubeCA
+	}
+	return m
 }
 
 // String lists the servers, one "name=url" each.

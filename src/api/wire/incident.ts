@@ -59,6 +59,55 @@ export const MaxValueBytes = 16 << 10;
 export type Max = typeof MaxLabels | typeof MaxValueBytes;
 
 //////////
+// source: analysis.go
+
+/**
+ * Analysis is one finished LLM write-up of an incident, as the store keeps
+ * it: Result is the analysis JSON (pkg/analysis's Result: the answer, the
+ * guard's verdicts, the model's timings), opaque to the store. An incident
+ * has one analysis per evidence capture it was asked about; the newest one
+ * is what the page shows, and sign-off decisions name an analysis by ID.
+ */
+export interface Analysis {
+  /**
+   * ID is the store's id for the analysis; 0 until saved.
+   */
+  id: number /* int64 */;
+  incidentId: number /* int64 */;
+  /**
+   * EvidenceAt is the capture (Evidence.CapturedAt) the write-up was
+   * given; StartedAt and FinishedAt when the model was asked and
+   * answered (or failed).
+   */
+  evidenceAt: string;
+  startedAt: string;
+  finishedAt: string;
+  /**
+   * Model is the Ollama model that wrote it.
+   */
+  model: string;
+  /**
+   * Basis names what the write-up was asked about: the top finding's
+   * workload and cause ("ns/wl cause", "none" without a finding). The
+   * incident is analysed again when a later capture's basis differs.
+   */
+  basis: string;
+  /**
+   * Outcome says how it ended: WriteUpDone (Result holds the answer) or
+   * WriteUpFailed (Result holds the fallback and why; the deterministic
+   * findings stand).
+   */
+  outcome: string;
+  result: unknown /* json.RawMessage */;
+}
+export const WriteUpDone = "done";
+export const WriteUpFailed = "failed";
+/**
+ * Analysis outcomes (Analysis.Outcome).
+ */
+export type WriteUp = typeof WriteUpDone | typeof WriteUpFailed;
+
+//////////
 // source: group.go
 
 /**

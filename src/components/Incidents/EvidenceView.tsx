@@ -47,7 +47,16 @@ function windowText(w: EvidenceWindow): string {
  * series (with the incident's id), the metrics, log patterns and traces — with Explore and
  * dashboard links.
  */
-export function EvidenceView({ evidence, incidentId }: { evidence: Evidence; incidentId?: number }) {
+export function EvidenceView({
+  evidence,
+  incidentId,
+  afterFindings,
+}: {
+  evidence: Evidence;
+  incidentId?: number;
+  /** What the page shows right beneath the findings (the LLM write-up). */
+  afterFindings?: React.ReactNode;
+}) {
   const s = useStyles2(getStyles);
   const jsonData = usePluginContext<AppSettings>()?.meta.jsonData;
   const { pack, findings } = evidence;
@@ -80,6 +89,7 @@ export function EvidenceView({ evidence, incidentId }: { evidence: Evidence; inc
           </ol>
         )}
       </section>
+      {afterFindings}
       <section aria-label="Evidence">
         <h4 className={s.heading}>Evidence</h4>
         <dl className={s.facts}>
@@ -243,7 +253,7 @@ function MetricsTable({ metrics, total, links }: { metrics: EvidenceMetric[]; to
           {metrics.map((m) => {
             const href = links.metric(m);
             return (
-              <tr key={m.id}>
+              <tr key={m.id} data-evidence-id={m.id}>
                 <td>
                   {href ? (
                     <TextLink href={href} inline>
@@ -275,7 +285,7 @@ function LogsList({ logs }: { logs: EvidenceLog[] }) {
     <>
       <h5 className={s.subheading}>Error-log patterns ({logs.length})</h5>
       {logs.map((l) => (
-        <div key={l.id} className={s.card} aria-label={`Log pattern ${l.pattern}`}>
+        <div key={l.id} className={s.card} aria-label={`Log pattern ${l.pattern}`} data-evidence-id={l.id}>
           <div>
             <strong>{l.count ?? '?'}×</strong> {l.workload}
             {l.container ? ` (${l.container})` : ''}: <code>{l.pattern}</code>
@@ -303,7 +313,7 @@ function TracesList({ traces, links }: { traces: EvidenceTrace[]; links: Evidenc
         {traces.map((t) => {
           const href = t.traceId ? links.trace(t.traceId) : undefined;
           return (
-            <li key={t.id}>
+            <li key={t.id} data-evidence-id={t.id}>
               {traceText(t)}
               {href ? (
                 <>

@@ -1,12 +1,20 @@
 import React from 'react';
+import { Observable } from 'rxjs';
 import { MemoryRouter } from 'react-router-dom';
 import { render, screen, within } from '@testing-library/react';
 import { PluginContextProvider, PluginMeta } from '@grafana/data';
 import { api } from '../../api/client';
 import { IncidentDetail } from '../../api/types';
+import { testIds } from '../testIds';
 import { IncidentDrawer } from './IncidentDrawer';
 import { capture } from './__fixtures__/evidenceCapture';
 import { IncidentRow } from './incidentsFrame';
+
+// The write-up beneath the findings joins its Live channel (WriteUp.test.tsx tests it).
+jest.mock('@grafana/runtime', () => ({
+  ...jest.requireActual('@grafana/runtime'),
+  getGrafanaLiveSrv: () => ({ getStream: () => new Observable() }),
+}));
 
 beforeAll(() => {
   global.ResizeObserver ??= class {
@@ -154,5 +162,28 @@ describe('IncidentDrawer evidence', () => {
     expect(findings).toHaveLength(1);
     expect(within(findings[0]).getByText('unknown')).toBeInTheDocument();
     expect(screen.getByText(/No metric/i)).toBeInTheDocument();
+  });
+
+  it('shows the LLM write-up beneath the findings of an incident that stands alone or heads a fault, not of a merged one', async () => {
+    const view = setup(capture);
+    const findings = await screen.findAllByTestId('data-testid incidents-finding', {}, SLOW);
+    const writeUp = screen.getByTestId(testIds.incidents.writeUp);
+    // Beneath the findings, above the evidence.
+    expect(
+      findings[findings.length - 1].compareDocumentPosition(writeUp) & Node.DOCUMENT_POSITION_FOLLOWING
+    ).toBeTruthy();
+    view.unmount();
+    const merged = detail(capture);
+    merged.incident.mergedInto = 2;
+    jest.spyOn(api, 'incident').mockResolvedValue(merged);
+    render(
+      <MemoryRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        <PluginContextProvider meta={meta}>
+          <IncidentDrawer id={5} onClose={() => {}} />
+        </PluginContextProvider>
+      </MemoryRouter>
+    );
+    await screen.findAllByTestId('data-testid incidents-finding', {}, SLOW);
+    expect(screen.queryByTestId(testIds.incidents.writeUp)).toBeNull();
   });
 });

@@ -11,9 +11,10 @@ import { testIds } from '../testIds';
 import { namespaceLabel } from './filters';
 import { SeverityBadge, StateBadge, When, exactTime, formatDuration } from './format';
 import { IncidentRow } from './incidentsFrame';
-import { decodeEvidence } from './evidence';
+import { decodeEvidence, indexEvidence } from './evidence';
 import { EvidenceView } from './EvidenceView';
 import { AffectedList } from './AffectedList';
+import { WriteUpView } from './WriteUp';
 
 interface Props {
   id: number;
@@ -69,6 +70,7 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
   const inc = detail?.incident;
   const title = row?.title || inc?.title || `Incident ${id}`;
   const evidence = useMemo(() => decodeEvidence(detail?.evidence), [detail]);
+  const index = useMemo(() => (evidence ? indexEvidence(evidence.pack) : new Map()), [evidence]);
   return (
     <Drawer title={title} subtitle={<Subtitle id={id} row={row} inc={inc} />} onClose={onClose} size="md">
       <div data-testid={testIds.incidents.drawer}>
@@ -80,7 +82,11 @@ export function IncidentDrawer({ id, row, onClose }: Props) {
         {inc ? <Facts inc={inc} /> : null}
         {detail ? <AffectedList detail={detail} /> : null}
         {evidence ? (
-          <EvidenceView evidence={evidence} incidentId={id} />
+          <EvidenceView
+            evidence={evidence}
+            incidentId={id}
+            afterFindings={inc?.mergedInto ? null : <WriteUpView incidentId={id} index={index} />}
+          />
         ) : detail ? (
           <p className={s.muted} data-testid="data-testid incidents-no-evidence">
             No evidence captured yet: findings appear once the first capture completes.
