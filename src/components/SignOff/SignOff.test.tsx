@@ -54,7 +54,16 @@ function backend(reviews: Review[], opts: { conflictOn?: string } = {}) {
         const key = decodeURIComponent(m[1]);
         const d = req.data as DecideRequest;
         const i = reviews.findIndex((r) => r.key === key);
-        if (opts.conflictOn === key || reviews[i].version !== d.version) {
+        if (opts.conflictOn === key) {
+          // Someone else approved it a moment earlier.
+          reviews[i] = {
+            ...reviews[i],
+            status: 'approved',
+            version: 2,
+            by: { login: 'erin', name: 'Erin', role: 'Editor' },
+          };
+        }
+        if (reviews[i].version !== d.version) {
           return throwError(() => ({
             status: 409,
             data: {
@@ -81,6 +90,17 @@ function backend(reviews: Review[], opts: { conflictOn?: string } = {}) {
           hash: 'h',
         });
         return of({ data: reviews[i], status: 200 });
+      }
+      const x = url.match(/^\/signoff\/suggestions\/([^/]+)\/execute$/);
+      if (x) {
+        const i = reviews.findIndex((r) => r.key === decodeURIComponent(x[1]));
+        const result = {
+          ok: true,
+          summary: 'rollout restart deployment shop/payments: restartedAt 2026-12-02T05:30:00Z',
+          status: 200,
+        };
+        reviews[i] = { ...reviews[i], status: 'executed', version: reviews[i].version + 2, executable: false, result };
+        return of({ data: { review: reviews[i], result }, status: 200 });
       }
       return throwError(() => ({ status: 404, data: { error: 'not found' } }));
     },
@@ -140,6 +160,12 @@ describe('SignOffPanel', () => {
     const root = await screen.findByTestId('signoff-review-7:3:root', {}, SLOW);
     fireEvent.click(within(root).getByRole('button', { name: /Approve/ }));
     expect(await screen.findByText(/someone decided first/, {}, SLOW)).toBeInTheDocument();
+    // The page reloads what stands now, and keeps saying why nothing was recorded.
+    await waitFor(
+      () => expect(within(screen.getByTestId('signoff-review-7:3:root')).getByText('Approved')).toBeInTheDocument(),
+      SLOW
+    );
+    expect(screen.getByTestId('signoff-review-7:3:root-error')).toHaveTextContent('by erin');
   });
 
   it('shows a Viewer the decisions without controls', async () => {
@@ -161,9 +187,11 @@ describe('SignOffPanel', () => {
     render(<SignOffPanel incidentId={7} />);
     const advice = await screen.findByTestId('signoff-review-7:3:1', {}, SLOW);
     expect(within(advice).queryByRole('button', { name: /Execute/ })).not.toBeInTheDocument();
-    expect(
-      within(screen.getByTestId('signoff-review-7:3:2')).getByRole('button', { name: /Execute/ })
-    ).toBeInTheDocument();
+    const step = screen.getByTestId('signoff-review-7:3:2');
+    fireEvent.click(within(step).getByRole('button', { name: /Execute/ }));
+    expect(await screen.findByTestId('signoff-review-7:3:2-result', {}, SLOW)).toHaveTextContent('restartedAt');
+    await waitFor(() => expect(within(step).getByText('Executed')).toBeInTheDocument(), SLOW);
+    expect(within(step).queryByRole('button', { name: /Execute/ })).not.toBeInTheDocument();
   });
 });
 

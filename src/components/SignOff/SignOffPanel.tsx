@@ -61,13 +61,7 @@ export function SignOffPanel({ incidentId, showTrail = true }: SignOffPanelProps
         <Text color="secondary">No AI suggestions for this incident yet.</Text>
       ) : (
         reviews.map((r) => (
-          <SuggestionReview
-            key={`${r.key}@${r.version}`}
-            review={r}
-            canDecide={canDecide}
-            role={role}
-            onChanged={load}
-          />
+          <SuggestionReview key={r.key} review={r} canDecide={canDecide} role={role} onChanged={load} />
         ))
       )}
       {showTrail && trail && <AuditTrail entries={trail.entries} chainOk={trail.chainOk} />}

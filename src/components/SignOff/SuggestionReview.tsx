@@ -45,20 +45,17 @@ export function SuggestionReview({ review, canDecide, role, onChanged }: Suggest
   const [command, setCommand] = useState(review.suggestion.command ?? '');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
   const sg = review.suggestion;
   const title = sg.step === 0 ? 'Root cause' : `Step ${sg.step}`;
   const testId = `signoff-review-${review.key}`;
 
-  const run = async (f: () => Promise<Review | undefined>, done?: string) => {
+  const run = async (f: () => Promise<Review | undefined>) => {
     setBusy(true);
     setError(undefined);
-    setNotice(undefined);
     try {
       const r = await f();
       setComment('');
       setEditing(false);
-      setNotice(done);
       onChanged(r);
     } catch (err) {
       const status = (err as { status?: number })?.status;
@@ -79,14 +76,9 @@ export function SuggestionReview({ review, canDecide, role, onChanged }: Suggest
         ...(decision === 'edit' ? { text, command } : {}),
       })
     );
+  // A failed run is recorded too: the step shows it under "Last run failed" and can be run again.
   const execute = () =>
-    run(async () => {
-      const res = await signoffApi.execute(review.key, { version: review.version, comment });
-      if (!res.result.ok) {
-        throw new Error(res.result.summary);
-      }
-      return res.review;
-    }, 'Executed');
+    run(async () => (await signoffApi.execute(review.key, { version: review.version, comment })).review);
 
   const canAct = canDecide && decidable.includes(review.status);
   const needsComment = comment.trim() === '';
@@ -130,7 +122,6 @@ export function SuggestionReview({ review, canDecide, role, onChanged }: Suggest
           {error}
         </Alert>
       )}
-      {notice && <Alert severity="success" title={notice} />}
       {!canDecide && (
         <Text variant="bodySmall" color="secondary" data-testid={`${testId}-readonly`}>
           Signing off needs the {role} role or higher.
