@@ -348,7 +348,15 @@ func (c *Capability) scenario(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	sc, err := s.Scenario(r.Context(), id, analysis, c.opts.Evidence)
+	var truth *Truth
+	if q := r.URL.Query(); q.Get("cause") != "" {
+		truth = &Truth{Namespace: q.Get("namespace"), Workload: q.Get("workload"), Cause: q.Get("cause")}
+		if truth.Cause != "none" && (truth.Namespace == "" || truth.Workload == "") {
+			httpjson.Error(w, http.StatusBadRequest, "incomplete truth", "with ?cause= other than none, give the workload at fault too: ?namespace= and ?workload=")
+			return
+		}
+	}
+	sc, err := s.Scenario(r.Context(), id, analysis, truth, c.opts.Evidence)
 	if err != nil {
 		fail(w, err)
 		return

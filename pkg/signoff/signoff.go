@@ -489,7 +489,9 @@ func (s *Service) Verify(ctx context.Context) (audit.Verdict, error) {
 
 // Scenario exports incident's analysis whose root cause a person rejected
 // as an evaluation case, with the evidence capture evidence returns.
-func (s *Service) Scenario(ctx context.Context, incident int64, analysis string,
+// truth, when set, is what the fault really was: the export is then also
+// a captured scenario of pkg/analysis (Name, Cases).
+func (s *Service) Scenario(ctx context.Context, incident int64, analysis string, truth *Truth,
 	evidence func(ctx context.Context, incident int64) (pack, findings json.RawMessage, err error)) (Scenario, error) {
 	root := Suggestion{Incident: incident, Analysis: analysis}.Key()
 	r, err := s.Get(ctx, root)
@@ -527,6 +529,15 @@ func (s *Service) Scenario(ctx context.Context, incident int64, analysis string,
 		if sc.Pack, sc.Findings, err = evidence(ctx, incident); err != nil {
 			return Scenario{}, fmt.Errorf("the incident's evidence: %w", err)
 		}
+	}
+	sc.Cases = []ScenarioCase{}
+	if truth != nil && len(sc.Pack) > 0 {
+		sc.Name = fmt.Sprintf("rejected-incident-%d-analysis-%s", incident, analysis)
+		c := ScenarioCase{Pack: sc.Pack, Findings: sc.Findings}
+		if truth.Cause != "none" {
+			c.Truth = truth
+		}
+		sc.Cases = append(sc.Cases, c)
 	}
 	return sc, nil
 }

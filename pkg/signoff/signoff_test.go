@@ -266,19 +266,39 @@ func TestRejectedAnalysisExportsAsScenario(t *testing.T) {
 	ev := func(context.Context, int64) (json.RawMessage, json.RawMessage, error) {
 		return json.RawMessage(`{"incident":{"namespace":"shop"}}`), json.RawMessage(`[{"cause":"memory-leak"}]`), nil
 	}
-	if _, err := f.svc.Scenario(context.Background(), 7, "3", ev); !errors.Is(err, signoff.ErrState) {
+	if _, err := f.svc.Scenario(context.Background(), 7, "3", nil, ev); !errors.Is(err, signoff.ErrState) {
 		t.Errorf("export of a pending analysis: %v", err)
 	}
 	if _, err := f.svc.Decide(context.Background(), admin, "7:3:root", decide("reject", 1, "it is the connection pool, not a leak")); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := f.svc.Scenario(context.Background(), 7, "3", ev)
+	sc, err := f.svc.Scenario(context.Background(), 7, "3", nil, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sc.Format != signoff.ScenarioFormat || sc.Verdict.By.Login != "ada" || sc.Verdict.Comment != "it is the connection pool, not a leak" ||
 		sc.Rejected.Text != "payments leaks memory since 1.4.2" || len(sc.Steps) != 2 || string(sc.Findings) != `[{"cause":"memory-leak"}]` {
 		t.Errorf("scenario: %+v", sc)
+	}
+	if len(sc.Cases) != 0 {
+		t.Errorf("without the truth the export is no captured scenario: %+v", sc.Cases)
+	}
+	// With the truth it is pkg/analysis's captured-scenario format.
+	sc, err = f.svc.Scenario(context.Background(), 7, "3", &signoff.Truth{Namespace: "shop", Workload: "payments-db", Cause: "connection-pool"}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(sc)
+	var captured struct {
+		Scenario string `json:"scenario"`
+		Cases    []struct {
+			Truth *struct{ Namespace, Workload, Cause string } `json:"truth"`
+			Pack  map[string]any                               `json:"pack"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &captured); err != nil || captured.Scenario == "" || len(captured.Cases) != 1 ||
+		captured.Cases[0].Truth == nil || captured.Cases[0].Truth.Workload != "payments-db" || captured.Cases[0].Pack["incident"] == nil {
+		t.Errorf("as a captured scenario: %v %+v", err, captured)
 	}
 }
 

@@ -164,8 +164,14 @@ const ScenarioFormat = "meshwatch.rejected-analysis/v1"
 
 // Scenario is a rejected analysis exported as an evaluation case: the
 // evidence the model was given, what it concluded, and the person's verdict
-// (the comment says what the cause really was).
+// (the comment says what the cause really was). With the truth given
+// (?cause=, and ?namespace= &workload= unless the cause is "none"), Name
+// and Cases make the file pkg/analysis's captured-scenario format
+// (testdata/packs/<name>.json, the write-up's evaluation set) as it is.
 type Scenario struct {
+	Name  string         `json:"scenario"`
+	Cases []ScenarioCase `json:"cases"`
+
 	Format     string    `json:"format"`
 	ExportedAt time.Time `json:"exportedAt"`
 	Incident   int64     `json:"incident"`
@@ -179,6 +185,20 @@ type Scenario struct {
 	Rejected Suggestion `json:"rejected"`
 	Steps    []Review   `json:"steps"`
 	Verdict  Verdict    `json:"verdict"`
+}
+
+// ScenarioCase is one case of the captured-scenario format.
+type ScenarioCase struct {
+	Truth    *Truth          `json:"truth,omitempty"`
+	Pack     json.RawMessage `json:"pack" tstype:"unknown"`
+	Findings json.RawMessage `json:"findings" tstype:"unknown"`
+}
+
+// Truth is what the fault really was, as the person exporting says.
+type Truth struct {
+	Namespace string `json:"namespace"`
+	Workload  string `json:"workload"`
+	Cause     string `json:"cause"`
 }
 
 // Verdict is the person's rejection.

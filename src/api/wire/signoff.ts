@@ -219,9 +219,14 @@ export const ScenarioFormat = "meshwatch.rejected-analysis/v1";
 /**
  * Scenario is a rejected analysis exported as an evaluation case: the
  * evidence the model was given, what it concluded, and the person's verdict
- * (the comment says what the cause really was).
+ * (the comment says what the cause really was). With the truth given
+ * (?cause=, and ?namespace= &workload= unless the cause is "none"), Name
+ * and Cases make the file pkg/analysis's captured-scenario format
+ * (testdata/packs/<name>.json, the write-up's evaluation set) as it is.
  */
 export interface Scenario {
+  scenario: string;
+  cases: ScenarioCase[];
   format: string;
   exportedAt: string;
   incident: number /* int64 */;
@@ -239,6 +244,22 @@ export interface Scenario {
   rejected: Suggestion;
   steps: Review[];
   verdict: Verdict;
+}
+/**
+ * ScenarioCase is one case of the captured-scenario format.
+ */
+export interface ScenarioCase {
+  truth?: Truth;
+  pack: unknown;
+  findings: unknown;
+}
+/**
+ * Truth is what the fault really was, as the person exporting says.
+ */
+export interface Truth {
+  namespace: string;
+  workload: string;
+  cause: string;
 }
 /**
  * Verdict is the person's rejection.
