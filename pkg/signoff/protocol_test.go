@@ -169,6 +169,20 @@ func TestRoleMatrixOverTheProtocol(t *testing.T) {
 		t.Errorf("trail: %s (chain ok %v), want %s", strings.Join(who, " "), ex.Verdict.OK, want)
 	}
 
+	// Two Editors decide step 1 at once through the binary: one wins, the
+	// other gets 409; the store (SQLite, kill -9 safe) holds the winner's.
+	codes := make(chan int, 2)
+	for i, who := range []string{"eddie", "erin"} {
+		go func() {
+			d := signoff.DecideRequest{Decision: []string{"approve", "reject"}[i], Version: 1, Comment: "race by " + who}
+			code, _ := call(app, &backend.User{Login: who, Name: who, Role: "Editor"}, "POST", "/signoff/suggestions/7:3:1/decision", d)
+			codes <- code
+		}()
+	}
+	if a, b := <-codes, <-codes; a+b != 200+409 {
+		t.Errorf("two concurrent decisions answered %d and %d, want one 200 and one 409", a, b)
+	}
+
 	// signOff.role Admin: now the Editor is refused too.
 	strict := settingsAt("Admin", 1700000100)
 	code, body = call(strict, users[2], "POST", "/signoff/gates", signoff.GateRequest{Namespace: "shop", Name: "payments", Gate: "gate", Op: "close", Comment: "x"})

@@ -80,6 +80,11 @@ func Register(reg *capability.Registry, o Options) *Capability {
 	return c
 }
 
+// Executor is the executor approved actions run on (nil: none), for
+// setting what the settings do not carry yet (the load tester's URL) before
+// the first request.
+func (c *Capability) Executor() *actions.Executor { return c.opts.Executor }
+
 // Service returns the decision service, opening the store on first use.
 func (c *Capability) Service(ctx context.Context) (*Service, error) {
 	c.mu.Lock()
