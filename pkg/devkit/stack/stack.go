@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshwatch/meshwatch/pkg/analysis"
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
@@ -31,6 +32,10 @@ const (
 	TempoFakeVersion  = "2.8.2"
 	OllamaFakeVersion = "0.12.6"
 	OllamaFakeModel   = "phi3:mini"
+	// OllamaFakeChunkDelay paces the fake's streamed answer (24 bytes a
+	// chunk): about four seconds for a write-up, so the page shows it
+	// arriving.
+	OllamaFakeChunkDelay = 60 * time.Millisecond
 )
 
 // Options configure Start.
@@ -144,7 +149,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		loki := harness.StartLoki(t)
 		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
 		s.Tempo = contractfake.Tempo(t, TempoFakeVersion).URL
-		s.Ollama = contractfake.Ollama(t, OllamaFakeVersion, OllamaFakeModel).URL
+		// The fake answers each analysis from its prompt's own findings,
+		// streamed over a few seconds (FindingsEcho: no model runs here).
+		s.Ollama = contractfake.NewOllamaFake(t, OllamaFakeVersion,
+			contractfake.FindingsEcho(analysis.DataOpen, analysis.DataClose, OllamaFakeChunkDelay),
+			contractfake.OllamaModel{Name: OllamaFakeModel}).URL
 	})
 	if err != nil {
 		_ = s.simSrv.Close()
