@@ -82,12 +82,13 @@ func rawOrNull(raw json.RawMessage) any {
 	return string(raw)
 }
 
-// Entries returns the entries q selects in chain order (see audit.Store).
-func (s *Store) Entries(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+// entriesQuery is the SQL of Entries for q.
+func entriesQuery(q audit.Query) (string, []any) {
 	var where []string
 	var args []any
 	if q.Incident != 0 {
-		where, args = append(where, "incident = ?"), append(args, q.Incident)
+		// "incident <> 0" lets SQLite use the partial index audit_log_incident.
+		where, args = append(where, "incident = ? AND incident <> 0"), append(args, q.Incident)
 	}
 	if q.Subject != "" {
 		where, args = append(where, "subject = ?"), append(args, q.Subject)
@@ -96,7 +97,13 @@ func (s *Store) Entries(ctx context.Context, q audit.Query) ([]audit.Entry, erro
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.r.QueryContext(ctx, query+" ORDER BY seq", args...)
+	return query + " ORDER BY seq", args
+}
+
+// Entries returns the entries q selects in chain order (see audit.Store).
+func (s *Store) Entries(ctx context.Context, q audit.Query) ([]audit.Entry, error) {
+	query, args := entriesQuery(q)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read entries: %w", err)
 	}
