@@ -454,6 +454,26 @@ func TestIntegrationCapture(t *testing.T) {
 				}
 			}
 			c.check(t, r, full, compact)
+			// The charts' series are the points the summaries were made of:
+			// Series, with the capture's queries, summarizes to the pack's
+			// numbers.
+			var charted []string
+			for _, m := range full.Metrics[:min(len(full.Metrics), evidence.MaxSeriesIDs)] {
+				charted = append(charted, m.ID)
+			}
+			series, err := evidence.Series(context.Background(), w.sources(t, r).Prometheus, full, charted)
+			if err != nil || len(series) != len(charted) {
+				t.Fatalf("series: %d for %d ids, %v", len(series), len(charted), err)
+			}
+			for _, s := range series {
+				limit := 0.0
+				if s.Metric.Limit != nil {
+					limit = *s.Metric.Limit
+				}
+				if got, want := jsonOf(evidence.Summarize(s.Points, full.Window, limit)), jsonOf(s.Metric.Summary); got != want {
+					t.Errorf("%s: its series summarize to\n%s, the pack has\n%s", s.Metric.ID, got, want)
+				}
+			}
 			n := len(compact.JSON())
 			t.Logf("%s: scope %d, full pack %d metrics %d logs %d traces (%d B) → compact %d B ≈ %d tokens, dropped %d ids",
 				c.name, len(full.Scope), len(full.Metrics), len(full.Logs), len(full.Traces), rep.Before, n, evidence.EstimateTokens(n), len(rep.Dropped))
@@ -581,4 +601,9 @@ func BenchmarkCollect(b *testing.B) {
 			b.ReportMetric(float64(evidence.EstimateTokens(size)), "pack-tokens")
 		})
 	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
