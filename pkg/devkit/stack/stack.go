@@ -33,9 +33,9 @@ const (
 	OllamaFakeVersion = "0.12.6"
 	OllamaFakeModel   = "phi3:mini"
 	// OllamaFakeChunkDelay paces the fake's streamed answer (24 bytes a
-	// chunk): about four seconds for a write-up, so the page shows it
+	// chunk): about six seconds for a write-up, so the page shows it
 	// arriving.
-	OllamaFakeChunkDelay = 60 * time.Millisecond
+	OllamaFakeChunkDelay = 120 * time.Millisecond
 )
 
 // Options configure Start.
@@ -73,6 +73,7 @@ type Stack struct {
 	// Kube is the kube-apiserver holding the scenario's Canary (canary
 	// scenarios only, canaries.go), KubeCA its serving certificate.
 	Kube, KubeCA string
+	kubeToken    string // for Secrets
 
 	session *harness.Session
 	cancel  context.CancelFunc
