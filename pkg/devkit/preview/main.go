@@ -173,6 +173,7 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 	datasources := cfg.Datasources
 	accounts := cfg.ServiceAccounts
 	var tokenFile string
+	var stackSecrets map[string]string
 	if cfg.Stack != "" {
 		// One Viewer service-account token: the plugin's way through the
 		// datasource proxy, and Alertmanager's way into the plugin's intake
@@ -193,6 +194,7 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 			return fmt.Errorf("--stack %s: %w", cfg.Stack, err)
 		}
 		defer func() { _ = mesh.Close() }()
+		stackSecrets = mesh.Secrets()
 		for k, v := range mesh.Settings() {
 			sets = append(sets, k+"="+v) // explicit --set flags come after, and win
 		}
@@ -226,6 +228,12 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 		return err
 	}
 	st.applyOverrides(ovs)
+	if len(stackSecrets) > 0 { // the stack's own credentials (its kube-apiserver's token)
+		cur := st.snapshot()
+		if _, err := st.update(updateCmd{Enabled: cur.Enabled, Pinned: cur.Pinned, JSONData: cur.JSONData, SecureJSONData: stackSecrets}); err != nil {
+			return err
+		}
+	}
 	if fromFile {
 		log.Info("settings loaded from the settings file", "file", cfg.SettingsFile)
 	} else {

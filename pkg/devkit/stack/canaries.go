@@ -9,9 +9,7 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
@@ -25,11 +23,11 @@ func hasCanary(name string) bool { return strings.HasPrefix(name, "canary") }
 // mirrorCanaries starts a kube-apiserver (Flagger's and Istio's CRDs) and
 // keeps the simulated mesh's Canary, its namespace and its Events there,
 // status and all, once a second, so the plugin's canary capability reads
-// them as it reads a cluster's. The Canary's gate webhooks are pointed at
-// the simulator's own load tester gates, which its simulated Flagger asks:
-// a sign-off that opens a gate moves the simulated canary on. Anonymous
-// requests may read canaries and events (the plugin connects in url mode
-// without a token): a preview, never a cluster.
+// them as it reads a cluster's (url mode, with the API server's admin
+// token from Secrets: a preview, never a cluster). The Canary's gate
+// webhooks are pointed at the simulator's own load tester gates, which its
+// simulated Flagger asks: a sign-off that opens a gate moves the simulated
+// canary on.
 func (s *Stack) mirrorCanaries(logf func(string, ...any)) error {
 	var kube *harness.Kube
 	if err := s.session.Do(func(t harness.T) { kube = harness.StartKube(t) }); err != nil {
@@ -40,15 +38,11 @@ func (s *Stack) mirrorCanaries(logf func(string, ...any)) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := allowAnonymousReads(ctx, dyn); err != nil {
-		cancel()
-		return err
-	}
 	if err := s.syncCanaries(ctx, dyn); err != nil {
 		cancel()
 		return fmt.Errorf("mirror the canary: %w", err)
 	}
-	s.Kube, s.KubeCA = kube.URL, string(kube.AdminConfig.CAData)
+	s.Kube, s.KubeCA, s.kubeToken = kube.URL, string(kube.AdminConfig.CAData), kube.AdminConfig.BearerToken
 	prev := s.cancel
 	s.cancel = func() {
 		cancel()
@@ -124,23 +118,11 @@ func gatesToSimulator(o simulator.Object, sim string) simulator.Object {
 	return u.Object
 }
 
-// allowAnonymousReads lets system:anonymous get, list and watch canaries
-// and events cluster-wide.
-func allowAnonymousReads(ctx context.Context, dyn dynamic.Interface) error {
-	roles := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
-	bindings := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
-	const name = "meshwatch-preview-canary-reader"
-	role := map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": map[string]any{"name": name},
-		"rules": []any{
-			map[string]any{"apiGroups": []any{"flagger.app"}, "resources": []any{"canaries"}, "verbs": []any{"get", "list", "watch"}},
-			map[string]any{"apiGroups": []any{""}, "resources": []any{"events"}, "verbs": []any{"get", "list", "watch"}},
-		}}
-	binding := map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": map[string]any{"name": name},
-		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-		"subjects": []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:anonymous"}}}
-	if _, err := dyn.Resource(roles).Create(ctx, &unstructured.Unstructured{Object: role}, metav1.CreateOptions{}); err != nil {
-		return err
+// Secrets are the app's secureJsonData values the stack's settings need:
+// the token of its kube-apiserver (canary scenarios only).
+func (s *Stack) Secrets() map[string]string {
+	if s.kubeToken == "" {
+		return nil
 	}
-	_, err := dyn.Resource(bindings).Create(ctx, &unstructured.Unstructured{Object: binding}, metav1.CreateOptions{})
-	return err
+	return map[string]string{"kubernetesToken": s.kubeToken}
 }
