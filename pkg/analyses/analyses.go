@@ -74,6 +74,10 @@ type Options struct {
 	// Retry is how long after a failed write-up the same basis is tried
 	// again (zero: 5 minutes).
 	Retry time.Duration
+	// Stored, when set, is the sign-off stage: it runs after a finished
+	// write-up (outcome done) is stored, with its store id, to put its
+	// suggestions up for review.
+	Stored func(ctx context.Context, a incident.Analysis)
 	// Heartbeat re-sends an unchanged frame (zero: 30 s); Now is the clock.
 	Heartbeat time.Duration
 	Now       func() time.Time
@@ -245,7 +249,14 @@ func (s *Service) run(job Job, r *running) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = store.SaveAnalysis(ctx, a) // an incident pruned meanwhile: nothing to keep
+	saved, err := store.SaveAnalysis(ctx, a)
+	if err != nil {
+		return // an incident pruned meanwhile: nothing to keep
+	}
+	if a.Outcome == incident.WriteUpDone && s.opts.Stored != nil {
+		a.ID = saved
+		s.opts.Stored(ctx, a)
+	}
 }
 
 func mustJSON(v any) json.RawMessage {

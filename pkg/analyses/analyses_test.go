@@ -154,11 +154,37 @@ func setup(t *testing.T, run RunFunc) (*Service, *memStore, *capability.Registry
 	t.Helper()
 	c := &clock{now: t0}
 	st := newMem(open, incident.Incident{ID: 8, State: incident.StateResolved})
-	s := New(Options{Run: run, Unavailable: "", Now: c.Now, Retry: 5 * time.Minute})
+	log := &storedLog{}
+	stored = log
+	s := New(Options{Run: run, Unavailable: "", Now: c.Now, Retry: 5 * time.Minute, Stored: log.add})
 	reg := capability.New()
 	s.Register(reg, st)
 	t.Cleanup(reg.Dispose)
 	return s, st, reg, c
+}
+
+// stored records what the sign-off stage was handed in the running test
+// (each setup makes a new one, so a write-up of an earlier test that ends
+// late records nothing here).
+var stored *storedLog
+
+type storedLog struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (l *storedLog) add(_ context.Context, a incident.Analysis) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ids = append(l.ids, a.ID)
+}
+
+func (l *storedLog) take() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.ids
+	l.ids = nil
+	return out
 }
 
 // One write-up per basis: the first capture starts one, whose queue place
@@ -182,6 +208,10 @@ func TestOfferWritesOncePerBasis(t *testing.T) {
 	if r.Analysis == nil || r.Analysis.Basis != "shop/checkout sidecar-memory-leak" || r.Analysis.Model != "phi3:mini" ||
 		!r.Analysis.EvidenceAt.Equal(t0) {
 		t.Fatalf("stored: %+v", r.Analysis)
+	}
+	// The finished write-up went on to sign-off, with its store id.
+	if got := stored.take(); len(got) != 1 || got[0] != r.Analysis.ID {
+		t.Errorf("handed to sign-off: %v, want [%d]", got, r.Analysis.ID)
 	}
 	c.add(10 * time.Minute)
 	s.Offer(ctx, open, capture(t0.Add(10*time.Minute), leak))
@@ -213,6 +243,9 @@ func TestFailedWriteUpIsRetriedLater(t *testing.T) {
 	waitFor(t, "the failure", func() bool { return s.State(ctx, 7).State == StateFailed })
 	if r := s.State(ctx, 7); r.Analysis == nil || !strings.Contains(string(r.Analysis.Result), "Ollama is down") {
 		t.Fatalf("failed: %+v", r)
+	}
+	if got := stored.take(); len(got) != 0 {
+		t.Errorf("a failed write-up went to sign-off: %v", got)
 	}
 	c.add(time.Minute)
 	s.Offer(ctx, open, capture(t0.Add(time.Minute), leak))

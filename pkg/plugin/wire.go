@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+
+	"github.com/meshwatch/meshwatch/pkg/actions"
 	"github.com/meshwatch/meshwatch/pkg/alerts"
 	"github.com/meshwatch/meshwatch/pkg/analyses"
 	"github.com/meshwatch/meshwatch/pkg/analysis"
@@ -41,13 +44,16 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	sys := systems.Register(reg, cfg, loadErr)
 	feed := alerts.Register(reg, alertsSource(sys), alertsInterval)
 	feed.Heartbeat = alertsHeartbeat
-	writeUps := analyses.New(analysisOptions(reg, cfg, sys))
+	signOff := signoff.Wire(reg, cfg, loadErr, sys)
+	ao := analysisOptions(reg, cfg, sys)
+	ao.Stored = proposing(signOff)
+	writeUps := analyses.New(ao)
 	o := incidentOptions(cfg, loadErr, sys)
 	o.Capture = offering(o.Capture, writeUps.Offer)
 	inc := incidents.Register(reg, o)
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
-	canaries.Wire(reg, cfg, sys, signoff.Wire(reg, cfg, loadErr, sys))
+	canaries.Wire(reg, cfg, sys, signOff)
 }
 
 // incidentOptions builds the incident capability from the settings: the
@@ -128,6 +134,54 @@ func writeUp(ctx context.Context, an *analysis.Analyzer, job analyses.Job, progr
 		b, _ = json.Marshal(analysis.Result{Status: analysis.StatusFallback, Fallback: err.Error(), Model: res.Model})
 	}
 	return analyses.Outcome{Result: b, Failed: res.Status != analysis.StatusDone, Model: res.Model}
+}
+
+// proposing is the sign-off stage after a finished write-up: its root
+// cause and each remediation step go up for review, pending (a step the
+// guard judged runnable carries its allowlisted action, run only once a
+// person approves it). Proposing an analysis again keeps its decisions.
+func proposing(so *signoff.Capability) func(context.Context, incident.Analysis) {
+	return func(ctx context.Context, a incident.Analysis) {
+		list := Suggestions(a)
+		if len(list) == 0 {
+			return
+		}
+		svc, err := so.Service(ctx)
+		if err != nil {
+			log.DefaultLogger.Warn("the write-up's suggestions were not put up for sign-off", "incident", a.IncidentID, "error", err.Error())
+			return
+		}
+		if _, err := svc.Propose(ctx, list); err != nil {
+			log.DefaultLogger.Warn("the write-up's suggestions were not put up for sign-off", "incident", a.IncidentID, "error", err.Error())
+		}
+	}
+}
+
+// Suggestions are a finished write-up's suggestions for sign-off: the root
+// cause as a whole (step 0), then each remediation step; none for an
+// answer without a cause or a result that does not read.
+func Suggestions(a incident.Analysis) []signoff.Suggestion {
+	var res analysis.Result
+	if json.Unmarshal(a.Result, &res) != nil || res.Status != analysis.StatusDone || res.Answer == nil {
+		return nil
+	}
+	id := strconv.FormatInt(a.ID, 10)
+	rc := res.Answer.RootCause
+	text := res.Answer.Summary
+	if rc.Cause != "" && rc.Cause != "none" {
+		text = fmt.Sprintf("%s/%s: %s. %s", rc.Namespace, rc.Workload, rc.Cause, rc.Explanation)
+	}
+	list := []signoff.Suggestion{{Incident: a.IncidentID, Analysis: id, Step: 0, Text: text}}
+	for i, step := range res.Answer.Remediation {
+		sg := signoff.Suggestion{Incident: a.IncidentID, Analysis: id, Step: i + 1, Text: step.Action, Command: step.Command}
+		if res.Guard != nil && i < len(res.Guard.Steps) {
+			if chk := res.Guard.Steps[i]; chk.Runnable && chk.Action != nil {
+				sg.Action = actions.FromGuard(string(chk.Action.Kind), chk.Action.Namespace, chk.Action.Name, chk.Action.Gate)
+			}
+		}
+		list = append(list, sg)
+	}
+	return list
 }
 
 // offering runs the write-up stage after each capture: offer decides

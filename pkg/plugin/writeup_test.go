@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshwatch/meshwatch/pkg/actions"
 	"github.com/meshwatch/meshwatch/pkg/analyses"
 	"github.com/meshwatch/meshwatch/pkg/analysis"
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
@@ -94,6 +95,25 @@ func TestWriteUpThroughOllamasWireFormat(t *testing.T) {
 	}
 	if res.Tokens.Estimate == 0 || res.Tokens.Prompt == 0 {
 		t.Errorf("tokens %+v: the estimate and Ollama's count are both recorded", res.Tokens)
+	}
+
+	// The sign-off stage: the root cause and each step go up for review;
+	// only the restart the guard judged runnable carries an action.
+	sg := Suggestions(incident.Analysis{ID: 9, IncidentID: 4, Outcome: incident.WriteUpDone, Result: out.Result})
+	if len(sg) != 4 || sg[0].Step != 0 || sg[0].Analysis != "9" || !strings.Contains(sg[0].Text, "sidecar-memory-leak") {
+		t.Fatalf("suggestions %+v", sg)
+	}
+	for i, s := range sg {
+		if s.Incident != 4 || s.Step != i {
+			t.Errorf("suggestion %d: %+v", i, s)
+		}
+	}
+	if sg[1].Action != nil || sg[3].Action != nil || sg[2].Action == nil || sg[2].Action.Kind != actions.Restart ||
+		sg[2].Action.Name == "" || sg[2].Command == "" {
+		t.Errorf("actions: read %+v, restart %+v, advice %+v", sg[1].Action, sg[2].Action, sg[3].Action)
+	}
+	if Suggestions(incident.Analysis{ID: 9, IncidentID: 4, Result: []byte(`{"status":"fallback"}`)}) != nil {
+		t.Error("a fallback was put up for sign-off")
 	}
 }
 

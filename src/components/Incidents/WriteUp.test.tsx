@@ -119,6 +119,10 @@ beforeEach(() => {
   posts = [];
   (getBackendSrv as jest.Mock).mockReturnValue({
     fetch: (c: { url: string; method?: string }) => {
+      if (c.url.includes('/signoff/')) {
+        // The sign-off panel beneath a finished write-up (SignOff.test.tsx tests it).
+        return of({ data: c.url.endsWith('/audit') ? { entries: [], chainOk: true } : [], status: 200 });
+      }
       posts.push(`${c.method} ${c.url}`);
       return of({ data: {}, status: 202 });
     },
@@ -180,6 +184,8 @@ describe('WriteUpView', () => {
     expect(screen.getByTestId(testIds.incidents.writeUpMeta)).toHaveTextContent(
       '1200 tokens estimated, 1180 counted by Ollama'
     );
+    // Its suggestions await sign-off beneath it.
+    expect(await screen.findByTestId('signoff-panel', {}, SLOW)).toBeInTheDocument();
     // An unknown citation unfolds that it is not in the evidence; a known one jumps to it.
     fireEvent.click(within(steps[2]).getByText('nope-1'));
     expect(steps[2]).toHaveTextContent('nope-1: not in the captured evidence');

@@ -12,8 +12,9 @@ import {
   StateUnavailable,
   StateWriting,
 } from '../../api/wire/analyses';
-import type { Claim, StepCheck } from '../../api/wire/analysis';
+import { ActionKubectlRead, type Claim, type StepCheck } from '../../api/wire/analysis';
 import { useLiveFrame } from '../../live/useLiveFrame';
+import { SignOffPanel } from '../SignOff';
 import { testIds } from '../testIds';
 import { EvidenceItem, metricText } from './evidence';
 import { exactTime } from './format';
@@ -92,6 +93,11 @@ export function WriteUpView({ incidentId, index }: Props) {
       {stored && (state?.state === StateDone || state?.state === StateFailed || busy) ? (
         <StoredWriteUp w={stored} index={index} superseded={busy} />
       ) : null}
+      {stored?.result.status === 'done' && state?.state === StateDone ? (
+        // Each suggestion of this write-up, pending until a person decides (keyed by the analysis: a new write-up's
+        // suggestions load afresh).
+        <SignOffPanel key={stored.analysis.id} incidentId={incidentId} />
+      ) : null}
     </section>
   );
 }
@@ -166,8 +172,7 @@ function StoredWriteUp({
           title="No write-up: the findings above stand"
           data-testid={testIds.incidents.writeUpFallback}
         >
-          {r.error?.message || r.fallback || 'The model gave no usable answer.'}
-          {r.error?.message && r.fallback && r.fallback !== r.error.message ? ` ${r.fallback}` : ''}
+          {fallbackText(r)}
         </Alert>
         {footer}
       </>
@@ -210,11 +215,7 @@ function StoredWriteUp({
                   {step.command ? (
                     <div>
                       <pre className={s.code}>{step.command}</pre>
-                      <span className={s.muted}>
-                        {check?.runnable
-                          ? 'On the allowlist: it can run from here once a person approves it.'
-                          : `Advice only, never a button${check?.commandReason ? `: ${check.commandReason}` : ''}.`}
-                      </span>
+                      <span className={s.muted}>{commandNote(check)}</span>
                     </div>
                   ) : null}
                   <Citations ids={step.evidence} index={index} />
@@ -232,6 +233,26 @@ function StoredWriteUp({
       {footer}
     </div>
   );
+}
+
+/** Why there is no write-up: the error as the backend classified it, or the fallback's reason. */
+function fallbackText(r: WriteUp['result']): string {
+  const msg = r.error?.message;
+  if (msg && r.fallback && !r.fallback.includes(msg)) {
+    return `${msg} ${r.fallback}`;
+  }
+  return r.fallback || msg || 'The model gave no usable answer.';
+}
+
+/** What may happen with a step's command: run from the page after sign-off, run by a person (reads), or nothing. */
+function commandNote(check?: StepCheck): string {
+  if (!check?.runnable) {
+    return `Advice only, never a button${check?.commandReason ? `: ${check.commandReason}` : ''}.`;
+  }
+  if (check.action?.kind === ActionKubectlRead) {
+    return 'A read-only command on the allowlist: safe to run yourself.';
+  }
+  return 'On the allowlist: it can run from here once a person approves it.';
 }
 
 /** The guard's marks on a claim: unsupported (no or unknown citations), or workloads the evidence does not hold. */
