@@ -1,0 +1,126 @@
+/*
+ * The Canaries page on the real backend against a canary rollout: a preview
+ * host of its own runs `--stack canary-promotion-gate` (the simulated mesh
+ * with its simulated Flagger; the stack mirrors the Canary and its events
+ * into a real kube-apiserver, and the gates are the simulator's load tester
+ * gates). The rollout is held at WaitingPromotion; a Viewer sees it read-only,
+ * an Editor signs off with a comment, and the page follows the canary live to
+ * Succeeded. Screenshots of each phase go to test-results/canaries-screenshots/.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BrowserContext, type Page, test, expect } from '@playwright/test';
+
+const root = path.resolve(__dirname, '..', '..');
+// Outside the suite's outputDir, which a later run empties.
+const shots = path.join(root, 'test-results', 'canaries-screenshots');
+const PLUGIN_ID = 'meshwatch-mesh-app';
+
+let host: ChildProcess | undefined;
+let url = '';
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  const work = process.env.PREVIEW_WORKDIR;
+  if (!work) {
+    throw new Error('PREVIEW_WORKDIR is not set: run with -c tests/preview/playwright.config.ts');
+  }
+  const dir = fs.mkdtempSync(path.join(work, 'canaries-'));
+  const log = path.join(dir, 'server.log');
+  host = spawn(
+    path.join(work, 'meshwatch'),
+    [
+      'preview',
+      ...['--listen', '127.0.0.1:0', '--dist', 'dist', '--host-dir', 'tests/preview/host/dist'],
+      ...['--provisioning', 'provisioning/plugins/apps.yaml', '--settings-file', path.join(dir, 'settings.json')],
+      ...['--set', `storage.path=${path.join(dir, 'meshwatch.db')}`],
+      ...['--stack', 'canary-promotion-gate', '--stack-eval', '5s'],
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }
+  );
+  host.stderr?.on('data', (chunk: Buffer) => fs.appendFileSync(log, chunk));
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the canary preview host did not start:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`)),
+      280_000
+    );
+    host?.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = out.match(/not Grafana — (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/$/, ''));
+      }
+    });
+    host?.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the canary preview host exited (${code}):\n${fs.readFileSync(log, 'utf8').slice(-3000)}`));
+    });
+  });
+  fs.mkdirSync(shots, { recursive: true });
+});
+
+test.afterAll(async () => {
+  if (host && host.exitCode === null) {
+    const exited = new Promise((r) => host?.once('exit', r));
+    host.kill('SIGTERM');
+    await exited;
+  }
+});
+
+async function openAs(context: BrowserContext, role: 'Viewer' | 'Editor'): Promise<Page> {
+  await context.addCookies([
+    { name: 'meshwatch_preview_role', value: role, url },
+    { name: 'meshwatch_preview_theme', value: 'dark', url },
+  ]);
+  const page = await context.newPage();
+  await page.goto(`${url}/a/${PLUGIN_ID}/canaries`);
+  return page;
+}
+
+const card = (page: Page) => page.getByTestId(/^data-testid canary shop\//);
+
+test('a Viewer sees the held canary read-only', async ({ context }) => {
+  test.setTimeout(120_000);
+  const page = await openAs(context, 'Viewer');
+  await expect(card(page)).toBeVisible({ timeout: 60_000 });
+  await expect(card(page).getByTestId('data-testid canary-phase')).toHaveText('WaitingPromotion');
+  await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText(
+    'Awaiting a decision (Editor or higher)'
+  );
+  await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+  await expect(card(page).getByTestId('data-testid canary-rollback')).toBeDisabled();
+  await page.screenshot({ path: path.join(shots, 'waiting-promotion-viewer.png'), fullPage: true });
+});
+
+test('an Editor signs off with a comment and the page follows the canary to Succeeded', async ({ context }) => {
+  test.setTimeout(420_000);
+  const page = await openAs(context, 'Editor');
+  await expect(card(page)).toBeVisible({ timeout: 60_000 });
+  await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText('Awaiting your decision');
+  await expect(card(page).getByTestId('data-testid canary-weight')).toContainText('now 50%');
+  await page.screenshot({ path: path.join(shots, 'waiting-promotion.png'), fullPage: true });
+
+  await card(page).getByTestId('data-testid canary-promote').click();
+  const confirm = page.getByTestId('data-testid canary-confirm');
+  await expect(confirm).toBeDisabled();
+  await page.getByTestId('data-testid canary-comment').fill('checks green at 50 %, error budget intact');
+  await confirm.click();
+  await expect(confirm).toBeHidden();
+  await expect(card(page).getByTestId('data-testid canary-timeline')).toContainText('Promotion gate opened by', {
+    timeout: 30_000,
+  });
+  await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden({ timeout: 30_000 });
+
+  // The simulated Flagger takes its analysis interval per step; the page follows live.
+  const phase = card(page).getByTestId('data-testid canary-phase');
+  await expect(phase).toHaveText(/Promoting|Finalising|Succeeded/, { timeout: 240_000 });
+  await page.screenshot({ path: path.join(shots, 'promoting.png'), fullPage: true });
+  await expect(phase).toHaveText('Succeeded', { timeout: 240_000 });
+  await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+  await page.screenshot({ path: path.join(shots, 'succeeded.png'), fullPage: true });
+});
