@@ -32,12 +32,16 @@ export function WeightBar({ canary }: { canary: Canary }) {
       </div>
       <div className={styles.steps}>
         {steps.map((s) => (
-          <span key={s} className={s <= canary.weight && canary.weight > 0 ? styles.stepDone : undefined}>
+          <span
+            key={s}
+            className={s <= canary.weight && canary.weight > 0 ? styles.stepDone : styles.step}
+            style={{ left: `${s}%` }}
+          >
             {s}%
           </span>
         ))}
-        <span className={styles.weightText}>now {canary.weight}%</span>
       </div>
+      <div className={styles.weightText}>now {canary.weight}%</div>
     </div>
   );
 }
@@ -198,9 +202,10 @@ const getStyles = (theme: GrafanaTheme2) => ({
     borderRadius: theme.shape.radius.default,
   }),
   tick: css({ position: 'absolute', top: 0, bottom: 0, width: 1, background: theme.colors.border.strong }),
-  steps: css({ display: 'flex', gap: theme.spacing(2), fontSize: theme.typography.bodySmall.fontSize }),
-  stepDone: css({ fontWeight: theme.typography.fontWeightBold }),
-  weightText: css({ marginLeft: 'auto' }),
+  steps: css({ position: 'relative', height: theme.spacing(2.5), fontSize: theme.typography.bodySmall.fontSize }),
+  step: css({ position: 'absolute', transform: 'translateX(-50%)', color: theme.colors.text.secondary }),
+  stepDone: css({ position: 'absolute', transform: 'translateX(-50%)', fontWeight: theme.typography.fontWeightBold }),
+  weightText: css({ textAlign: 'right', fontSize: theme.typography.bodySmall.fontSize }),
   checks: css({ display: 'flex', flexWrap: 'wrap', gap: theme.spacing(3) }),
   timeline: css({
     listStyle: 'none',
