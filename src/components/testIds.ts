@@ -22,6 +22,7 @@ export const testIds = {
     alertsUpdated: 'data-testid incidents-alerts-updated',
     list: 'data-testid incidents-list',
     filters: 'data-testid incidents-filters',
+    awaitingSignOff: 'data-testid incidents-awaiting-signoff',
     table: 'data-testid incidents-table',
     row: 'data-testid incidents-row',
     empty: 'data-testid incidents-empty',

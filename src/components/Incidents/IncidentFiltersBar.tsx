@@ -1,7 +1,7 @@
 import React, { useId } from 'react';
 import { css } from '@emotion/css';
 import { GrafanaTheme2, SelectableValue } from '@grafana/data';
-import { Button, ComboboxOption, Field, MultiCombobox, RadioButtonGroup, useStyles2 } from '@grafana/ui';
+import { Button, ComboboxOption, Field, InlineSwitch, MultiCombobox, RadioButtonGroup, useStyles2 } from '@grafana/ui';
 import { StateOpen, StateResolved } from '../../api/wire/incident';
 import { testIds } from '../testIds';
 import { IncidentFilters, isFiltered, namespaceOptions, severityOptions } from './filters';
@@ -33,7 +33,7 @@ const toOption = (o: SelectableValue<string>): ComboboxOption<string> => ({
 const toUI = (v: string) => (v === '' ? NONE : v);
 const fromUI = (selected: Array<ComboboxOption<string>>) => selected.map((o) => (o.value === NONE ? '' : o.value));
 
-/** Filters by state, severity and namespace; the options are the values the incidents hold. */
+/** Filters by state, severity, namespace and pending sign-off; the options are the values the incidents hold. */
 export function IncidentFiltersBar({ rows, filters, onChange }: Props) {
   const s = useStyles2(getStyles);
   const id = useId();
@@ -65,6 +65,15 @@ export function IncidentFiltersBar({ rows, filters, onChange }: Props) {
           options={namespaceOptions(rows, filters.namespace).map(toOption)}
           value={filters.namespace.map(toUI)}
           onChange={(v) => onChange({ ...filters, namespace: fromUI(v) })}
+        />
+      </Field>
+      <Field label="Sign-off" className={s.field}>
+        <InlineSwitch
+          label="Awaiting sign-off"
+          showLabel
+          value={!!filters.awaiting}
+          onChange={(e) => onChange({ ...filters, awaiting: e.currentTarget.checked || undefined })}
+          data-testid={testIds.incidents.awaitingSignOff}
         />
       </Field>
       {isFiltered(filters) ? (

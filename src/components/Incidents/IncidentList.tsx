@@ -7,6 +7,7 @@ import { PLUGIN_ID, RESOURCES_URL } from '../../constants';
 import { RouteAlertmanager, RouteGrafana } from '../../api/wire/incidents';
 import { testIds } from '../testIds';
 import { applyFilters, sortIncidents } from './filters';
+import { usePendingSignOff } from '../SignOff';
 import { IncidentDrawer } from './IncidentDrawer';
 import { IncidentFiltersBar } from './IncidentFiltersBar';
 import { IncidentsTable } from './IncidentsTable';
@@ -36,7 +37,11 @@ export function IncidentList() {
   const headingId = useId();
   const { rows, rowsAt, notice, streamError, updatedAt } = useIncidentsStream();
   const { filters, setFilters, openId, setOpenId } = useIncidentsView();
-  const shown = useMemo(() => (rows ? sortIncidents(applyFilters(rows, filters)) : []), [rows, filters]);
+  const pending = usePendingSignOff();
+  const shown = useMemo(
+    () => (rows ? sortIncidents(applyFilters(rows, filters, pending)) : []),
+    [rows, filters, pending]
+  );
   const admin = isAdmin();
 
   let body: React.ReactNode = null;

@@ -62,6 +62,23 @@ describe('incident filters', () => {
     expect(isFiltered({ severity: [], namespace: [''] })).toBe(true);
   });
 
+  it('keep, with "Awaiting sign-off", only the incidents whose AI suggestions await a decision', () => {
+    const pending = new Map([
+      [2, 3],
+      [5, 0],
+    ]);
+    const f: IncidentFilters = { severity: [], namespace: [], awaiting: true };
+    expect(applyFilters(rows, f, pending).map((r) => r.id)).toEqual([2]);
+    // Unknown (sign-off unreadable): none, rather than rows that may not await anything.
+    expect(applyFilters(rows, f, undefined)).toEqual([]);
+    expect(applyFilters(rows, { ...f, awaiting: undefined }, pending)).toHaveLength(5);
+    expect(isFiltered(f)).toBe(true);
+    expect(filtersFromSearch(new URLSearchParams('signoff=pending')).awaiting).toBe(true);
+    expect(filtersFromSearch(new URLSearchParams('signoff=yes')).awaiting).toBeUndefined();
+    expect(filtersToQuery(f).signoff).toBe('pending');
+    expect(filtersToQuery({ severity: [], namespace: [] }).signoff).toBeNull();
+  });
+
   it('sort open incidents first, then the most recently updated', () => {
     expect(sortIncidents(rows).map((r) => r.id)).toEqual([5, 3, 2, 4, 1]);
   });

@@ -10,10 +10,21 @@ export interface IncidentFilters {
   severity: string[];
   /** Namespaces shown; empty: every namespace. "" stands for incidents without a namespace. */
   namespace: string[];
+  /** Only incidents with AI suggestions awaiting sign-off (?signoff=pending). */
+  awaiting?: boolean;
 }
 
 /** The URL query keys the filters and the open incident use. */
-export const QUERY = { state: 'state', severity: 'severity', namespace: 'namespace', incident: 'incident' } as const;
+export const QUERY = {
+  state: 'state',
+  severity: 'severity',
+  namespace: 'namespace',
+  awaiting: 'signoff',
+  incident: 'incident',
+} as const;
+
+/** The ?signoff= value of the "Awaiting sign-off" filter. */
+export const AWAITING = 'pending';
 
 function distinct(values: string[]): string[] {
   return [...new Set(values)];
@@ -26,6 +37,7 @@ export function filtersFromSearch(search: URLSearchParams): IncidentFilters {
     state: state === StateOpen || state === StateResolved ? state : undefined,
     severity: distinct(search.getAll(QUERY.severity).map((s) => s.toLowerCase())),
     namespace: distinct(search.getAll(QUERY.namespace)),
+    awaiting: search.get(QUERY.awaiting) === AWAITING || undefined,
   };
 }
 
@@ -38,22 +50,27 @@ export function filtersToQuery(f: IncidentFilters): Record<string, string | stri
     [QUERY.state]: f.state ?? null,
     [QUERY.severity]: f.severity.length ? f.severity : null,
     [QUERY.namespace]: f.namespace.length ? f.namespace : null,
+    [QUERY.awaiting]: f.awaiting ? AWAITING : null,
   };
 }
 
 export function isFiltered(f: IncidentFilters): boolean {
-  return f.state !== undefined || f.severity.length > 0 || f.namespace.length > 0;
+  return f.state !== undefined || f.severity.length > 0 || f.namespace.length > 0 || !!f.awaiting;
 }
 
-/** The incidents the filters let through. */
-export function applyFilters(rows: IncidentRow[], f: IncidentFilters): IncidentRow[] {
+/**
+ * The incidents the filters let through. pending counts each incident's suggestions awaiting sign-off
+ * (undefined while unknown: the "Awaiting sign-off" filter then lets none through).
+ */
+export function applyFilters(rows: IncidentRow[], f: IncidentFilters, pending?: Map<number, number>): IncidentRow[] {
   const sev = new Set(f.severity);
   const ns = new Set(f.namespace);
   return rows.filter(
     (r) =>
       (f.state === undefined || r.state === f.state) &&
       (sev.size === 0 || sev.has(r.severity)) &&
-      (ns.size === 0 || ns.has(r.namespace))
+      (ns.size === 0 || ns.has(r.namespace)) &&
+      (!f.awaiting || (pending?.get(r.id) ?? 0) > 0)
   );
 }
 
