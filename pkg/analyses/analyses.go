@@ -401,27 +401,9 @@ func (st stream) Subscribe(ctx context.Context, u *access.User, _ json.RawMessag
 // minGap keeps a fast model's tokens from turning into a frame each.
 const minGap = 150 * time.Millisecond
 
-// Run sends the write-up's state at once and on every change (at most one
-// frame per minGap), and at least every Heartbeat.
+// Run sends the write-up's state at once and on every change (the changes
+// of minGap go out as one frame), and at least every Heartbeat.
 func (st stream) Run(ctx context.Context, _ json.RawMessage, send func(*data.Frame) error) error {
-	for {
-		changed, closed := st.s.notify.Wait()
-		if closed {
-			return capability.ErrDisposed
-		}
-		if err := send(Frame(st.s.State(ctx, st.id))); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(minGap):
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		case <-time.After(st.s.opts.Heartbeat):
-		}
-	}
+	return capability.Feed(ctx, st.s.notify, st.s.opts.Heartbeat, minGap,
+		func() *data.Frame { return Frame(st.s.State(ctx, st.id)) }, send)
 }

@@ -223,24 +223,5 @@ func (st stream) Subscribe(ctx context.Context, u *access.User, _ json.RawMessag
 // a decision was taken, and at least every Heartbeat; changes closer than
 // a second apart are sent together.
 func (st stream) Run(ctx context.Context, _ json.RawMessage, send func(*data.Frame) error) error {
-	for {
-		changed, closed := st.s.hub.wait()
-		if closed {
-			return capability.ErrDisposed
-		}
-		if err := send(st.s.frame(ctx)); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
-		case <-time.After(st.s.o.Heartbeat):
-		}
-	}
+	return capability.Feed(ctx, &st.s.hub, st.s.o.Heartbeat, time.Second, func() *data.Frame { return st.s.frame(ctx) }, send)
 }

@@ -61,7 +61,7 @@ func (s *Service) Decide(ctx context.Context, u *access.User, namespace, name, d
 	}
 	in := Intent{Namespace: namespace, Name: name, Gate: gate, Open: true}
 	applied = s.apply(ctx, base, in) == nil
-	s.hub.changed()
+	s.hub.Changed()
 	c, _ = s.Canary(ctx, namespace, name)
 	return c, applied, nil
 }
@@ -172,7 +172,7 @@ func (s *Service) ReconcileGates(ctx context.Context) int {
 					continue
 				}
 				in.Open = false
-				s.hub.changed()
+				s.hub.Changed()
 			}
 			lt, err := s.loadTester(base)
 			if err != nil {

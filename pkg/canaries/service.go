@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/meshwatch/meshwatch/pkg/access"
+	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 	"github.com/meshwatch/meshwatch/pkg/systems/loadtester"
 )
@@ -53,7 +54,7 @@ type Service struct {
 	events   []cache.SharedIndexInformer
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
-	hub      hub
+	hub      capability.Hub
 
 	mu       sync.Mutex
 	watchErr map[int]error // by informer
@@ -80,9 +81,9 @@ func (s *Service) start() {
 	s.cancel = cancel
 	for _, inf := range append(append([]cache.SharedIndexInformer{}, s.canaries...), s.events...) {
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { s.hub.changed() },
-			UpdateFunc: func(any, any) { s.hub.changed() },
-			DeleteFunc: func(any) { s.hub.changed() },
+			AddFunc:    func(any) { s.hub.Changed() },
+			UpdateFunc: func(any, any) { s.hub.Changed() },
+			DeleteFunc: func(any) { s.hub.Changed() },
 		})
 		s.done.Add(1)
 		go func() {
@@ -103,7 +104,7 @@ func (s *Service) Stop() {
 		s.cancel()
 	}
 	s.done.Wait()
-	s.hub.close()
+	s.hub.Close()
 	s.mu.Lock()
 	for _, lt := range s.lts {
 		lt.Release()
@@ -147,7 +148,7 @@ func (s *Service) setWatchErr(i int) func(error) {
 		s.watchErr[i] = err
 		s.mu.Unlock()
 		if (prev == nil) != (err == nil) {
-			s.hub.changed()
+			s.hub.Changed()
 		}
 	}
 }
@@ -394,41 +395,6 @@ func withWeightHistory(c Canary, steps []HistoryEntry) Canary {
 		}
 	}
 	return c
-}
-
-// hub tells running streams that the canaries changed.
-type hub struct {
-	mu     sync.Mutex
-	ch     chan struct{}
-	closed bool
-}
-
-func (h *hub) wait() (<-chan struct{}, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ch == nil {
-		h.ch = make(chan struct{})
-	}
-	return h.ch, h.closed
-}
-
-func (h *hub) changed() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ch != nil && !h.closed {
-		close(h.ch)
-		h.ch = nil
-	}
-}
-
-func (h *hub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	if h.ch != nil {
-		close(h.ch)
-		h.ch = nil
-	}
 }
 
 // shortErr is err's message on one line.

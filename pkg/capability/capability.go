@@ -46,8 +46,8 @@ type Registry struct {
 	mux      *http.ServeMux
 	streams  map[string]Stream
 	families map[string]func(rest string) (Stream, bool)
-	checks  []health.Check
-	lines   []health.Result
+	checks   []health.Check
+	lines    []health.Result
 
 	mu       sync.Mutex
 	stops    []func()

@@ -1,6 +1,12 @@
 package capability
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
 
 // Hub tells a capability's running Live streams that what they show
 // changed: Wait returns a channel that closes on the next Changed (or on
@@ -41,5 +47,35 @@ func (h *Hub) Close() {
 	if h.ch != nil {
 		close(h.ch)
 		h.ch = nil
+	}
+}
+
+// Feed runs a Live stream off a hub: it sends frame() at once, again after
+// every change (waiting coalesce first, so that changes closer than that
+// go out as one frame), and at least every heartbeat, until ctx ends (it
+// returns nil) or the hub closes (ErrDisposed: Grafana re-establishes the
+// stream on the instance that replaced this one).
+func Feed(ctx context.Context, h *Hub, heartbeat, coalesce time.Duration, frame func() *data.Frame, send func(*data.Frame) error) error {
+	for {
+		changed, closed := h.Wait()
+		if closed {
+			return ErrDisposed
+		}
+		if err := send(frame()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+			if coalesce > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(coalesce):
+				}
+			}
+		case <-time.After(heartbeat):
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -70,7 +69,7 @@ type Service struct {
 	store   incident.Store
 	openErr error
 	release func()
-	hub     hub
+	hub     capability.Hub
 	stop    func()
 	// kick asks the reconcile loop to run now (a sender truncated a
 	// delivery: the alerts it left out are in Alertmanager's API).
@@ -114,7 +113,7 @@ func Register(reg *capability.Registry, o Options) *Service {
 	}
 	reg.OnDispose(func() {
 		s.stop()
-		s.hub.close()
+		s.hub.Close()
 		s.release()
 	})
 	return s
@@ -169,7 +168,7 @@ func (s *Service) intake(source string, decode func([]byte, time.Time) (intake.P
 			resp.Incidents = append(resp.Incidents, c.Incident.ID)
 		}
 		if len(got.Changes) > 0 {
-			s.hub.changed()
+			s.hub.Changed()
 		}
 		if p.Delivery.TruncatedAlerts > 0 || (s.opts.Capture != nil && opened(got.Changes)) {
 			s.wake()
@@ -336,7 +335,7 @@ func (s *Service) ReconcileOnce(ctx context.Context) (incident.Ingested, error) 
 		return got, err
 	}
 	if len(got.Changes) > 0 {
-		s.hub.changed()
+		s.hub.Changed()
 	}
 	return got, nil
 }
@@ -375,7 +374,7 @@ func (s *Service) CaptureDue(ctx context.Context) int {
 		}
 		if err := s.store.SaveEvidence(ctx, inc.ID, ev); err == nil {
 			saved++
-			s.hub.changed()
+			s.hub.Changed()
 		}
 	}
 	return saved
@@ -411,55 +410,5 @@ func (st stream) Subscribe(ctx context.Context, u *access.User, _ json.RawMessag
 // Run sends the list at once, again whenever an ingest or reconcile changed
 // an incident, and at least every Heartbeat.
 func (st stream) Run(ctx context.Context, _ json.RawMessage, send func(*data.Frame) error) error {
-	for {
-		changed, closed := st.s.hub.wait()
-		if closed {
-			return capability.ErrDisposed
-		}
-		if err := send(st.s.frame(ctx)); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		case <-time.After(st.s.opts.Heartbeat):
-		}
-	}
-}
-
-// hub tells running streams that the incidents changed: wait returns a
-// channel that closes on the next change (or when the instance goes away).
-type hub struct {
-	mu     sync.Mutex
-	ch     chan struct{}
-	closed bool
-}
-
-func (h *hub) wait() (<-chan struct{}, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ch == nil {
-		h.ch = make(chan struct{})
-	}
-	return h.ch, h.closed
-}
-
-func (h *hub) changed() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ch != nil && !h.closed {
-		close(h.ch)
-		h.ch = nil
-	}
-}
-
-func (h *hub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	if h.ch != nil {
-		close(h.ch)
-		h.ch = nil
-	}
+	return capability.Feed(ctx, &st.s.hub, st.s.opts.Heartbeat, 0, func() *data.Frame { return st.s.frame(ctx) }, send)
 }

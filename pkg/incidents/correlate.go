@@ -355,7 +355,7 @@ func (s *Service) GroupOnce(ctx context.Context) ([]incident.MergeEvent, error) 
 		return nil, err
 	}
 	if len(events) > 0 {
-		s.hub.changed()
+		s.hub.Changed()
 	}
 	return events, nil
 }
