@@ -224,7 +224,8 @@ test.describe('the LLM write-up', () => {
         const fallback = writeUp.getByTestId(T.fallback);
         await expect(fallback).toContainText(/Ollama/, { timeout: 90_000 });
         await expect(fallback).toContainText('the findings above stand');
-        await expect(drawer.getByTestId(T.finding).first()).toBeVisible();
+        // The findings section stays, whatever the latest capture ranked.
+        await expect(drawer.getByRole('region', { name: 'Findings' })).toBeVisible();
         await writeUp.scrollIntoViewIfNeeded();
         await page.screenshot({ path: testInfo.outputPath('incident-writeup-fallback.png') });
       } finally {
