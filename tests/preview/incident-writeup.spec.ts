@@ -104,6 +104,14 @@ test.describe('the LLM write-up', () => {
         await writeUp.scrollIntoViewIfNeeded();
         await page.screenshot({ path: testInfo.outputPath('incident-writeup-answer.png') });
 
+        // Every suggestion awaits sign-off; a Viewer sees it, read-only.
+        const panel = page.getByTestId('signoff-panel');
+        await expect(panel).toBeVisible({ timeout: 30_000 });
+        await expect(panel.locator('[data-testid^="signoff-review-"][data-testid$="-readonly"]').first()).toContainText(
+          'Signing off needs the Editor role'
+        );
+        await expect(panel.getByRole('button', { name: 'Approve' })).toHaveCount(0);
+
         // A citation jumps to the evidence it cites.
         const detail = await (await api.get(`${RESOURCES}/incidents/${inc.id}`, as('Viewer'))).json();
         const shown = new Set<string>(
@@ -191,6 +199,18 @@ test.describe('the LLM write-up', () => {
         await page.screenshot({ path: testInfo.outputPath('incident-writeup-streaming.png') });
         await expect(writeUp.getByTestId(T.answer)).toBeVisible({ timeout: 60_000 });
         await expect(streaming).toHaveCount(0);
+
+        // The Editor signs off the root cause with a comment: its badge and the incident's audit trail say so.
+        const root = page.locator('[data-testid^="signoff-review-"][data-testid$=":root"]');
+        await expect(root).toBeVisible({ timeout: 30_000 });
+        await expect(root.getByTestId('signoff-status-pending')).toBeVisible();
+        await root.getByRole('textbox', { name: 'Comment on Root cause' }).fill('matches the sidecar graph');
+        await root.getByRole('button', { name: 'Approve' }).click();
+        await expect(root.getByTestId('signoff-status-approved')).toBeVisible();
+        await expect(root).toContainText(/approved by/);
+        await expect(page.getByTestId('signoff-panel')).toContainText('matches the sidecar graph');
+        await root.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: testInfo.outputPath('incident-writeup-signoff.png') });
       } finally {
         await api.dispose();
       }

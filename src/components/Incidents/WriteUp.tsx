@@ -96,7 +96,7 @@ export function WriteUpView({ incidentId, index }: Props) {
       {stored?.result.status === 'done' && state?.state === StateDone ? (
         // Each suggestion of this write-up, pending until a person decides (keyed by the analysis: a new write-up's
         // suggestions load afresh).
-        <SignOffPanel key={stored.analysis.id} incidentId={incidentId} />
+        <SignOffPanel key={stored.analysis.id} incidentId={incidentId} analysisId={String(stored.analysis.id)} />
       ) : null}
     </section>
   );

@@ -142,6 +142,20 @@ describe('SignOffPanel', () => {
     expect(await screen.findByText(/matches the heap graph/, {}, SLOW)).toBeInTheDocument();
   });
 
+  it('shows only the write-up’s own suggestions when given its analysis', async () => {
+    setRole('Editor');
+    const older: Review = {
+      ...review(0),
+      key: '7:2:root',
+      suggestion: { ...review(0).suggestion, analysis: '2', text: 'an earlier write-up’s root cause' },
+    };
+    backend([older, review(0), review(2)]);
+    render(<SignOffPanel incidentId={7} analysisId="3" />);
+    await screen.findByTestId('signoff-review-7:3:root', {}, SLOW);
+    expect(screen.queryByTestId('signoff-review-7:2:root')).toBeNull();
+    expect(screen.getByTestId('signoff-pending-count')).toHaveTextContent('2 awaiting sign-off');
+  });
+
   it('needs a comment to reject', async () => {
     setRole('Admin');
     backend([review(0)]);

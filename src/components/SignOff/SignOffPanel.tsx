@@ -11,6 +11,8 @@ export interface SignOffPanelProps {
   incidentId: number;
   /** Show the incident's audit trail under the suggestions (default true). */
   showTrail?: boolean;
+  /** Only this analysis's suggestions (the write-up on the page); every analysis's when unset. */
+  analysisId?: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface SignOffPanelProps {
  * approve, reject, edit, comment and execute controls, then the incident's audit trail. Standalone: the incident
  * drawer embeds it with the incident's id.
  */
-export function SignOffPanel({ incidentId, showTrail = true }: SignOffPanelProps) {
+export function SignOffPanel({ incidentId, showTrail = true, analysisId }: SignOffPanelProps) {
   const { canDecide, role } = useSignOffRole();
   const [loaded, setLoaded] = useState<{ id: number; reviews?: Review[]; trail?: Trail; error?: string }>();
   const [tick, setTick] = useState(0);
@@ -34,7 +36,9 @@ export function SignOffPanel({ incidentId, showTrail = true }: SignOffPanelProps
     };
   }, [incidentId, tick]);
   const current = loaded?.id === incidentId ? loaded : undefined;
-  const { reviews, trail, error } = current ?? {};
+  const { trail, error } = current ?? {};
+  const reviews =
+    analysisId === undefined ? current?.reviews : current?.reviews?.filter((r) => r.suggestion.analysis === analysisId);
 
   if (error) {
     return (
