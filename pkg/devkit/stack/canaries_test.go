@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -28,7 +29,17 @@ func TestStackMirrorsTheCanary(t *testing.T) {
 	if set["kubernetes.mode"] != "url" || set["kubernetes.url"] == "" {
 		t.Fatalf("settings %v: want the stack's kube-apiserver in url mode", set)
 	}
-	kc, err := kubernetes.New(settings.Kubernetes{Mode: settings.KubeURL, URL: set["kubernetes.url"], CACert: set["kubernetes.caCert"]})
+	// As the plugin reads it: url mode with the stack's token from its secrets (anonymous reads are refused).
+	raw, err := json.Marshal(map[string]any{"kubernetes": map[string]any{
+		"mode": settings.KubeURL, "url": set["kubernetes.url"], "caCert": set["kubernetes.caCert"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := settings.Load(raw, s.Secrets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kubernetes.New(cfg.Kubernetes)
 	if err != nil {
 		t.Fatal(err)
 	}
