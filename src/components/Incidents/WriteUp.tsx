@@ -333,6 +333,16 @@ function Citations({ ids, index }: { ids: string[]; index: Map<string, EvidenceI
   );
 }
 
+/** A citation chip's shape; known and unknown citations differ only in colour and border. */
+const chip = (theme: GrafanaTheme2) => ({
+  fontFamily: theme.typography.fontFamilyMonospace,
+  fontSize: theme.typography.bodySmall.fontSize,
+  borderRadius: theme.shape.radius.pill,
+  padding: theme.spacing(0, 1),
+  marginRight: theme.spacing(0.5),
+  cursor: 'pointer',
+});
+
 const getStyles = (theme: GrafanaTheme2) => ({
   heading: css({ margin: theme.spacing(2, 0, 1) }),
   subheading: css({ margin: theme.spacing(2, 0, 0.5) }),
@@ -357,26 +367,16 @@ const getStyles = (theme: GrafanaTheme2) => ({
   }),
   citations: css({ marginTop: theme.spacing(0.5) }),
   cite: css({
-    fontFamily: theme.typography.fontFamilyMonospace,
-    fontSize: theme.typography.bodySmall.fontSize,
+    ...chip(theme),
     border: `1px solid ${theme.colors.border.medium}`,
-    borderRadius: theme.shape.radius.pill,
     background: theme.colors.background.secondary,
     color: theme.colors.text.link,
-    padding: theme.spacing(0, 1),
-    marginRight: theme.spacing(0.5),
-    cursor: 'pointer',
   }),
   citeUnknown: css({
-    fontFamily: theme.typography.fontFamilyMonospace,
-    fontSize: theme.typography.bodySmall.fontSize,
+    ...chip(theme),
     border: `1px dashed ${theme.colors.warning.border}`,
-    borderRadius: theme.shape.radius.pill,
     background: 'transparent',
     color: theme.colors.warning.text,
-    padding: theme.spacing(0, 1),
-    marginRight: theme.spacing(0.5),
-    cursor: 'pointer',
   }),
   unfolded: css({ marginTop: theme.spacing(0.5), color: theme.colors.text.secondary }),
   flash: css({ outline: `2px solid ${theme.colors.primary.border}`, transition: 'outline 0.3s' }),
