@@ -11,7 +11,7 @@
 #
 # Usage: bash .ci/install-tools.sh            # everything
 #        bash .ci/install-tools.sh loki kube  # only some tools
-# Tools: prometheus alertmanager loki kube etcd flagger crds
+# Tools: prometheus alertmanager loki kube etcd flagger crds thanos
 set -euo pipefail
 
 # ---- pins -------------------------------------------------------------------
@@ -24,6 +24,8 @@ KUBERNETES_VERSION=v1.36.3          # kube-apiserver; staging modules at v0.36.3
 FLAGGER_VERSION=v1.44.0             # cmd/flagger, cmd/loadtester and artifacts/flagger/crd.yaml:
                                     # one version for the binaries, the CRDs and deploy/
 ISTIO_API_VERSION=v1.31.1           # kubernetes/customresourcedefinitions.gen.yaml
+THANOS_VERSION=v0.42.5              # thanos query + sidecar (HA reads: issue 24); its go.mod has replaces
+THANOS_GOTOOLCHAIN=go1.26.11        # Thanos v0.42.5 needs go >= 1.26.10: the go command fetches this one from the proxy
 ETCD_DEB_PACKAGE=etcd-server        # Debian's etcd (3.4.23 here), used when no etcd is on PATH
 # -----------------------------------------------------------------------------
 
@@ -154,6 +156,18 @@ build_loki() {
     github.com/grafana/loki/v3/cmd/loki
 }
 
+# Thanos' go.mod has replace directives (none local) and needs a newer Go than
+# some machines have: the build alone runs under THANOS_GOTOOLCHAIN, which the
+# go command downloads from the module proxy (GOTOOLCHAIN=local stays in force elsewhere).
+build_thanos() {
+  export GOTOOLCHAIN="$THANOS_GOTOOLCHAIN"
+  throwaway_module "$WORK/thanos" github.com/thanos-io/thanos "$THANOS_VERSION" no_local
+  "${NICE[@]}" go get -tool "github.com/thanos-io/thanos/cmd/thanos@$THANOS_VERSION"
+  "${NICE[@]}" go build -tags netgo -o "$BIN/thanos" \
+    -ldflags "$LDFLAGS -X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" \
+    github.com/thanos-io/thanos/cmd/thanos
+}
+
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
 # ./staging/...: point each required one at its published v0.MM.P release (only
 # the required ones: some, like k8s.io/sample-cli-plugin, are not published).
@@ -209,6 +223,9 @@ install_loki() {
 install_flagger() {
   install_built flagger "$FLAGGER_VERSION" "flagger+loadtester $FLAGGER_VERSION" flagger build_flagger \
     "$BIN/flagger" "$BIN/flagger-loadtester"
+}
+install_thanos() {
+  install_built thanos "$THANOS_VERSION toolchain=$THANOS_GOTOOLCHAIN" "thanos $THANOS_VERSION" thanos build_thanos "$BIN/thanos"
 }
 install_kube() {
   install_built kube-apiserver "$KUBERNETES_VERSION" "kube-apiserver $KUBERNETES_VERSION" kube build_kube "$BIN/kube-apiserver"
@@ -273,6 +290,7 @@ for tool in "${SEL[@]}"; do
     etcd) install_etcd ;;
     flagger|loadtester) install_flagger ;;
     crds) install_crds ;;
+    thanos) install_thanos ;;
     *) die "unknown tool: $tool (known: ${ALL[*]})" ;;
   esac
 done
