@@ -248,6 +248,21 @@ func Sanitize(in evidence.Pack, fs []findings.Finding) Data {
 	if len(p.Partial) == 0 {
 		p.Partial = nil
 	}
+	if c := in.Canary; c != nil {
+		k := *c
+		k.ID, k.Namespace, k.Name, k.Target, k.Phase = name(c.ID), name(c.Namespace), name(c.Name), name(c.Target), name(c.Phase)
+		k.Checks = make([]evidence.CanaryCheck, len(c.Checks))
+		for i, ch := range c.Checks {
+			ch.Name = name(ch.Name)
+			k.Checks[i] = ch
+		}
+		k.Events = make([]evidence.CanaryEvent, len(c.Events))
+		for i, e := range c.Events {
+			e.Message = text(e.Message)
+			k.Events[i] = e
+		}
+		p.Canary = &k
+	}
 	out := Data{Pack: p, Findings: make([]findings.Finding, len(fs))}
 	for i, f := range fs {
 		f.Namespace, f.Workload, f.Explanation = name(f.Namespace), name(f.Workload), text(f.Explanation)

@@ -196,6 +196,9 @@ func (s *Service) probe(ctx context.Context) (health.Outcome, error) {
 	if err := s.gateError(); err != nil {
 		return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Note: note, Warn: "gates could not all be set (MeshWatch retries): " + shortErr(err)}, nil
 	}
+	if err := s.raiseError(); err != nil {
+		return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Note: note, Warn: "failed canaries could not be opened as incidents (MeshWatch retries): " + shortErr(err)}, nil
+	}
 	return health.Outcome{Version: kubernetes.FlaggerGroupVersion, Note: note}, nil
 }
 

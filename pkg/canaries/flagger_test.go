@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/access"
 	"github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/capability"
+	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
@@ -50,6 +52,16 @@ type flaggerRig struct {
 	prom v1.API
 	reg  *capability.Registry
 	svc  *canaries.Service
+
+	mu     sync.Mutex
+	raised []incident.Alert // the last set the capability raised
+}
+
+// lastRaised is the last set of failed-canary alerts the capability raised.
+func (r *flaggerRig) lastRaised() []incident.Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.raised
 }
 
 func startFlaggerRig(t *testing.T, an analysis) *flaggerRig {
@@ -132,7 +144,13 @@ func startFlaggerRig(t *testing.T, an analysis) *flaggerRig {
 		t.Fatal(err)
 	}
 	r.reg = capability.New()
-	r.svc = canaries.Register(r.reg, canaries.Options{Kube: kc, Namespaces: []string{"shop"}, Prometheus: r.prom, GateEvery: time.Second})
+	raise := func(_ context.Context, alerts []incident.Alert) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.raised = alerts
+		return nil
+	}
+	r.svc = canaries.Register(r.reg, canaries.Options{Kube: kc, Namespaces: []string{"shop"}, Prometheus: r.prom, GateEvery: time.Second, Raise: raise})
 	t.Cleanup(r.reg.Dispose)
 	return r
 }
@@ -215,6 +233,9 @@ func TestRealFlaggerWaitsForSignOffThenPromotes(t *testing.T) {
 	}
 	c = r.waitPhase(t, 2*time.Minute, nil, canaries.PhaseSucceeded)
 	t.Logf("history:\n%s", historyText(c))
+	if got := r.lastRaised(); len(got) != 0 {
+		t.Errorf("a promoted canary was raised as an incident: %+v", got)
+	}
 	kinds := map[string]bool{}
 	for _, h := range c.History {
 		kinds[h.Kind] = true
@@ -273,4 +294,20 @@ func TestRealFlaggerRollsBackA5xxCanary(t *testing.T) {
 	if took > 45*time.Second {
 		t.Errorf("rollback took %s after the first bad scrape (the analysis says 15-30 s, 45 s at worst)", took)
 	}
+	// The rollback is raised as an incident's alert about the target,
+	// whatever alert rules run (none do here).
+	eventually(t, 30*time.Second, "the rollback is raised as an alert", func() error {
+		got := r.lastRaised()
+		if len(got) != 1 {
+			return fmt.Errorf("raised %v, want one alert", got)
+		}
+		a := got[0]
+		if a.Labels["workload"] != "checkout" || a.Labels["namespace"] != "shop" || a.Source != incident.SourceFlagger || a.Status != incident.StatusFiring {
+			return fmt.Errorf("raised %+v, want a firing flagger alert on shop/checkout", a)
+		}
+		if !strings.Contains(a.Annotations["description"], "checkout-primary") {
+			return fmt.Errorf("description %q does not say where the traffic went", a.Annotations["description"])
+		}
+		return nil
+	})
 }

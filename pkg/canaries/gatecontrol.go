@@ -125,6 +125,7 @@ func (s *Service) gateLoop(ctx context.Context) {
 	for {
 		if s.Synced() {
 			s.ReconcileGates(ctx)
+			s.raiseFailed(ctx)
 		}
 		select {
 		case <-ctx.Done():

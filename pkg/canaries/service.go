@@ -45,6 +45,9 @@ type Options struct {
 	GateEvery time.Duration
 	Heartbeat time.Duration
 	Now       func() time.Time
+	// Raise, when set, takes the failed canaries as alerts after each gate
+	// check (FailedAlerts), so a rollback becomes an incident.
+	Raise Raise
 }
 
 // Service is one app instance's canary capability.
@@ -59,6 +62,7 @@ type Service struct {
 	mu       sync.Mutex
 	watchErr map[int]error // by informer
 	gateErr  error
+	raiseErr error // the last Raise's
 	prom     promValues
 	lts      map[string]*loadtester.Client
 }

@@ -16,10 +16,10 @@ import (
 // client, Flagger's analysis values from sys's Prometheus, and the gates
 // kept in the sign-off capability's audit trail (the one decision log), so
 // that so's gate route and the Canaries page share one gate state; the
-// sign-off role (signOff.role, Admin when invalid) may decide. It returns
-// so, so that the plugin's wiring stays one line.
-func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, so *signoff.Capability) *signoff.Capability {
-	o := Options{Kube: sys.Kubernetes, KubeErr: sys.KubernetesErr, Namespaces: cfg.Kubernetes.Namespaces, Role: access.Role(cfg.SignOff.Role)}
+// sign-off role (signOff.role, Admin when invalid) may decide. The canaries
+// Flagger fails go to raise (nil: none), which opens them as incidents.
+func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, so *signoff.Capability, raise Raise) *Service {
+	o := Options{Kube: sys.Kubernetes, KubeErr: sys.KubernetesErr, Namespaces: cfg.Kubernetes.Namespaces, Role: access.Role(cfg.SignOff.Role), Raise: raise}
 	if sys.Prometheus != nil {
 		o.Prometheus = sys.Prometheus.API()
 	}
@@ -35,6 +35,5 @@ func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, so 
 	if o.Role != access.Editor {
 		o.Role = access.Admin // an invalid role: the strictest, as the sign-off capability does
 	}
-	Register(reg, o)
-	return so
+	return Register(reg, o)
 }

@@ -53,6 +53,8 @@ type Pack struct {
 	Metrics []Metric     `json:"metrics,omitempty"`
 	Logs    []LogPattern `json:"logs,omitempty"`
 	Traces  []Trace      `json:"traces,omitempty"`
+	// Canary is the subject's Flagger canary when it has one (canary.go).
+	Canary *Canary `json:"canary,omitempty"`
 	// Partial lists the sources that failed (down, slow, refusing): the pack
 	// holds what the others gave. Empty when the pack is complete.
 	Partial []SourceProblem `json:"partial,omitempty"`
@@ -385,6 +387,9 @@ func (p *Pack) IDs() []string {
 	}
 	for _, t := range p.Traces {
 		out = append(out, t.ID)
+	}
+	if p.Canary != nil {
+		out = append(out, p.Canary.ID)
 	}
 	return out
 }

@@ -33,6 +33,10 @@ const (
 	SourceAlertmanager = "alertmanager" // Alertmanager's webhook and GET /api/v2/alerts
 	SourceGrafana      = "grafana"      // Grafana-managed alerting's webhook contact point
 	SourcePrometheus   = "prometheus"   // Prometheus's GET /api/v1/alerts (reconcile without Alertmanager)
+	// SourceFlagger: the canaries Flagger failed, as MeshWatch's canary
+	// watch sees them (pkg/canaries), so that a rollback is an incident
+	// whatever alert rules the user runs.
+	SourceFlagger = "flagger"
 )
 
 // Alert is one alert instance in MeshWatch's one alert model, whichever
@@ -53,7 +57,8 @@ type Alert struct {
 	EndsAt   time.Time `json:"endsAt,omitempty"`
 	// GeneratorURL links to the rule's expression in its source.
 	GeneratorURL string `json:"generatorURL,omitempty"`
-	// Source is SourceAlertmanager, SourceGrafana or SourcePrometheus.
+	// Source is SourceAlertmanager, SourceGrafana, SourcePrometheus or
+	// SourceFlagger.
 	Source string `json:"source"`
 }
 

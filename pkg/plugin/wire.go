@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
@@ -48,18 +49,36 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	ao := analysisOptions(reg, cfg, sys)
 	ao.Stored = proposing(signOff)
 	writeUps := analyses.New(ao)
-	o := incidentOptions(cfg, loadErr, sys)
+	var watch canaryWatch
+	o := incidentOptions(cfg, loadErr, sys, watch.evidence)
 	o.Capture = offering(o.Capture, writeUps.Offer)
 	inc := incidents.Register(reg, o)
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
-	canaries.Wire(reg, cfg, sys, signOff)
+	watch.Store(canaries.Wire(reg, cfg, sys, signOff, inc.Raise(incident.SourceFlagger)))
+}
+
+// canaryWatch is the canary capability, for the captures that run before
+// it is built: an incident's evidence carries its subject's canary.
+type canaryWatch struct{ atomic.Pointer[canaries.Service] }
+
+// evidence is the Flagger canary of namespace/workload (its target or the
+// target's primary) as evidence, or nil.
+func (w *canaryWatch) evidence(ctx context.Context, namespace, workload string) *evidence.Canary {
+	svc := w.Load()
+	if svc == nil || !svc.Synced() {
+		return nil
+	}
+	if c, ok := svc.ForWorkload(ctx, namespace, workload); ok {
+		return canaries.Evidence(c)
+	}
+	return nil
 }
 
 // incidentOptions builds the incident capability from the settings: the
 // SQLite store at storage.path, and the reconcile with Alertmanager's
 // active alerts, or Prometheus's where no Alertmanager can be read.
-func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) incidents.Options {
+func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set, canaryOf canaryLookup) incidents.Options {
 	storeCfg := incident.Config{Grouping: incident.Grouping{WorkloadLabels: cfg.Incidents.WorkloadLabels}, Rules: incident.DefaultRules}
 	o := incidents.Options{
 		StoreKey: cfg.Storage.Path,
@@ -70,7 +89,7 @@ func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set) inc
 		Every:     time.Duration(cfg.Incidents.ReconcileSeconds) * time.Second,
 		Retention: time.Duration(cfg.Storage.RetentionDays) * 24 * time.Hour,
 		Heartbeat: alertsHeartbeat,
-		Capture:   captureWith(sys),
+		Capture:   captureWith(sys, canaryOf),
 	}
 	if sys.Prometheus != nil {
 		o.Series = incidents.SeriesFrom(sys.Prometheus.API()) // the detail page's charts: the capture's own queries
@@ -218,8 +237,9 @@ func reconciler[T any](name, target string, read func(context.Context) ([]T, err
 // systems: the pack from Prometheus (required), Loki and Tempo (when they
 // can be read), and the findings the detectors draw from it. The whole
 // pack is kept, so that every evidence id a finding cites can be shown;
-// nil without Prometheus.
-func captureWith(sys *systems.Set) func(context.Context, incident.Incident, []incident.Record, time.Time) (incident.Evidence, error) {
+// nil without Prometheus. canaryOf (optional) adds the subject's Flagger
+// canary.
+func captureWith(sys *systems.Set, canaryOf canaryLookup) func(context.Context, incident.Incident, []incident.Record, time.Time) (incident.Evidence, error) {
 	if sys.Prometheus == nil {
 		return nil
 	}
@@ -232,6 +252,9 @@ func captureWith(sys *systems.Set) func(context.Context, incident.Incident, []in
 	}
 	return func(ctx context.Context, inc incident.Incident, recs []incident.Record, now time.Time) (incident.Evidence, error) {
 		pack := evidence.Collect(ctx, src, evidence.FromIncident(inc, recs), now)
+		if canaryOf != nil {
+			pack.Canary = canaryOf(ctx, pack.Subject.Namespace, pack.Subject.Workload)
+		}
 		found := findings.Detect(&pack)
 		packJSON, err := json.Marshal(pack)
 		if err != nil {
@@ -252,6 +275,9 @@ func captureWith(sys *systems.Set) func(context.Context, incident.Incident, []in
 		return ev, nil
 	}
 }
+
+// canaryLookup finds a workload's Flagger canary as evidence (nil: none).
+type canaryLookup func(ctx context.Context, namespace, workload string) *evidence.Canary
 
 // alertsSource reads the alerts from Prometheus, or says why it cannot.
 func alertsSource(sys *systems.Set) alerts.Source {
