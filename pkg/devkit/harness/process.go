@@ -34,6 +34,9 @@ type spec struct {
 	timeout time.Duration
 	// ready reports nil once the server is ready; it is polled until timeout.
 	ready func(ctx context.Context) error
+	// prepare, when set, adjusts the command before it starts (PostgreSQL
+	// runs as an unprivileged user when the tests run as root).
+	prepare func(cmd *exec.Cmd)
 }
 
 // proc is a running server process (its own process group).
@@ -97,6 +100,9 @@ func launch(s spec) (*proc, error) {
 	cmd.Stdout = f // an *os.File: no copying goroutines, nothing to drain on Wait
 	cmd.Stderr = f
 	cmd.SysProcAttr = sysProcAttr()
+	if s.prepare != nil {
+		s.prepare(cmd)
+	}
 	if err := startCmd(cmd); err != nil {
 		return nil, err
 	}
