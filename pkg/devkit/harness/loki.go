@@ -6,11 +6,21 @@ import (
 	"time"
 )
 
-// Loki is a running single-binary Loki (filesystem storage, in-memory ring,
-// auth disabled, so no X-Scope-OrgID header is needed).
+// Loki is a running single-binary Loki (filesystem storage, in-memory ring;
+// auth disabled, so no X-Scope-OrgID header is needed, unless started
+// MultiTenant).
 type Loki struct {
 	URL     string // http://127.0.0.1:<port>; push to URL+"/loki/api/v1/push"
 	DataDir string
+}
+
+// LokiOptions configures StartLoki. The zero value is a single-tenant Loki.
+type LokiOptions struct {
+	// MultiTenant runs Loki with auth_enabled: true, as multi-tenant
+	// installations do: every push and query must name its tenant in the
+	// X-Scope-OrgID header (Loki answers 401 "no org id" otherwise) and sees
+	// only that tenant's streams.
+	MultiTenant bool
 }
 
 // StartLoki starts a single-binary Loki on random loopback ports and waits
@@ -21,9 +31,13 @@ type Loki struct {
 // within one stream lines may arrive in any order (up to ~6 months behind the
 // newest). Stream labels stay exactly as pushed (no service_name or
 // detected_level added) and queries may span any length (keep ranges short:
-// the frontend splits them into 1h pieces).
-func StartLoki(t T) *Loki {
+// the frontend splits them into 1h pieces). At most one LokiOptions.
+func StartLoki(t T, opts ...LokiOptions) *Loki {
 	t.Helper()
+	var o LokiOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	bin := RequireBinary(t, BinLoki)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -33,7 +47,7 @@ func StartLoki(t T) *Loki {
 		httpPort, grpcPort, mlPort := freePort(t), freePort(t), freePort(t)
 		l.URL = "http://" + addr(httpPort)
 		cfg := filepath.Join(dir, "loki.yaml")
-		writeFile(t, cfg, lokiConfig(data, httpPort, grpcPort, mlPort), 0o644)
+		writeFile(t, cfg, lokiConfig(data, o.MultiTenant, httpPort, grpcPort, mlPort), 0o644)
 		return spec{
 			name:    "loki",
 			bin:     bin,
@@ -46,8 +60,8 @@ func StartLoki(t T) *Loki {
 	return l
 }
 
-func lokiConfig(data string, httpPort, grpcPort, memberlistPort int) string {
-	return fmt.Sprintf(`auth_enabled: false
+func lokiConfig(data string, multiTenant bool, httpPort, grpcPort, memberlistPort int) string {
+	return fmt.Sprintf(`auth_enabled: %[5]t
 server:
   http_listen_address: 127.0.0.1
   http_listen_port: %[2]d
@@ -129,5 +143,5 @@ compactor:
   working_directory: %[1]s/compactor
 analytics:
   reporting_enabled: false
-`, data, httpPort, grpcPort, memberlistPort)
+`, data, httpPort, grpcPort, memberlistPort, multiTenant)
 }

@@ -65,7 +65,7 @@ func (c *Client) QueryRange(ctx context.Context, q LogQuery) ([]Stream, error) {
 	}
 	var ans answer
 	if err := c.Up.GetJSON(ctx, PathQueryRange, v, &ans); err != nil {
-		return nil, err
+		return nil, c.refusal(err)
 	}
 	if ans.Status != "success" || ans.Data.ResultType != "streams" {
 		return nil, c.Up.JSONError(PathQueryRange, fmt.Errorf("status %q, resultType %q: not a log query's answer", ans.Status, ans.Data.ResultType))
@@ -109,7 +109,7 @@ type Sample struct {
 func (c *Client) QueryVector(ctx context.Context, query string, at time.Time) ([]Sample, error) {
 	var ans answer
 	if err := c.Up.GetJSON(ctx, PathQuery, url.Values{"query": {query}, "time": {nanos(at)}}, &ans); err != nil {
-		return nil, err
+		return nil, c.refusal(err)
 	}
 	if ans.Status != "success" || ans.Data.ResultType != "vector" {
 		return nil, c.Up.JSONError(PathQuery, fmt.Errorf("status %q, resultType %q: not a metric query's instant answer", ans.Status, ans.Data.ResultType))
