@@ -66,7 +66,13 @@ func promArchive(arch, sum string) Archive {
 	}
 }
 
+// CRDs are Flagger's and Istio's CustomResourceDefinitions the
+// kube-apiserver is given (install-tools.sh reads them from the modules of
+// the pinned Flagger and Istio API; a few MB from the module proxy).
+var CRDs = Tool{Name: "crds", Version: "flagger v1.44.0, istio api v1.31.1", Files: []string{"crds/flagger.yaml", "crds/istio.yaml"},
+	Build: "crds", BuildEstimate: time.Minute}
+
 // Stack is what the preview's --stack and the demo run: Prometheus (and
 // promtool for the backfill), Alertmanager, Loki, and the kube-apiserver
-// with etcd that a canary is mirrored into.
-var Stack = []Tool{Prometheus, Alertmanager, Loki, KubeAPIServer, Etcd}
+// with etcd and the CRDs that a canary is mirrored into.
+var Stack = []Tool{Prometheus, Alertmanager, Loki, KubeAPIServer, Etcd, CRDs}

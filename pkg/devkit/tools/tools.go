@@ -55,6 +55,9 @@ type Tool struct {
 	Version string
 	// Bins are the executables it provides; all must be present.
 	Bins []string
+	// Files are other files it provides, relative to the tools directory
+	// (the CRD manifests): found only there, never on PATH.
+	Files []string
 	// Stamp is what install-tools.sh records in bin/.<StampName>.version
 	// for this pin, so that a later run of the script skips the tool.
 	StampName, Stamp string
@@ -135,11 +138,25 @@ func (g *Getter) Find(t Tool) (Found, bool) {
 			inDir.Paths[b] = p
 		}
 	}
-	if len(onPath.Paths) == len(t.Bins) {
-		return onPath, true
+	files := map[string]string{}
+	for _, f := range t.Files {
+		p := filepath.Join(g.Dir, f)
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return Found{}, false
+		}
+		files[f] = p
+	}
+	withFiles := func(f Found) Found {
+		for k, v := range files {
+			f.Paths[k] = v
+		}
+		return f
+	}
+	if len(onPath.Paths) == len(t.Bins) && len(t.Bins) > 0 {
+		return withFiles(onPath), true
 	}
 	if len(inDir.Paths) == len(t.Bins) {
-		return inDir, true
+		return withFiles(inDir), true
 	}
 	return Found{}, false
 }

@@ -325,3 +325,22 @@ func TestPinsMatchInstallScript(t *testing.T) {
 		t.Errorf("Prometheus pin %s / %s disagree: update both, and the archive checksums", Prometheus.Version, Prometheus.Stamp)
 	}
 }
+
+// A tool of files (the CRDs) is found only in the tools directory.
+func TestFindFiles(t *testing.T) {
+	var out bytes.Buffer
+	g := getter(t, &out)
+	crds := Tool{Name: "crds", Files: []string{"crds/a.yaml"}}
+	if _, ok := g.Find(crds); ok {
+		t.Fatal("found files that are not there")
+	}
+	if err := os.MkdirAll(filepath.Join(g.Dir, "crds"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.Dir, "crds", "a.yaml"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := g.Find(crds); !ok || f.How != "tools directory" || f.Paths["crds/a.yaml"] != filepath.Join(g.Dir, "crds", "a.yaml") {
+		t.Errorf("Find = %+v %v", f, ok)
+	}
+}
