@@ -236,6 +236,10 @@ func TestAgainstAPIServer(t *testing.T) {
 		testDryRunRejects(t, c)
 	})
 
+	t.Run("flagger's generated routing carries the resilience", func(t *testing.T) {
+		testFlaggerGeneratedRouting(t, c)
+	})
+
 	t.Run("grafana RBAC", func(t *testing.T) {
 		testGrafanaRBAC(t, c)
 	})
@@ -299,6 +303,10 @@ func testDryRunRejects(t *testing.T, c *cluster) {
 		{"invalid enum in an Istio PeerAuthentication", mutate("PeerAuthentication", "istio-system", "default", func(o map[string]any) {
 			_ = unstructured.SetNestedField(o, "STRICTER", "spec", "mtls", "mode")
 		}), "spec.mtls.mode"},
+		// Why payments' breaker is the http part only (deploy/README.md, "Resilience").
+		{"connectionPool.tcp in a Flagger 1.44 Canary", mutate("Canary", "shop", "payments", func(o map[string]any) {
+			_ = unstructured.SetNestedField(o, int64(32), "spec", "service", "trafficPolicy", "connectionPool", "tcp", "maxConnections")
+		}), `unknown field "spec.service.trafficPolicy.connectionPool.tcp"`},
 		{"invalid Canary analysis interval", mutate("Canary", "shop", "payments", func(o map[string]any) {
 			_ = unstructured.SetNestedField(o, "fast", "spec", "analysis", "interval")
 		}), "spec.analysis.interval"},
