@@ -3,8 +3,12 @@ import { css } from '@emotion/css';
 import { GrafanaTheme2, usePluginContext } from '@grafana/data';
 import { Alert, Badge, BadgeColor, Stack, TextLink, useStyles2 } from '@grafana/ui';
 import type { AppSettings } from '../../api/types';
+import { PLUGIN_BASE_URL, ROUTES } from '../../constants';
 import {
+  CanaryCheck,
+  canaryText,
   Evidence,
+  EvidenceCanary,
   EvidenceItem,
   EvidenceLog,
   EvidenceMetric,
@@ -135,6 +139,7 @@ export function EvidenceView({
         {incidentId !== undefined ? (
           <EvidenceCharts incidentId={incidentId} pack={pack} findings={findings} capturedAt={evidence.capturedAt} />
         ) : null}
+        {pack.canary ? <CanaryCard canary={pack.canary} /> : null}
         <MetricsTable metrics={pack.metrics.slice(0, TOP_METRICS)} total={pack.metrics.length} links={links} />
         <LogsList logs={pack.logs} />
         <TracesList traces={pack.traces} links={links} />
@@ -220,7 +225,87 @@ function CitedItem({ id, item, links }: { id: string; item?: EvidenceItem; links
       );
     case 'trace':
       return <li>{traceText(item.item)}</li>;
+    case 'canary':
+      return <li>{canaryText(item.item)}</li>;
   }
+}
+
+function checkRange(c: CanaryCheck): string {
+  if (c.min !== undefined && c.max !== undefined) {
+    return `${c.min} – ${c.max}`;
+  }
+  return c.min !== undefined ? `≥ ${c.min}` : c.max !== undefined ? `≤ ${c.max}` : 'any';
+}
+
+/** The subject's Flagger canary at the capture: phase, checks and its last events, linked to the Canaries page. */
+function CanaryCard({ canary: c }: { canary: EvidenceCanary }) {
+  const s = useStyles2(getStyles);
+  const failed = c.phase === 'Failed';
+  return (
+    <div
+      className={s.card}
+      aria-label={`Canary ${c.namespace}/${c.name}`}
+      data-evidence-id={c.id}
+      data-testid="data-testid incidents-canary"
+    >
+      <h5 className={s.subheading}>
+        Flagger canary {c.namespace}/{c.name}{' '}
+        <Badge
+          text={c.phase || 'not initialised'}
+          color={failed ? 'red' : c.phase === 'Succeeded' ? 'green' : 'blue'}
+        />
+      </h5>
+      <div className={s.muted}>
+        target {c.target ?? c.name}, weight {c.weight ?? 0} %
+        {c.threshold ? `, ${c.failedChecks ?? 0} of ${c.threshold} failed checks` : ''}
+      </div>
+      {c.checks.length ? (
+        <table className={s.table} aria-label="Canary checks">
+          <thead>
+            <tr>
+              <th>Check</th>
+              <th>Threshold</th>
+              <th>Last value</th>
+            </tr>
+          </thead>
+          <tbody>
+            {c.checks.map((ch) => (
+              <tr key={ch.name}>
+                <td>{ch.name}</td>
+                <td>{checkRange(ch)}</td>
+                <td>
+                  {ch.value !== undefined ? sig(ch.value) : '—'}
+                  {ch.passing === false ? (
+                    <>
+                      {' '}
+                      <Badge text="failing" color="red" />
+                    </>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {c.events.length ? (
+        <ul className={s.cited} aria-label="Canary events">
+          {c.events.map((e, i) => (
+            <li key={i}>
+              <span className={s.muted}>{e.at !== undefined ? exactTime(e.at) : '—'}</span>{' '}
+              {e.warning ? <Badge text="warning" color="orange" /> : null} {e.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <TextLink href={`${PLUGIN_BASE_URL}/${ROUTES.Canaries}`} inline={false} icon="arrow-right">
+        Canaries page
+      </TextLink>
+    </div>
+  );
+}
+
+function sig(v: number): string {
+  return String(Number(v.toPrecision(4)));
 }
 
 function traceText(t: EvidenceTrace): string {

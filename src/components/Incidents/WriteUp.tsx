@@ -16,7 +16,7 @@ import { ActionKubectlRead, type Claim, type StepCheck } from '../../api/wire/an
 import { useLiveFrame } from '../../live/useLiveFrame';
 import { SignOffPanel } from '../SignOff';
 import { testIds } from '../testIds';
-import { EvidenceItem, metricText } from './evidence';
+import { canaryText, EvidenceItem, metricText } from './evidence';
 import { exactTime } from './format';
 import { WriteUp, WriteUpState, decodeWriteUp, readWriteUpPacket, writeUpChannel } from './writeUp';
 
@@ -286,6 +286,8 @@ function itemText(item: EvidenceItem): string {
       return `${item.item.count ?? '?'} error lines of ${item.item.workload ?? 'unknown'}: ${item.item.pattern}`;
     case 'trace':
       return `${item.item.error ? 'error' : 'slow'} trace ${item.item.traceId ?? ''}`;
+    case 'canary':
+      return canaryText(item.item);
   }
 }
 

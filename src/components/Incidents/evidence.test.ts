@@ -1,4 +1,12 @@
-import { decodeEvidence, decodeFindings, decodePack, formatValue, indexEvidence, metricText } from './evidence';
+import {
+  canaryText,
+  decodeEvidence,
+  decodeFindings,
+  decodePack,
+  formatValue,
+  indexEvidence,
+  metricText,
+} from './evidence';
 import { errorLinesQuery, evidenceLinks, metricQuery } from './evidenceLinks';
 import { capture } from './__fixtures__/evidenceCapture';
 
@@ -90,6 +98,43 @@ describe('decodeEvidence', () => {
     ]);
     expect(decodePack('{not json')).toMatchObject({ metrics: [], logs: [], traces: [] });
     expect(decodeFindings({ 0: {} })).toEqual([]);
+  });
+});
+
+describe('the canary in a pack', () => {
+  it('decodes the subject canary, is citable by its id, and drops what it cannot read', () => {
+    const pack = decodePack({
+      canary: {
+        id: 'k1',
+        ns: 'team-a',
+        name: 'web',
+        target: 'web',
+        phase: 'Failed',
+        weight: 0,
+        failed: 2,
+        threshold: 2,
+        checks: [{ name: 'request-success-rate', min: 99, value: 91.2, ok: false }, { min: 1 }],
+        events: [{ at: '2026-12-02T10:40:00Z', msg: 'Canary failed! Scaling down web.team-a', warn: true }, { msg: 7 }],
+      },
+    });
+    expect(pack.canary).toEqual({
+      id: 'k1',
+      namespace: 'team-a',
+      name: 'web',
+      target: 'web',
+      phase: 'Failed',
+      weight: 0,
+      failedChecks: 2,
+      threshold: 2,
+      checks: [{ name: 'request-success-rate', min: 99, max: undefined, value: 91.2, passing: false }],
+      events: [
+        { at: Date.parse('2026-12-02T10:40:00Z'), message: 'Canary failed! Scaling down web.team-a', warning: true },
+      ],
+    });
+    expect(indexEvidence(pack).get('k1')).toEqual({ type: 'canary', item: pack.canary });
+    expect(canaryText(pack.canary!)).toBe('Flagger canary team-a/web: Failed, 2 of 2 failed checks');
+    expect(decodePack({ canary: { name: 'no id' } }).canary).toBeUndefined();
+    expect(decodePack({}).canary).toBeUndefined();
   });
 });
 

@@ -68,6 +68,34 @@ export interface EvidenceTrace {
   start?: number;
 }
 
+export interface CanaryCheck {
+  name: string;
+  min?: number;
+  max?: number;
+  value?: number;
+  passing?: boolean;
+}
+
+export interface CanaryEvent {
+  at?: number;
+  message: string;
+  warning: boolean;
+}
+
+/** pkg/evidence's Canary: the subject's Flagger canary at the capture. */
+export interface EvidenceCanary {
+  id: string;
+  namespace: string;
+  name: string;
+  target?: string;
+  phase?: string;
+  weight?: number;
+  failedChecks?: number;
+  threshold?: number;
+  checks: CanaryCheck[];
+  events: CanaryEvent[];
+}
+
 export interface SourceProblem {
   source: string;
   error?: string;
@@ -80,6 +108,7 @@ export interface Pack {
   metrics: EvidenceMetric[];
   logs: EvidenceLog[];
   traces: EvidenceTrace[];
+  canary?: EvidenceCanary;
   partial: SourceProblem[];
   capturedAt?: number;
 }
@@ -105,7 +134,8 @@ export interface Evidence {
 export type EvidenceItem =
   | { type: 'metric'; item: EvidenceMetric }
   | { type: 'log'; item: EvidenceLog }
-  | { type: 'trace'; item: EvidenceTrace };
+  | { type: 'trace'; item: EvidenceTrace }
+  | { type: 'canary'; item: EvidenceCanary };
 
 type Obj = Record<string, unknown>;
 
@@ -232,6 +262,41 @@ function decodeTrace(o: Obj): EvidenceTrace | undefined {
   };
 }
 
+function decodeCanary(v: unknown): EvidenceCanary | undefined {
+  const o = obj(v);
+  const id = str(o?.id);
+  const name = str(o?.name);
+  if (!o || !id || !name) {
+    return undefined;
+  }
+  return {
+    id,
+    namespace: str(o.ns) ?? '',
+    name,
+    target: str(o.target),
+    phase: str(o.phase),
+    weight: num(o.weight),
+    failedChecks: num(o.failed),
+    threshold: num(o.threshold),
+    checks: list(o.checks, (c) => {
+      const n = str(c.name);
+      return n
+        ? {
+            name: n,
+            min: num(c.min),
+            max: num(c.max),
+            value: num(c.value),
+            passing: typeof c.ok === 'boolean' ? c.ok : undefined,
+          }
+        : undefined;
+    }),
+    events: list(o.events, (e) => {
+      const message = str(e.msg);
+      return message ? { at: time(e.at), message, warning: e.warn === true } : undefined;
+    }),
+  };
+}
+
 /** pkg/evidence's Pack; an absent or malformed pack is an empty one. */
 export function decodePack(v: unknown): Pack {
   const o = obj(parsed(v)) ?? {};
@@ -249,6 +314,7 @@ export function decodePack(v: unknown): Pack {
     metrics: list(o.metrics, decodeMetric),
     logs: list(o.logs, decodeLog),
     traces: list(o.traces, decodeTrace),
+    canary: decodeCanary(o.canary),
     partial: list(o.partial, (p) => {
       const source = str(p.source);
       return source ? { source, error: str(p.error) } : undefined;
@@ -286,12 +352,21 @@ export function decodeEvidence(v: unknown): Evidence | undefined {
   };
 }
 
+/** A canary in one line: its phase and failed checks. */
+export function canaryText(c: EvidenceCanary): string {
+  const checks = c.threshold ? `, ${c.failedChecks ?? 0} of ${c.threshold} failed checks` : '';
+  return `Flagger canary ${c.namespace}/${c.name}: ${c.phase || 'not initialised'}${checks}`;
+}
+
 /** The pack's items by evidence id. */
 export function indexEvidence(pack: Pack): Map<string, EvidenceItem> {
   const m = new Map<string, EvidenceItem>();
   pack.metrics.forEach((item) => m.set(item.id, { type: 'metric', item }));
   pack.logs.forEach((item) => m.set(item.id, { type: 'log', item }));
   pack.traces.forEach((item) => m.set(item.id, { type: 'trace', item }));
+  if (pack.canary) {
+    m.set(pack.canary.id, { type: 'canary', item: pack.canary });
+  }
   return m;
 }
 
