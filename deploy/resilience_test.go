@@ -189,7 +189,7 @@ func TestResilience(t *testing.T) {
 	}
 
 	policies := map[string][]string{} // host → objects with a traffic policy for it
-	routes := map[string][]route{}     // host → its routes
+	routes := map[string][]route{}    // host → its routes
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "DestinationRule":
