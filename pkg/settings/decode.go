@@ -68,7 +68,8 @@ func decodeJSONData(data []byte, s *Settings) Errors {
 			{"caCert", d.str(&s.Kubernetes.CACert)},
 			{"namespaces", d.stringList(&s.Kubernetes.Namespaces)},
 		})},
-		{"storage", d.section([]field{{"path", d.str(&s.Storage.Path)}, {"retentionDays", d.integer(&s.Storage.RetentionDays)}})},
+		{"storage", d.section([]field{{"kind", d.str(&s.Storage.Kind)}, {"path", d.str(&s.Storage.Path)},
+			{"retentionDays", d.integer(&s.Storage.RetentionDays)}})},
 		{"incidents", d.section([]field{
 			{"workloadLabels", d.stringList(&s.Incidents.WorkloadLabels)},
 			{"reconcileSeconds", d.integer(&s.Incidents.ReconcileSeconds)},

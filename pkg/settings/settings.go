@@ -34,13 +34,26 @@ const (
 	// datasource proxy, used when Grafana gives the plugin no managed
 	// service-account token.
 	SecureGrafanaToken = "grafanaToken" // #nosec G101 -- a secureJsonData key name, not a credential
+	// SecureStorageDSN is the PostgreSQL DSN (URL or key=value pairs, with
+	// its password) when storage.kind is "postgres".
+	SecureStorageDSN = "storageDSN" // #nosec G101 -- a secureJsonData key name, not a credential
 )
 
 // SecureKeys lists every secureJsonData key MeshWatch reads.
 var SecureKeys = []string{
 	SecurePrometheusAuth, SecureLokiAuth, SecureTempoAuth, SecureAlertmanagerAuth,
-	SecureOllamaAuth, SecureKubernetesToken, SecureGrafanaToken,
+	SecureOllamaAuth, SecureKubernetesToken, SecureGrafanaToken, SecureStorageDSN,
 }
+
+// Storage kinds.
+const (
+	// StoreSQLite is the embedded database, one file per Grafana (the
+	// default).
+	StoreSQLite = "sqlite"
+	// StorePostgres is a shared PostgreSQL, for Grafana with several
+	// replicas; the DSN is in secureJsonData.storageDSN.
+	StorePostgres = "postgres"
+)
 
 // Kubernetes access modes.
 const (
@@ -119,12 +132,27 @@ type Kubernetes struct {
 // Token returns the bearer token for "url" mode.
 func (k Kubernetes) Token() string { return k.token }
 
-// Storage configures the embedded database.
+// Storage configures the incident database.
 type Storage struct {
+	// Kind is "sqlite" (the default: the embedded file at Path) or
+	// "postgres" (a PostgreSQL shared by Grafana's replicas; its DSN is in
+	// secureJsonData.storageDSN).
+	Kind string `json:"kind" tstype:"Store"`
 	// Path of the SQLite file; its directory is created when missing.
 	Path string `json:"path"`
 	// RetentionDays is how long a resolved incident is kept.
 	RetentionDays int `json:"retentionDays"`
+
+	dsn string // from secureJsonData; never serialised
+}
+
+// DSN returns the PostgreSQL DSN (a secret: never log it).
+func (s Storage) DSN() string { return s.dsn }
+
+// WithDSN returns s with the PostgreSQL DSN set.
+func (s Storage) WithDSN(dsn string) Storage {
+	s.dsn = strings.TrimSpace(dsn)
+	return s
 }
 
 // SignOff configures who may decide on AI suggestions.
@@ -180,7 +208,7 @@ func Defaults() Settings {
 		Alertmanager:          ep("http://alertmanager.monitoring.svc:9093"),
 		Ollama:                LLM{Endpoint: llm, Model: "phi3:mini", NumCtx: 4096, NumPredict: 768},
 		Kubernetes:            Kubernetes{Mode: KubeInCluster},
-		Storage:               Storage{Path: "/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db", RetentionDays: 90},
+		Storage:               Storage{Kind: StoreSQLite, Path: "/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db", RetentionDays: 90},
 		Incidents:             Incidents{ReconcileSeconds: 60},
 		SignOff:               SignOff{Role: "Editor"},
 		EvidenceWindowMinutes: 5,
@@ -260,6 +288,7 @@ func Load(jsonData []byte, secure map[string]string) (Settings, error) {
 	s.Ollama.Endpoint = s.Ollama.Endpoint.WithAuth(secure[SecureOllamaAuth])
 	s.Kubernetes.token = strings.TrimSpace(secure[SecureKubernetesToken])
 	s.grafanaToken = strings.TrimSpace(secure[SecureGrafanaToken])
+	s.Storage = s.Storage.WithDSN(secure[SecureStorageDSN])
 	for _, e := range s.proxied() {
 		e.grafanaToken = s.grafanaToken
 	}
@@ -306,6 +335,9 @@ func (s *Settings) fillZeroes() {
 	s.Kubernetes.URL = strings.TrimRight(strings.TrimSpace(s.Kubernetes.URL), "/")
 	if strings.TrimSpace(s.Storage.Path) == "" {
 		s.Storage.Path = d.Storage.Path
+	}
+	if strings.TrimSpace(s.Storage.Kind) == "" {
+		s.Storage.Kind = d.Storage.Kind
 	}
 	if s.EvidenceWindowMinutes == 0 {
 		s.EvidenceWindowMinutes = d.EvidenceWindowMinutes
@@ -421,8 +453,17 @@ func (s Settings) Validate() Errors {
 	if bad > maxNamespaceErrors {
 		add("kubernetes.namespaces", "%d more names are not valid namespace names", bad-maxNamespaceErrors)
 	}
-	if msg := checkStoragePath(s.Storage.Path); msg != "" {
-		add("storage.path", "%s", msg)
+	switch s.Storage.Kind {
+	case StoreSQLite:
+		if msg := checkStoragePath(s.Storage.Path); msg != "" {
+			add("storage.path", "%s", msg)
+		}
+	case StorePostgres:
+		if msg := checkDSN(s.Storage.dsn); msg != "" {
+			add("storage dsn", "%s", msg)
+		}
+	default:
+		add("storage.kind", "%s is not one of %q, %q", quoted(s.Storage.Kind), StoreSQLite, StorePostgres)
 	}
 	if s.EvidenceWindowMinutes < 1 || s.EvidenceWindowMinutes > 360 {
 		add("evidenceWindowMinutes", "%d is out of range: use 1 to 360 minutes", s.EvidenceWindowMinutes)
@@ -549,6 +590,21 @@ func checkHTTPURL(raw string) string {
 	return ""
 }
 
+// checkDSN says what is wrong with a PostgreSQL DSN, or "", without ever
+// repeating it (it holds a password).
+func checkDSN(dsn string) string {
+	switch {
+	case dsn == "":
+		return fmt.Sprintf("kind %q needs the PostgreSQL DSN in secureJsonData.%s (postgres://user:password@host:5432/database)", StorePostgres, SecureStorageDSN)
+	case strings.ContainsFunc(dsn, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "the PostgreSQL DSN contains control characters"
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"), strings.Contains(dsn, "="):
+		return ""
+	default:
+		return "the PostgreSQL DSN is neither a postgres:// URL nor key=value pairs"
+	}
+}
+
 // checkStoragePath says what is wrong with storage.path, or "".
 func checkStoragePath(p string) string {
 	if headerValueProblem(p) != "" {
@@ -613,6 +669,7 @@ func (s Settings) Public() Public {
 	v.Kubernetes.URL = maskURL(v.Kubernetes.URL)
 	v.Kubernetes.token = ""
 	v.grafanaToken = ""
+	v.Storage.dsn = ""
 	return Public{Settings: v, SecureConfigured: map[string]bool{
 		SecurePrometheusAuth:   s.Prometheus.HasAuth(),
 		SecureLokiAuth:         s.Loki.HasAuth(),
@@ -621,5 +678,6 @@ func (s Settings) Public() Public {
 		SecureOllamaAuth:       s.Ollama.HasAuth(),
 		SecureKubernetesToken:  s.Kubernetes.token != "",
 		SecureGrafanaToken:     s.grafanaToken != "",
+		SecureStorageDSN:       s.Storage.dsn != "",
 	}}
 }

@@ -29,12 +29,31 @@ export const SecureKubernetesToken = "kubernetesToken";
  */
 export const SecureGrafanaToken = "grafanaToken";
 /**
+ * SecureStorageDSN is the PostgreSQL DSN (URL or key=value pairs, with
+ * its password) when storage.kind is "postgres".
+ */
+export const SecureStorageDSN = "storageDSN";
+/**
  * Secure field names, as they appear in secureJsonData. Each holds either a
  * bare token (sent as "Authorization: Bearer <token>") or a full header value
  * with its scheme ("Basic dXNlcjpwYXNz"). The constants are key names, not
  * secrets.
  */
-export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureGrafanaToken;
+export type Secure = typeof SecurePrometheusAuth | typeof SecureLokiAuth | typeof SecureTempoAuth | typeof SecureAlertmanagerAuth | typeof SecureOllamaAuth | typeof SecureKubernetesToken | typeof SecureGrafanaToken | typeof SecureStorageDSN;
+/**
+ * StoreSQLite is the embedded database, one file per Grafana (the
+ * default).
+ */
+export const StoreSQLite = "sqlite";
+/**
+ * StorePostgres is a shared PostgreSQL, for Grafana with several
+ * replicas; the DSN is in secureJsonData.storageDSN.
+ */
+export const StorePostgres = "postgres";
+/**
+ * Storage kinds.
+ */
+export type Store = typeof StoreSQLite | typeof StorePostgres;
 export const KubeInCluster = "in-cluster";
 export const KubeURL = "url";
 export const KubeDisabled = "disabled";
@@ -107,9 +126,15 @@ export interface Kubernetes {
   namespaces?: string[];
 }
 /**
- * Storage configures the embedded database.
+ * Storage configures the incident database.
  */
 export interface Storage {
+  /**
+   * Kind is "sqlite" (the default: the embedded file at Path) or
+   * "postgres" (a PostgreSQL shared by Grafana's replicas; its DSN is in
+   * secureJsonData.storageDSN).
+   */
+  kind: Store;
   /**
    * Path of the SQLite file; its directory is created when missing.
    */

@@ -22,7 +22,7 @@ const effective: EffectiveSettings = {
   alertmanager: { url: 'http://alertmanager.monitoring.svc:9093', tenantHeader: 'X-Scope-OrgID', timeoutSeconds: 10 },
   ollama: { url: 'http://ollama.monitoring.svc:11434', model: 'phi3:mini', numCtx: 4096, numPredict: 768 },
   kubernetes: { mode: 'in-cluster' },
-  storage: { path: '/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db', retentionDays: 90 },
+  storage: { kind: 'sqlite', path: '/var/lib/grafana/plugin-data/meshwatch-mesh-app/meshwatch.db', retentionDays: 90 },
   incidents: { reconcileSeconds: 60 },
   signOff: { role: 'Editor' },
   evidenceWindowMinutes: 5,

@@ -9,9 +9,10 @@ import { AppSettings, EffectiveSettings, EndpointSettings, FieldError, HealthRep
 import { testIds } from '../testIds';
 import { HealthReport as HealthReportView } from '../HealthReport/HealthReport';
 import { EndpointFields } from './EndpointFields';
-import { NumberField, TextField } from './TextField';
+import { NumberField } from './TextField';
 import { KubernetesFields } from './KubernetesFields';
 import { OllamaFields } from './OllamaFields';
+import { StorageFields } from './StorageFields';
 import { errorLookup } from './fieldErrors';
 import { initialSecrets, secureFieldsAfterSave, secureJsonDataToSend, Secrets } from './secrets';
 
@@ -183,15 +184,15 @@ const AppConfig = ({ plugin }: AppConfigProps) => {
         onTokenReset={secretProps('kubernetesToken').onSecretReset}
       />
       <FieldSet label="Incidents and storage">
-        <TextField
-          id="storage-path"
-          label="Database file"
-          description="SQLite file under Grafana's data directory; its folder is created if missing."
-          error={err('storage.path')}
-          value={settings.storage?.path}
-          placeholder={defaults?.storage.path}
+        <StorageFields
+          value={settings.storage ?? {}}
+          defaults={defaults?.storage}
+          dsn={secrets.storageDSN}
+          errors={errors}
           disabled={disabled}
-          onChange={(v) => setSettings({ ...settings, storage: { ...settings.storage, path: v.trim() } })}
+          onChange={(v) => setSettings({ ...settings, storage: v })}
+          onDsnChange={secretProps('storageDSN').onSecretChange}
+          onDsnReset={secretProps('storageDSN').onSecretReset}
         />
         <Stack direction="row" gap={2}>
           <NumberField

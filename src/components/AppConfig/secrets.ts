@@ -18,6 +18,7 @@ const SECURE: Record<SecureKey, true> = {
   grafanaToken: true,
   ollamaAuth: true,
   kubernetesToken: true,
+  storageDSN: true,
 };
 
 export const SECURE_KEYS = Object.keys(SECURE) as SecureKey[];
