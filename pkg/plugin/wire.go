@@ -19,6 +19,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/configapi"
 	"github.com/meshwatch/meshwatch/pkg/evidence"
+	"github.com/meshwatch/meshwatch/pkg/explain"
 	"github.com/meshwatch/meshwatch/pkg/findings"
 	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
@@ -55,6 +56,7 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	inc := incidents.Register(reg, o)
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
+	explain.Wire(reg, cfg, sys, analysisQueue) // Explain this panel, on the write-ups' model queue
 	watch.Store(canaries.Wire(reg, cfg, sys, signOff, inc.Raise(incident.SourceFlagger)))
 }
 
