@@ -131,7 +131,7 @@ func (l *PostgresLease) round(ctx context.Context) {
 		// ended by the server. The holder pings every Every, so it is never
 		// that idle. (PostgreSQL < 14 has no such setting: there TCP
 		// keepalives end the session, later.)
-		_, _ = c.Exec(rctx, fmt.Sprintf("SET idle_session_timeout = %d", (3 * l.every).Milliseconds()))
+		_, _ = c.Exec(rctx, fmt.Sprintf("SET idle_session_timeout = %d", (3*l.every).Milliseconds()))
 		l.conn = c
 	}
 	var err error
