@@ -25,6 +25,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/promrules"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
+	"github.com/meshwatch/meshwatch/pkg/explain"
 )
 
 // Versions the contract fakes report (those deploy/ runs).
@@ -150,10 +151,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		loki := harness.StartLoki(t)
 		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
 		s.Tempo = contractfake.Tempo(t, TempoFakeVersion).URL
-		// The fake answers each analysis from its prompt's own findings,
-		// streamed over a few seconds (FindingsEcho: no model runs here).
+		// The fake answers each analysis from its prompt's own findings, and
+		// each "Explain this panel" from its panel, streamed over a few
+		// seconds (FindingsEcho, PanelEcho: no model runs here).
 		s.Ollama = contractfake.NewOllamaFake(t, OllamaFakeVersion,
-			contractfake.FindingsEcho(analysis.DataOpen, analysis.DataClose, OllamaFakeChunkDelay),
+			contractfake.PanelEcho(explain.DataOpen, explain.DataClose, OllamaFakeChunkDelay,
+				contractfake.FindingsEcho(analysis.DataOpen, analysis.DataClose, OllamaFakeChunkDelay)),
 			contractfake.OllamaModel{Name: OllamaFakeModel}).URL
 	})
 	if err != nil {
