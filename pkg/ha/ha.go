@@ -45,6 +45,18 @@ type Status struct {
 	Holder  string `json:"holder"`
 }
 
+// Describe says st in a sentence for the health report.
+func Describe(st Status) string {
+	switch {
+	case st.Active:
+		return "this replica (" + st.Replica + ") is the active worker"
+	case st.Holder == "":
+		return "no replica holds the lease at this moment (one takes over within seconds); this one (" + st.Replica + ") serves reads and webhooks"
+	default:
+		return "the active worker is " + st.Holder + "; this replica (" + st.Replica + ") serves reads and webhooks"
+	}
+}
+
 // Replica is this process's name among the replicas: the host name (the
 // pod's name in Kubernetes) and the process id.
 func Replica() string {

@@ -61,6 +61,10 @@ type Options struct {
 	// 30 s). Now is the clock (nil: time.Now).
 	Heartbeat time.Duration
 	Now       func() time.Time
+	// Active, when set, says whether this replica is the active worker
+	// (pkg/ha): only then does the loop reconcile, capture, regroup and
+	// prune. Webhooks and reads are served either way.
+	Active func() bool
 }
 
 // Service is one app instance's incident capability.
@@ -299,23 +303,38 @@ func (s *Service) loop(ctx context.Context) {
 	}
 	var lastPrune time.Time
 	for {
-		s.ReconcileOnce(ctx)
-		if s.CaptureDue(ctx); s.opts.Capture != nil {
-			_, _ = s.GroupOnce(ctx) // a store error: the next round tries again
-		}
-		if now := s.opts.Now(); s.opts.Retention > 0 && now.Sub(lastPrune) >= time.Hour {
-			if _, err := s.store.Prune(ctx, now.Add(-s.opts.Retention)); err == nil {
-				lastPrune = now
-			}
+		wait := every
+		if s.opts.Active == nil || s.opts.Active() {
+			lastPrune = s.round(ctx, lastPrune)
+		} else {
+			wait = min(every, standbyPoll) // a standby: ready to take over soon after the lease
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.kick:
-		case <-time.After(every):
+		case <-time.After(wait):
 		}
 	}
 }
+
+// round is one round of the active worker: reconcile, capture, regroup,
+// and prune once an hour (it returns when it last pruned).
+func (s *Service) round(ctx context.Context, lastPrune time.Time) time.Time {
+	s.ReconcileOnce(ctx)
+	if s.CaptureDue(ctx); s.opts.Capture != nil {
+		_, _ = s.GroupOnce(ctx) // a store error: the next round tries again
+	}
+	if now := s.opts.Now(); s.opts.Retention > 0 && now.Sub(lastPrune) >= time.Hour {
+		if _, err := s.store.Prune(ctx, now.Add(-s.opts.Retention)); err == nil {
+			lastPrune = now
+		}
+	}
+	return lastPrune
+}
+
+// standbyPoll is how often a standby replica's loop looks at the lease.
+const standbyPoll = time.Second
 
 // ReconcileOnce reads the reconcile source and applies it to the store as a
 // complete batch; a source that cannot be read changes nothing (its alerts

@@ -21,12 +21,14 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/evidence"
 	"github.com/meshwatch/meshwatch/pkg/explain"
 	"github.com/meshwatch/meshwatch/pkg/findings"
+	"github.com/meshwatch/meshwatch/pkg/ha"
+	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/incident"
-	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
 	"github.com/meshwatch/meshwatch/pkg/incidents"
 	"github.com/meshwatch/meshwatch/pkg/intake"
 	"github.com/meshwatch/meshwatch/pkg/settings"
 	"github.com/meshwatch/meshwatch/pkg/signoff"
+	"github.com/meshwatch/meshwatch/pkg/storage"
 	"github.com/meshwatch/meshwatch/pkg/systems"
 )
 
@@ -53,11 +55,37 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	var watch canaryWatch
 	o := incidentOptions(cfg, loadErr, sys, watch.evidence)
 	o.Capture = offering(o.Capture, writeUps.Offer)
+	o.Active = activeWorker(reg, cfg, o.StoreErr) // only the active replica polls, captures and writes up
 	inc := incidents.Register(reg, o)
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
 	explain.Wire(reg, cfg, sys, analysisQueue) // Explain this panel, on the write-ups' model queue
 	watch.Store(canaries.Wire(reg, cfg, sys, signOff, inc.Raise(incident.SourceFlagger)))
+}
+
+// activeWorker takes this instance's hold on the active-worker lease of
+// the configured database (pkg/ha: always active on SQLite) and, on
+// PostgreSQL, adds the health line that says which replica is active.
+func activeWorker(reg *capability.Registry, cfg settings.Settings, storeErr error) func() bool {
+	if storeErr != nil {
+		return nil
+	}
+	lease, release, err := storage.Lease(cfg.Storage)
+	if err != nil {
+		reg.HealthLine(health.Result{Name: "Active worker", Status: health.Warning, Message: err.Error()})
+		return func() bool { return false }
+	}
+	reg.OnDispose(release)
+	if cfg.Storage.Kind == settings.StorePostgres {
+		reg.Health(health.Check{Name: "Active worker", Target: storage.Key(cfg.Storage), Probe: func(ctx context.Context) (health.Outcome, error) {
+			st, err := lease.Status(ctx)
+			if err != nil {
+				return health.Outcome{}, err
+			}
+			return health.Outcome{Version: cfg.Storage.Kind, Note: ha.Describe(st)}, nil
+		}})
+	}
+	return lease.Active
 }
 
 // canaryWatch is the canary capability, for the captures that run before
@@ -83,9 +111,9 @@ func (w *canaryWatch) evidence(ctx context.Context, namespace, workload string) 
 func incidentOptions(cfg settings.Settings, loadErr error, sys *systems.Set, canaryOf canaryLookup) incidents.Options {
 	storeCfg := incident.Config{Grouping: incident.Grouping{WorkloadLabels: cfg.Incidents.WorkloadLabels}, Rules: incident.DefaultRules}
 	o := incidents.Options{
-		StoreKey: cfg.Storage.Path,
+		StoreKey: storage.Key(cfg.Storage),
 		Open: func(ctx context.Context) (incident.Store, error) {
-			return sqlite.Open(ctx, cfg.Storage.Path, storeCfg)
+			return storage.Open(ctx, cfg.Storage, storeCfg, storage.Option{})
 		},
 		StoreErr:  systems.SectionErr(loadErr, "storage"),
 		Every:     time.Duration(cfg.Incidents.ReconcileSeconds) * time.Second,

@@ -12,15 +12,16 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/capability"
 	"github.com/meshwatch/meshwatch/pkg/health"
 	"github.com/meshwatch/meshwatch/pkg/incident"
-	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
 	"github.com/meshwatch/meshwatch/pkg/settings"
+	"github.com/meshwatch/meshwatch/pkg/storage"
 	"github.com/meshwatch/meshwatch/pkg/systems"
 )
 
 // Wire registers the sign-off capability of one app instance from its
-// settings: the audit trail in the incident database at storage.path
+// settings: the audit trail in the incident database storage names
 // (opened on first use, beside the incident capability's handle on the same
-// file: SQLite's write lock keeps the chain linear across both), the
+// database: SQLite's write lock, or PostgreSQL's advisory lock on the chain,
+// keeps the chain linear across both and across Grafana's replicas), the
 // sign-off role (signOff.role; an invalid one falls back to Admin, the
 // strictest, and says so in the health report), and the executor acting as
 // the plugin's ServiceAccount (sys's Kubernetes client) in
@@ -47,11 +48,11 @@ func Wire(reg *capability.Registry, cfg settings.Settings, loadErr error, sys *s
 		exec.KubeErr = errors.New("no Kubernetes client")
 	}
 	var mu sync.Mutex
-	var opened *sqlite.Store
+	var opened storage.Backend
 	o := Options{
 		StoreErr: systems.SectionErr(loadErr, "storage"),
 		Open: func(ctx context.Context) (audit.Store, error) {
-			s, err := sqlite.Open(ctx, cfg.Storage.Path, incident.Config{Rules: incident.DefaultRules}, sqlite.WithReaders(2))
+			s, err := storage.Open(ctx, cfg.Storage, incident.Config{Rules: incident.DefaultRules}, storage.Option{Conns: 2})
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +61,7 @@ func Wire(reg *capability.Registry, cfg settings.Settings, loadErr error, sys *s
 			mu.Unlock()
 			return s, nil
 		},
-		Close:    func(s audit.Store) { _ = s.(*sqlite.Store).Close() },
+		Close:    func(s audit.Store) { _ = s.(storage.Backend).Close() },
 		Role:     role,
 		Executor: exec,
 		Evidence: func(ctx context.Context, id int64) (json.RawMessage, json.RawMessage, error) {
