@@ -90,7 +90,9 @@ func activeWorker(reg *capability.Registry, cfg settings.Settings, storeErr erro
 
 // canaryWatch is the canary capability, for the captures that run before
 // it is built: an incident's evidence carries its subject's canary.
-type canaryWatch struct{ atomic.Pointer[canaries.Service] }
+type canaryWatch struct {
+	atomic.Pointer[canaries.Service]
+}
 
 // evidence is the Flagger canary of namespace/workload (its target or the
 // target's primary) as evidence, or nil.
