@@ -1,0 +1,22 @@
+/** Test ids of the "Explain this panel" modal. */
+export const explainIds = {
+  modal: 'data-testid explain-modal',
+  summary: 'data-testid explain-summary',
+  summaryRow: 'data-testid explain-summary-row',
+  omitted: 'data-testid explain-omitted',
+  noData: 'data-testid explain-no-data',
+  queryErrors: 'data-testid explain-query-errors',
+  writeUp: 'data-testid explain-write-up',
+  queued: 'data-testid explain-queued',
+  streaming: 'data-testid explain-streaming',
+  answer: 'data-testid explain-answer',
+  unavailable: 'data-testid explain-unavailable',
+  failed: 'data-testid explain-failed',
+  notable: 'data-testid explain-notable',
+  cause: 'data-testid explain-cause',
+  uncited: 'data-testid explain-uncited',
+  chip: 'data-testid explain-series-chip',
+  nextQuery: 'data-testid explain-next-query',
+  explore: 'data-testid explain-explore',
+  invalidQuery: 'data-testid explain-invalid-query',
+};
