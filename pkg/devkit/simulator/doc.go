@@ -10,6 +10,14 @@
 // request (call trees with Istio route timeouts and retries), so metrics,
 // logs and traces agree with each other.
 //
+// Resilience (resilience.go): an edge's policy may limit the caller's
+// connection pool to the service (EdgePolicy.MaxConcurrent: beyond it the
+// caller's own proxy answers a fast 503 UO, reported by the source only,
+// destination unknown) and eject the service's pod after consecutive 5xx
+// (EdgePolicy.Consecutive5xx: 503 UH while ejected, then re-admitted).
+// Retries reach the callee as requests of their own, so its destination
+// reporter counts more than its callers' first attempts.
+//
 // Scenarios are data (scenarios/*.yaml, see Scenario and Effect): a new one is
 // a new file. Each carries its ground truth (root-cause workload, cause class,
 // onset; Truth.Additional for further faults at once, Truth.Faults and
@@ -36,7 +44,13 @@
 //     :15020/stats/prometheus endpoint, with target labels namespace and pod):
 //     istio_requests_total, istio_request_duration_milliseconds,
 //     istio_request_bytes, istio_response_bytes (Envoy's default buckets),
-//     istio_tcp_*, istio_build, envoy_server_memory_*.
+//     istio_tcp_*, istio_build, envoy_server_memory_*, and the cluster stats
+//     of each sidecar's outbound clusters that a proxyStatsMatcher exports
+//     (envoy_cluster_upstream_rq_{total,retry,retry_success,retry_overflow,
+//     timeout,pending_overflow}, envoy_cluster_outlier_detection_ejections_*,
+//     envoy_cluster_circuit_breakers_default_{rq,cx}_open; label
+//     cluster_name "outbound|<port>||<host>"), one set per client pod and
+//     service it calls.
 //   - cAdvisor (job "kubernetes-nodes-cadvisor"), kube-state-metrics (job
 //     "kube-state-metrics", honor_labels so namespace/pod are the object's),
 //     node-exporter (job "node-exporter"), istiod's pilot_* (job

@@ -57,6 +57,14 @@ type Engine struct {
 
 	tcpPairs []tcpPair
 
+	// Resilience (resilience.go): each client pod's outbound clusters in
+	// creation order, each workload's load amplification by retries, and
+	// the routes each traffic-burst target is reached by.
+	clusters     map[clusterKey]*cluster
+	clusterOrder []clusterKey
+	amp          []float64
+	burstRoutes  map[string][]Route
+
 	cp     controlPlane
 	canary *canaryState    // nil when the mesh has no canary
 	gates  map[string]bool // the load tester's gates by key (see gateKey)
@@ -78,6 +86,7 @@ type pod struct {
 	app, proxy *container
 	reqIn      float64 // requests served this tick
 	reqOut     float64 // requests sent this tick
+	firstIn    float64 // first attempts of the requests served this tick (reqIn less retries)
 	phase      map[string]*metric
 }
 
@@ -127,7 +136,8 @@ func NewEngine(o Options) (*Engine, error) {
 		sample:  rand.New(rand.NewPCG(seed, 0x73616d706c650003)), // #nosec G404 -- deterministic simulation noise, reproducible from the seed
 		reg:     newRegistry(),
 		reqSer:  map[reqKey]*istioSeries{}, tcpSer: map[tcpKey]*tcpSeries{}, byPod: map[int][]*metric{}, destByPod: map[int][]*istioSeries{},
-		traces: newReservoir(o.MaxTraces),
+		clusters: map[clusterKey]*cluster{},
+		traces:   newReservoir(o.MaxTraces),
 	}
 	e.cur = make([]*pod, len(e.mesh.Workloads))
 	e.svcIdx = map[string]int{}
@@ -247,8 +257,9 @@ func (e *Engine) timeline(t time.Time, format string, args ...any) {
 func (e *Engine) Step() {
 	t0 := e.now
 	t1 := t0.Add(e.stepDur)
+	e.resilienceTick(t0)
 	for _, p := range e.pods {
-		p.reqIn, p.reqOut = 0, 0
+		p.reqIn, p.reqOut, p.firstIn = 0, 0, 0
 	}
 	e.lifecycle(t0, t1)
 	e.simulateTraffic(t0)

@@ -56,6 +56,19 @@ var familySpecs = []familySpec{
 	{"flagger_canary_duration_seconds", "Seconds spent performing canary analysis.", Histogram, defBuckets},
 	{"flagger_canary_successes_total", "Total number of canary successes", Counter, nil},
 	{"flagger_canary_failures_total", "Total number of canary failures", Counter, nil},
+	// Envoy's cluster stats of each sidecar's outbound clusters, which
+	// Istio exports only with a proxyStatsMatcher (deploy/ includes these);
+	// counters keep Envoy's names, without a _total suffix.
+	{"envoy_cluster_upstream_rq_total", "Total upstream requests (retries included).", Counter, nil},
+	{"envoy_cluster_upstream_rq_retry", "Total upstream request retries.", Counter, nil},
+	{"envoy_cluster_upstream_rq_retry_success", "Total upstream request retry successes.", Counter, nil},
+	{"envoy_cluster_upstream_rq_retry_overflow", "Total upstream request retries refused by the circuit breaker or retry budget.", Counter, nil},
+	{"envoy_cluster_upstream_rq_timeout", "Total upstream requests that timed out waiting for a response.", Counter, nil},
+	{"envoy_cluster_upstream_rq_pending_overflow", "Total requests that overflowed the connection pool or requests circuit breaker and were failed.", Counter, nil},
+	{"envoy_cluster_outlier_detection_ejections_active", "Number of currently ejected hosts.", Gauge, nil},
+	{"envoy_cluster_outlier_detection_ejections_enforced_total", "Number of enforced ejections due to any outlier type.", Counter, nil},
+	{"envoy_cluster_circuit_breakers_default_rq_open", "Whether the requests circuit breaker is at its threshold (0 closed, 1 open).", Gauge, nil},
+	{"envoy_cluster_circuit_breakers_default_cx_open", "Whether the connections circuit breaker is at its threshold (0 closed, 1 open).", Gauge, nil},
 	{"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", Gauge, nil},
 	{"node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.", Gauge, nil},
 	{"node_cpu_seconds_total", "Seconds the CPUs spent in each mode.", Counter, nil},
@@ -84,7 +97,7 @@ func (e *Engine) fam(name string) *family {
 	return f
 }
 
-var flagNames = []string{"-", "UT", "URX", "UH", "DC", "UF"}
+var flagNames = []string{"-", "UT", "URX", "UH", "DC", "UF", "UO"}
 
 const (
 	flagNone uint8 = iota
@@ -92,6 +105,8 @@ const (
 	flagURX
 	flagUH
 	flagDC
+	flagUF
+	flagUO
 )
 
 var policyNames = []string{"unknown", "mutual_tls", "none"}

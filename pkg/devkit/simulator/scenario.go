@@ -48,9 +48,22 @@ const (
 	// ErrorRate of its requests with fast 503s; callers' timeouts and retries
 	// turn that into 504 UT / 503 URX up the call chain.
 	TimeoutCascade EffectKind = "timeout-cascade"
+	// TrafficBurst: Magnitude extra requests per second enter through the
+	// ingress gateway on the routes that reach the target (by their
+	// weights), and the target slows under them by LatencyMs (median,
+	// queueing). Where a caller's connection pool to it is limited
+	// (EdgePolicy.MaxConcurrent), the calls beyond the pool get a fast 503
+	// UO from the caller's own proxy: the circuit breaker opens.
+	TrafficBurst EffectKind = "traffic-burst"
+	// Overload: the target fails a share of the requests it gets with fast
+	// 503s (Detail: why, e.g. its database pool is exhausted): Magnitude
+	// times its load over the first attempts its callers send (the retries
+	// that come back make it fail more: a retry storm), at most 85 %; and
+	// it slows by LatencyMs (median).
+	Overload EffectKind = "overload"
 )
 
-var effectKinds = []EffectKind{ErrorRate, Latency, MemoryLeak, Restart, PlaintextSource, XDSRejects, CanaryProgression, TimeoutCascade}
+var effectKinds = []EffectKind{ErrorRate, Latency, MemoryLeak, Restart, PlaintextSource, XDSRejects, CanaryProgression, TimeoutCascade, TrafficBurst, Overload}
 
 // Duration is a time.Duration that reads and writes as "90m", "3h30m".
 type Duration time.Duration
@@ -87,6 +100,9 @@ type Effect struct {
 	Until     Duration `json:"until,omitempty"`
 	Ramp      Duration `json:"ramp,omitempty"` // linear ramp-in of Magnitude
 	Magnitude float64  `json:"magnitude,omitempty"`
+	// LatencyMs is the median extra latency of a traffic-burst's or an
+	// overload's target.
+	LatencyMs float64  `json:"latencyMs,omitempty"`
 	Code      int      `json:"code,omitempty"`
 	ErrorRate float64  `json:"errorRate,omitempty"`
 	Reason    string   `json:"reason,omitempty"`
@@ -158,7 +174,7 @@ func (t Truth) Faults() []Fault {
 // the findings use and new scenarios' truth must use. ("none" is a
 // control run.)
 var CauseClasses = []string{"sidecar-memory-leak", "app-memory-oom", "crashloop", "error-regression", "latency-regression",
-	"upstream-dependency", "timeout-cascade", "plaintext-under-strict", "control-plane-rejects", "none"}
+	"upstream-dependency", "timeout-cascade", "circuit-open", "retry-storm", "plaintext-under-strict", "control-plane-rejects", "none"}
 
 // legacyCauseClasses are the cause classes of scenarios written before the
 // vocabulary, kept as they are: app-oomkill, canary-5xx-regression,
@@ -280,6 +296,17 @@ func (s *Scenario) Validate(m *Mesh) error {
 		case PlaintextSource:
 			if src := m.Workload(e.Source); src == nil || src.Sidecar {
 				errs = append(errs, fmt.Errorf("%s: source %q must be a workload without sidecar", p, e.Source))
+			}
+		case TrafficBurst:
+			if e.Magnitude <= 0 {
+				errs = append(errs, fmt.Errorf("%s: magnitude is the burst's extra requests per second (> 0)", p))
+			}
+			if len(routesReaching(m, e.Target)) == 0 {
+				errs = append(errs, fmt.Errorf("%s: no route of the mesh reaches %q", p, e.Target))
+			}
+		case Overload:
+			if e.Magnitude <= 0 || e.Magnitude > 1 {
+				errs = append(errs, fmt.Errorf("%s: magnitude is the share of first attempts failed, in (0,1]", p))
 			}
 		case CanaryProgression:
 			if !w.CanaryTarget {

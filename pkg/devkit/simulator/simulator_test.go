@@ -282,6 +282,33 @@ var detectors = map[string]detector{
 		r := maxRatio(e, series(t, e, "istio_requests_total", m), den, w5m, 20)
 		return r > 0.005, formatPct(r)
 	},
+	// 503 UO (the client's circuit breaker open) ratio at the source reporter over 5m > 1 %.
+	"circuit-open": func(t *testing.T, e *Engine) (bool, string) {
+		den := series(t, e, "istio_requests_total", map[string]string{"reporter": "source"})
+		num := series(t, e, "istio_requests_total", map[string]string{"reporter": "source", "response_code": "503", "response_flags": "UO"})
+		r := maxRatio(e, num, den, w5m, 20)
+		return r > 0.01, formatPct(r)
+	},
+	// Envoy's retries over first attempts of any outbound cluster over 5m
+	// > 20 % (retries / upstream requests > 1/6).
+	"retries": func(t *testing.T, e *Engine) (bool, string) {
+		worst := 0.0
+		for _, tot := range series(t, e, "envoy_cluster_upstream_rq_total", nil) {
+			m := map[string]string{"pod": tot.labels["pod"], "cluster_name": tot.labels["cluster_name"]}
+			r := maxRatio(e, series(t, e, "envoy_cluster_upstream_rq_retry", m), []recorded{tot}, w5m, 20)
+			worst = math.Max(worst, r)
+		}
+		return worst > 0.2/1.2, formatPct(worst)
+	},
+	// An outbound cluster's outlier detection ejected a host.
+	"ejections": func(t *testing.T, e *Engine) (bool, string) {
+		for _, r := range series(t, e, "envoy_cluster_outlier_detection_ejections_active", nil) {
+			if slices.Max(r.vals) > 0 {
+				return true, r.labels["pod"] + " " + r.labels["cluster_name"]
+			}
+		}
+		return false, ""
+	},
 	"canary-rollback": func(t *testing.T, e *Engine) (bool, string) {
 		for _, r := range series(t, e, "flagger_canary_status", nil) {
 			if slices.Max(r.vals) == 2 {
@@ -313,13 +340,17 @@ var DetectorFires = map[string][]string{
 	"app-oomkill":            {"restarts", "oom-killed"},
 	"plaintext-under-strict": {"plaintext"},
 	"istiod-config-rejects":  {"xds-rejects"},
-	"timeout-cascade":        {"timeouts", "inventory-p99"},
+	"timeout-cascade":        {"timeouts", "inventory-p99", "retries"}, // per-try timeouts retried
 	// Other meshes (topology bookstore, or declared in the scenario).
 	"books-healthy":          nil,
 	"books-crashloop":        {"restarts"},
 	"canary-on-checkout":     {"canary-rollback"},
 	"leaf-dependency-errors": {"search-index-5xx"},
 	"two-faults":             {"proxy-leak", "restarts", "oom-killed"},
+	// Resilience at work (issue 26).
+	"circuit-breaker-open": {"circuit-open"},
+	"retry-storm":          {"retries"},
+	"outlier-ejection":     {"ejections"},
 }
 
 func TestEachScenarioShowsItsFaultAndOnlyIt(t *testing.T) {

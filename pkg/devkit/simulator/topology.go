@@ -115,6 +115,21 @@ type EdgePolicy struct {
 	Attempts   int     `json:"attempts,omitempty"`   // Istio retries.attempts (extra tries)
 	PerTryMs   float64 `json:"perTryMs,omitempty"`   // retries.perTryTimeout (0 = none)
 	RetryOn5xx bool    `json:"retryOn5xx,omitempty"` // retryOn includes 5xx
+	// MaxConcurrent is the DestinationRule's connectionPool for the
+	// service as the caller's proxy enforces it: the requests it lets be
+	// in flight at once (http.maxRequestsPerConnection aside, about
+	// tcp.maxConnections + http.http1MaxPendingRequests). A call beyond it
+	// gets a fast 503 UO (upstream overflow: the circuit breaker is open)
+	// from the caller's own proxy; it never reaches the service. 0 = no
+	// limit (Envoy's defaults of 1024 are never reached here).
+	MaxConcurrent int `json:"maxConcurrent,omitempty"`
+	// Consecutive5xx is outlierDetection.consecutive5xxErrors: after that
+	// many 5xx (or timeouts) in a row from the service's pod, the caller's
+	// proxy ejects it for BaseEjectionMs × the times it was ejected (at
+	// most 5 minutes); with the one pod ejected there is no healthy
+	// upstream (503 UH). 0 = no outlier detection.
+	Consecutive5xx int     `json:"consecutive5xx,omitempty"`
+	BaseEjectionMs float64 `json:"baseEjectionMs,omitempty"` // default 30000 (Istio's 30s)
 }
 
 // Mesh is the static shape of the simulated cluster.

@@ -13,6 +13,7 @@ type fxState struct {
 	errCode         int
 	errDetail       string
 	shed            float64
+	shedDetail      string
 }
 
 // spanRec is one span of the request being simulated (times in ms from the root's start).
@@ -65,6 +66,24 @@ func (e *Engine) tickEffects(t time.Time) []fxState {
 			f.latMs += eff.Magnitude * ramp
 			f.latSigma = 0.45
 			f.shed += eff.ErrorRate * ramp
+		case TrafficBurst:
+			f.latMs += eff.LatencyMs * ramp
+			if f.latSigma == 0 {
+				f.latSigma = 0.3
+			}
+		case Overload:
+			// More load than its callers' first attempts (their retries)
+			// makes it fail more.
+			a := 1.0
+			if wi < len(e.amp) && e.amp[wi] > 1 {
+				a = e.amp[wi]
+			}
+			f.shed += math.Min(0.85, eff.Magnitude*ramp*a)
+			f.shedDetail = eff.Detail
+			f.latMs += eff.LatencyMs * ramp
+			if f.latSigma == 0 {
+				f.latSigma = 0.3
+			}
 		case ErrorRate:
 			f.errRate += eff.Magnitude * ramp
 			f.errCode = eff.Code
@@ -111,6 +130,11 @@ func (e *Engine) simulateTraffic(t0 time.Time) {
 				at := t0.Add(time.Duration(e.traffic.Float64() * float64(e.stepDur)))
 				e.rootRequest(at, lt, load, fx, false)
 			}
+		}
+	}
+	for i := range e.effects {
+		if eff := &e.effects[i]; eff.Kind == TrafficBurst {
+			e.burst(t0, eff, gw, fx)
 		}
 	}
 	for i := range e.effects {
@@ -221,14 +245,39 @@ func (e *Engine) call(ctx *reqCtx, src *pod, parent int, c Call, startMs float64
 		flags   = flagNone
 		respB   float64
 		target  = dst
+		cl      *cluster
+		tried   int
 	)
+	if src.w.Sidecar && !plaintext {
+		cl = e.clusterOf(src, dst, c.Service, pol)
+	}
+	at := ctx.t.Add(msDur(startMs))
+	admitted := cl == nil || cl.admit(e.traffic)
 	for try := 0; try < tries; try++ {
-		if !dst.appUp() {
+		if !admitted {
+			// The connection pool is full: the client's own proxy
+			// answers at once; nothing reaches the service.
+			code, flags, target = 503, flagUO, nil
+			elapsed += 0.1 + 0.2*e.traffic.Float64()
+			respB = float64(len(overflowText))
+			break
+		}
+		if !dst.appUp() || (cl != nil && cl.ejectedAt(at.Add(msDur(elapsed)))) {
 			code, flags, target = 503, flagUH, nil
 			elapsed += 0.2 + 0.3*e.traffic.Float64()
 			respB = 19 // "no healthy upstream"
 			break
 		}
+		if cl != nil {
+			cl.rqTotal.add(1)
+			if try > 0 {
+				cl.retry.add(1)
+			}
+		}
+		if try == 0 {
+			dst.firstIn++
+		}
+		tried++
 		limit, perTry := math.Inf(1), false
 		if pol.TimeoutMs > 0 {
 			limit = pol.TimeoutMs - elapsed
@@ -242,15 +291,24 @@ func (e *Engine) call(ctx *reqCtx, src *pod, parent int, c Call, startMs float64
 			// The client's proxy gives up; the server's proxy sees the
 			// downstream disconnect.
 			e.recordHTTP(true, src, dst, c.Service, 0, flagDC, policy, limit, reqB, 0)
+			if cl != nil {
+				cl.outcome(e, src, c.Service, at.Add(msDur(elapsed+limit)), true)
+			}
 			elapsed += limit
 			if perTry && try < tries-1 && pol.RetryOn5xx && (pol.TimeoutMs == 0 || elapsed < pol.TimeoutMs) {
 				elapsed += 25
 				continue
 			}
 			code, flags, respB = 504, flagUT, 24 // "upstream request timeout"
+			if cl != nil {
+				cl.timeout.add(1)
+			}
 			break
 		}
 		e.recordHTTP(true, src, dst, c.Service, sCode, flagNone, policy, sDur, reqB, sResp)
+		if cl != nil {
+			cl.outcome(e, src, c.Service, at.Add(msDur(elapsed+sDur+2*net)), sCode >= 500)
+		}
 		elapsed += sDur + 2*net
 		code, respB = sCode, sResp
 		if sCode >= 500 && pol.RetryOn5xx {
@@ -261,6 +319,12 @@ func (e *Engine) call(ctx *reqCtx, src *pod, parent int, c Call, startMs float64
 			flags = flagURX
 		}
 		break
+	}
+	if cl != nil && admitted {
+		cl.done(elapsed)
+		if tried > 1 && code < 500 {
+			cl.retrySuccess.add(1)
+		}
 	}
 	if src.w.Sidecar && !plaintext {
 		e.recordHTTP(false, src, target, c.Service, code, flags, policyUnknown, elapsed, reqB, respB)
@@ -280,7 +344,11 @@ func (e *Engine) serve(ctx *reqCtx, src, dst *pod, parent int, c Call, startMs f
 	span := e.addSpan(spanRec{parent: parent, pod: dst, name: c.Method + " " + c.Path, method: c.Method, path: c.Path, start: startMs})
 	if f.shed > 0 && e.traffic.Float64() < f.shed {
 		dur := lognormal(e.traffic, 1.5, 0.3)
-		e.finishServe(ctx, dst, span, c, 503, dur, "overloaded: request queue full, shedding load", "")
+		msg := "overloaded: request queue full, shedding load"
+		if f.shedDetail != "" {
+			msg = f.shedDetail
+		}
+		e.finishServe(ctx, dst, span, c, 503, dur, msg, "")
 		return 503, dur, 90
 	}
 	self := lognormal(e.traffic, w.LatencyMs, w.LatencySigma)
@@ -347,6 +415,8 @@ func flagText(f uint8) string {
 		return " (URX: retry limit exceeded)"
 	case flagUH:
 		return " (UH: no healthy upstream)"
+	case flagUO:
+		return " (UO: upstream overflow, circuit breaker open)"
 	}
 	return ""
 }
