@@ -253,4 +253,3 @@ func finite(f float64) *float64 {
 	}
 	return &f
 }
-

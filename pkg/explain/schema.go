@@ -110,9 +110,9 @@ func (o object) MarshalJSON() ([]byte, error) {
 // says what is wrong.
 func ParseAnswer(content string) (Answer, error) {
 	var raw struct {
-		Shows       *string `json:"shows"`
-		Notable     []Point `json:"notable"`
-		Causes      []Point `json:"causes"`
+		Shows       *string     `json:"shows"`
+		Notable     []Point     `json:"notable"`
+		Causes      []Point     `json:"causes"`
 		NextQueries []NextQuery `json:"nextQueries"`
 	}
 	dec := json.NewDecoder(strings.NewReader(strings.TrimSpace(content)))
