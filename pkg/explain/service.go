@@ -326,6 +326,20 @@ func (s *Service) run(j *job) {
 			}
 		})
 	}, func(ctx context.Context) error {
+		// Ollama caps num_ctx at the model's trained context: budget for
+		// what the model really has, and ask for that (as pkg/analysis does).
+		info, err := s.o.Ollama.ModelInfo(ctx, llm.Model)
+		var oe *ollama.Error
+		switch {
+		case err != nil && errors.As(err, &oe) && oe.Kind != ollama.ErrOther:
+			return err // not pulled, down, blocked, timeout: the chat would fail the same way
+		case err == nil && info.TrainedContext > 0 && llm.NumCtx > info.TrainedContext:
+			llm.NumCtx = info.TrainedContext
+			if pr, _, err = Fit(j.req, Budget(llm.NumCtx, llm.NumPredict)); err != nil {
+				return err
+			}
+			chat = ChatRequest(llm, pr)
+		}
 		reason := ""
 		for attempt := 1; attempt <= 2; attempt++ {
 			if attempt == 2 {

@@ -366,3 +366,31 @@ func TestJobsAreBoundedAndExpire(t *testing.T) {
 		t.Error("a channel that is no job id opened")
 	}
 }
+
+// A model trained for less context than ollama.numCtx is asked with its
+// own (Ollama would cap it there), and the prompt is fitted to that.
+func TestTrainedContextCapsNumCtx(t *testing.T) {
+	fake := contractfake.NewOllamaFake(t, "0.17.4", contractfake.PanelEcho(DataOpen, DataClose, 0, nil),
+		contractfake.OllamaModel{Name: "phi3:mini", TrainedContext: 2048})
+	s, reg := serve(t, fake.URL, Options{})
+	a := accepted(t, reg, request(30))
+	if st := waitStatus(t, s, a.ID, StatusDone, StatusFailed, StatusUnavailable); st.Status != StatusDone {
+		t.Fatalf("state %+v", st)
+	}
+	reqs := fake.Requests()
+	if len(reqs) != 1 || reqs[0].Options["num_ctx"] != float64(2048) {
+		t.Fatalf("requests %d, options %v", len(reqs), reqs[0].Options)
+	}
+	var fitted []string
+	for _, m := range reqs[0].Messages {
+		fitted = append(fitted, m.Content)
+	}
+	if est := len(strings.Join(fitted, ""))/4 + 768; est > 2048 {
+		t.Errorf("prompt of ~%d tokens plus num_predict does not fit the model's 2048", est)
+	}
+	small, _, _ := Fit(request(30), Budget(2048, 768))
+	large, _, _ := Fit(request(30), Budget(4096, 768))
+	if n := strings.Count(reqs[0].Messages[1].Content, `"id":"s`); n != len(small.IDs) || n >= len(large.IDs) {
+		t.Errorf("%d series sent; %d fit the trained context, %d the configured one", n, len(small.IDs), len(large.IDs))
+	}
+}
