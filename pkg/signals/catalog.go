@@ -23,6 +23,7 @@ func dashboard(uid, vars string) Dashboard { return Dashboard{UID: uid, URL: "/d
 // The rule groups of the rules file.
 const (
 	groupRED          = "meshwatch-mesh-red"
+	groupResilience   = "meshwatch-mesh-resilience"
 	groupContainers   = "meshwatch-mesh-containers"
 	groupControlPlane = "meshwatch-mesh-control-plane"
 	groupCanary       = "meshwatch-canary"
@@ -131,6 +132,74 @@ var catalog = []Signal{
 			Description: `The server sidecar of {{ $labels.namespace }}/{{ $labels.workload }} reports {{ $labels.protocol }} traffic without mutual TLS (connection_security_policy is not mutual_tls) for 5 minutes, from source {{ $labels.source_workload }}.{{ $labels.source_workload_namespace }} ("unknown" is a client outside the mesh). The mesh is meant to be STRICT, so a PeerAuthentication lets it through: a PERMISSIVE mode or a port-level exception. The value is requests/s (http) or bytes/s (tcp).`,
 			Runbook:     `1) kubectl get peerauthentication -A -o yaml: look for mode PERMISSIVE or portLevelMtls on this workload. 2) Find the caller (its IP in the sidecar's access log) and give it a sidecar or move it into the mesh. 3) Then restore STRICT; the mesh overview's mTLS coverage must return to 100 %.`,
 			Dashboard:   workloadDashboard,
+		},
+	},
+	{
+		ID:    CircuitOpen,
+		Title: "Circuit breaker open toward a dependency",
+		Description: "The callers' sidecars refuse a share of the calls to a service themselves, at once, with a 503 " +
+			"flagged UO (upstream overflow): the connection pool's circuit breaker toward it is open because it " +
+			"stopped keeping up. From the callers' request metrics, or Envoy's pending-overflow counter where the " +
+			"proxy stats matcher exports it; about the dependency, with enough calls to judge.",
+		Labels: workloadLabels, Unit: "ratio of the calls",
+		Params: Params{Threshold: 0.01, Window: 5 * time.Minute, Guard: requestGuard},
+		expr: func(p Params) string {
+			w := dur(p.Window)
+			return maxBy(workloadLabels, lines(
+				serviceFromDestination(lines(
+					`  `+byService+` (rate(`+requests(clientSide, `response_flags="UO"`)+`[`+w+`]))`,
+					`/ `+byService+` (rate(`+requests(clientSide)+`[`+w+`]))`,
+					`> `+num(p.Threshold),
+					`and `+byService+` (increase(`+requests(clientSide)+`[`+dur(p.Guard.Window)+`])) >= `+num(p.Guard.MinRequests))),
+				`or`,
+				`  `+serviceFromCluster(`rate(`+clusterStat("upstream_rq_pending_overflow")+`[`+w+`])`),
+				`/ `+serviceFromCluster(`rate(`+clusterStat("upstream_rq_total")+`[`+w+`]) + rate(`+clusterStat("upstream_rq_pending_overflow")+`[`+w+`])`),
+				`> `+num(p.Threshold),
+				`and `+serviceFromCluster(`increase(`+clusterStat("upstream_rq_total")+`[`+dur(p.Guard.Window)+`])`)+` >= `+num(p.Guard.MinRequests)))
+		},
+		Rule: &Rule{
+			Group: groupResilience, Alert: "MeshCircuitBreakerOpen", For: 3 * time.Minute, Severity: "warning",
+			Summary:     `Callers of {{ $labels.workload }} in {{ $labels.namespace }} refuse {{ $value | humanizePercentage }} of their calls to it at once (circuit breaker open, 503 UO)`,
+			Description: `For 3 minutes the sidecars calling {{ $labels.namespace }}/{{ $labels.workload }} have answered more than 1 % of those calls themselves with a fast 503 flagged UO (upstream overflow): their connection pool to it is full (the connectionPool limits of its DestinationRule: connections, pending requests, requests in flight), so the circuit breaker is open. It is not keeping up: it got slower, or its traffic grew. The Resilience row of the workload dashboard shows which callers overflow and since when; its inbound P99 shows whether it slowed down first.`,
+			Runbook:     `1) Resilience row: callers with UO, breaker gauges and overflow. 2) Did it slow down (inbound P99, its own outbound calls, CPU throttling, a rollout) or did a caller burst (inbound requests by source)? 3) A burst: rate-limit the caller or add replicas (each adds pool capacity). 4) Raise the connectionPool limits only if it has headroom: the breaker is what protects it.`,
+			Dashboard:   workloadDashboard,
+		},
+	},
+	{
+		ID:    RetryStorm,
+		Title: "Retry storm toward a dependency",
+		Description: "The callers' sidecars retry their calls to a service at more than a share of their first attempts " +
+			"(Envoy's retry and request counters, exported by the proxy stats matcher): a failing or slow dependency " +
+			"is asked again and again, and its load multiplies when it can least take it. About the dependency, " +
+			"with enough calls to judge.",
+		Labels: workloadLabels, Unit: "retries per first attempt",
+		Params: Params{Threshold: 0.2, Window: 5 * time.Minute, Guard: requestGuard},
+		expr: func(p Params) string {
+			w := dur(p.Window)
+			return maxBy(workloadLabels, lines(
+				`  `+serviceFromCluster(`rate(`+clusterStat("upstream_rq_retry")+`[`+w+`])`),
+				`/ `+serviceFromCluster(`rate(`+clusterStat("upstream_rq_total")+`[`+w+`]) - rate(`+clusterStat("upstream_rq_retry")+`[`+w+`])`),
+				`> `+num(p.Threshold),
+				`and `+serviceFromCluster(`increase(`+clusterStat("upstream_rq_total")+`[`+dur(p.Guard.Window)+`])`)+` >= `+num(p.Guard.MinRequests)))
+		},
+		Rule: &Rule{
+			Group: groupResilience, Alert: "MeshRetryStorm", For: 5 * time.Minute, Severity: "warning",
+			Summary:     `Retries to {{ $labels.workload }} in {{ $labels.namespace }} run at {{ $value | humanizePercentage }} of the first attempts (retry storm)`,
+			Description: `For 5 minutes the sidecars calling {{ $labels.namespace }}/{{ $labels.workload }} have sent retries amounting to more than 20 % of their first attempts (Envoy's upstream_rq_retry against upstream_rq_total): it fails or times out, its callers' VirtualService retry policies ask it again, and its load multiplies when it can least take it. Its own errors or latency started the storm; the retries keep it going. The Resilience row of the workload dashboard shows the retries against the first attempts per caller, and the errors and timeouts that trigger them.`,
+			Runbook:     `1) Resilience row: which callers retry, on which failures (response flags, timeouts). 2) Fix the dependency first: its errors, its latency. 3) Bound the retries: one layer only, fewer attempts, no plain 5xx in retryOn, and connectionPool.http.maxRetries on its DestinationRule (the retry budget). 4) Retry overflow rising means the budget already refuses retries.`,
+			Dashboard:   workloadDashboard,
+		},
+	},
+	{
+		ID:    EndpointEjected,
+		Title: "Endpoints ejected from the callers' pools",
+		Description: "Outlier detection in the callers' sidecars has ejected endpoints (pods) of a service from their " +
+			"load-balancing pools after consecutive errors (Envoy's ejections_active gauge, exported by the proxy " +
+			"stats matcher); with every endpoint ejected the callers answer 503 UH (no healthy upstream).",
+		Labels: workloadLabels, Unit: "ejected endpoints, summed over the callers",
+		Params: Params{Window: 5 * time.Minute},
+		expr: func(p Params) string {
+			return maxBy(workloadLabels, `max_over_time(`+serviceFromCluster(clusterStat("outlier_detection_ejections_active"))+`[`+dur(p.Window)+`:]) > 0`)
 		},
 	},
 	{

@@ -29,6 +29,35 @@ var (
 	rejectLabels    = []string{"namespace", "workload", "pod", "type"}
 )
 
+// byService sums a request metric per destination service: the dependency
+// as its callers address it. A request the caller's own proxy refused (UO,
+// UH) never reached a pod, so its destination_workload is "unknown" while
+// its destination service is known.
+const byService = `sum by (destination_service_namespace, destination_service_name)`
+
+// outboundCluster selects Envoy cluster stats (the proxy stats matcher's,
+// deploy/istio/values.yaml) of the clusters a proxy calls in-cluster
+// services through: outbound|<port>|<subset>|<service>.<namespace>.svc.<domain>.
+const outboundCluster = `cluster_name=~"outbound\\|[0-9]+\\|[^|]*\\|[^.|]+\\.[^.|]+\\.svc\\..*"`
+
+// serviceFromCluster names the service an outbound cluster's stats are about
+// (namespace and workload, replacing the calling pod's namespace), then sums
+// them per service: the dependency, whatever the callers.
+func serviceFromCluster(expr string) string {
+	return `sum by (namespace, workload) (` + call("label_replace(label_replace", expr,
+		`"namespace", "$2", "cluster_name", "outbound\\|[0-9]+\\|[^|]*\\|([^.|]+)\\.([^.|]+)\\.svc\\..*"), "workload", "$1", "cluster_name", "outbound\\|[0-9]+\\|[^|]*\\|([^.|]+)\\.([^.|]+)\\.svc\\..*"`) + `)`
+}
+
+// serviceFromDestination names the destination service of a request
+// metric's series namespace and workload.
+func serviceFromDestination(expr string) string {
+	return call("label_replace(label_replace", expr,
+		`"namespace", "$1", "destination_service_namespace", "(.*)"), "workload", "$1", "destination_service_name", "(.*)"`)
+}
+
+// clusterStat is an Envoy cluster stat of the outbound clusters.
+func clusterStat(name string) string { return `envoy_cluster_` + name + `{` + outboundCluster + `}` }
+
 // requests is istio_requests_total of the reporters and matchers.
 func requests(reporter string, matchers ...string) string {
 	return `istio_requests_total{` + strings.Join(append([]string{reporter}, matchers...), ", ") + `}`

@@ -1,7 +1,8 @@
 // Package signals is MeshWatch's catalog of mesh signals: for each fault
 // class of a small Istio mesh (a workload's 5xx, its latency, plaintext
-// traffic under STRICT mTLS, a sidecar's memory leak, OOM kills, istiod's
-// config rejects, a rolled-back canary, …) one entry with a stable id, a
+// traffic under STRICT mTLS, a circuit breaker open toward a dependency, a
+// retry storm, a sidecar's memory leak, OOM kills, istiod's config rejects,
+// a rolled-back canary, …) one entry with a stable id, a
 // short description, the PromQL that reveals it (with its parameters:
 // thresholds, windows, the volume guard) and, where MeshWatch alerts on it,
 // the alerting rule.
@@ -35,6 +36,11 @@ const (
 	UpstreamTimeouts       ID = "upstream-timeouts"
 	// Security.
 	PlaintextUnderStrict ID = "plaintext-under-strict"
+	// Resilience (the callers' sidecars: circuit breaking, retries, outlier
+	// ejection), about the dependency the calls go to.
+	CircuitOpen     ID = "circuit-open"
+	RetryStorm      ID = "retry-storm"
+	EndpointEjected ID = "endpoint-ejected"
 	// Containers and sidecars.
 	SidecarMemoryNearLimit ID = "sidecar-memory-near-limit"
 	SidecarMemoryLeak      ID = "sidecar-memory-leak"
