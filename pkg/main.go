@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/app"
@@ -8,9 +9,16 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/meshwatch/meshwatch/pkg/plugin"
+	"github.com/meshwatch/meshwatch/pkg/storage"
 )
 
 func main() {
+	// Grafana starts the plugin without arguments; an admin moving to
+	// Grafana in HA runs "<plugin binary> store migrate --from sqlite:PATH
+	// --to postgres:DSN" in Grafana's pod.
+	if len(os.Args) > 1 && os.Args[1] == "store" {
+		os.Exit(storage.Command(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	}
 	// The SDK's data package links tablewriter, whose twwidth package
 	// allocates a 640 KB width cache at start-up (an 8,192-entry map) for
 	// data.Frame.StringTable, a debugging aid the plugin never calls. Drop
