@@ -17,38 +17,39 @@ const root = path.resolve(__dirname, '..', '..');
 const shots = path.join(root, 'test-results', 'canaries-screenshots');
 const PLUGIN_ID = 'meshwatch-mesh-app';
 
-let host: ChildProcess | undefined;
-let url = '';
+interface Host {
+  proc: ChildProcess;
+  url: string;
+}
 
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async () => {
-  test.setTimeout(300_000);
+/** A preview host of its own on the real backend with `--stack <scenario>`; resolves with its URL. */
+async function startHost(scenario: string): Promise<Host> {
   const work = process.env.PREVIEW_WORKDIR;
   if (!work) {
     throw new Error('PREVIEW_WORKDIR is not set: run with -c tests/preview/playwright.config.ts');
   }
   const dir = fs.mkdtempSync(path.join(work, 'canaries-'));
   const log = path.join(dir, 'server.log');
-  host = spawn(
+  const proc = spawn(
     path.join(work, 'meshwatch'),
     [
       'preview',
       ...['--listen', '127.0.0.1:0', '--dist', 'dist', '--host-dir', 'tests/preview/host/dist'],
       ...['--provisioning', 'provisioning/plugins/apps.yaml', '--settings-file', path.join(dir, 'settings.json')],
       ...['--set', `storage.path=${path.join(dir, 'meshwatch.db')}`],
-      ...['--stack', 'canary-promotion-gate', '--stack-eval', '5s'],
+      ...['--stack', scenario, '--stack-eval', '5s'],
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }
   );
-  host.stderr?.on('data', (chunk: Buffer) => fs.appendFileSync(log, chunk));
-  url = await new Promise<string>((resolve, reject) => {
+  proc.stderr?.on('data', (chunk: Buffer) => fs.appendFileSync(log, chunk));
+  const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(
-      () => reject(new Error(`the canary preview host did not start:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`)),
+      () =>
+        reject(new Error(`the ${scenario} preview host did not start:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`)),
       280_000
     );
-    host?.stdout?.on('data', (chunk: Buffer) => {
+    proc.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = out.match(/not Grafana — (http:\/\/\S+)/);
       if (m) {
@@ -56,71 +57,139 @@ test.beforeAll(async () => {
         resolve(m[1].replace(/\/$/, ''));
       }
     });
-    host?.once('exit', (code) => {
+    proc.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the canary preview host exited (${code}):\n${fs.readFileSync(log, 'utf8').slice(-3000)}`));
+      reject(new Error(`the ${scenario} preview host exited (${code}):\n${fs.readFileSync(log, 'utf8').slice(-3000)}`));
     });
   });
   fs.mkdirSync(shots, { recursive: true });
-});
+  return { proc, url };
+}
 
-test.afterAll(async () => {
-  if (host && host.exitCode === null) {
-    const exited = new Promise((r) => host?.once('exit', r));
-    host.kill('SIGTERM');
+async function stopHost(h: Host | undefined) {
+  if (h && h.proc.exitCode === null) {
+    const exited = new Promise((r) => h.proc.once('exit', r));
+    h.proc.kill('SIGTERM');
     await exited;
   }
-});
+}
 
-async function openAs(context: BrowserContext, role: 'Viewer' | 'Editor'): Promise<Page> {
+let host: Host | undefined;
+let url = '';
+
+test.describe.configure({ mode: 'serial' });
+
+async function openAs(context: BrowserContext, role: 'Viewer' | 'Editor', base = url): Promise<Page> {
   await context.addCookies([
-    { name: 'meshwatch_preview_role', value: role, url },
-    { name: 'meshwatch_preview_theme', value: 'dark', url },
+    { name: 'meshwatch_preview_role', value: role, url: base },
+    { name: 'meshwatch_preview_theme', value: 'dark', url: base },
   ]);
   const page = await context.newPage();
-  await page.goto(`${url}/a/${PLUGIN_ID}/canaries`);
+  await page.goto(`${base}/a/${PLUGIN_ID}/canaries`);
   return page;
 }
 
 const card = (page: Page) => page.getByTestId(/^data-testid canary shop\//);
 
-test('a Viewer sees the held canary read-only', async ({ context }) => {
-  test.setTimeout(120_000);
-  const page = await openAs(context, 'Viewer');
-  await expect(card(page)).toBeVisible({ timeout: 60_000 });
-  await expect(card(page).getByTestId('data-testid canary-phase')).toHaveText('WaitingPromotion');
-  await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText(
-    'Awaiting a decision (Editor or higher)'
-  );
-  await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
-  await expect(card(page).getByTestId('data-testid canary-rollback')).toBeDisabled();
-  await page.screenshot({ path: path.join(shots, 'waiting-promotion-viewer.png'), fullPage: true });
+test.describe('a rollout held at its promotion gate', () => {
+  test.beforeAll(async () => {
+    test.setTimeout(300_000);
+    host = await startHost('canary-promotion-gate');
+    url = host.url;
+  });
+
+  test.afterAll(async () => {
+    await stopHost(host);
+  });
+
+  test('a Viewer sees the held canary read-only', async ({ context }) => {
+    test.setTimeout(120_000);
+    const page = await openAs(context, 'Viewer');
+    await expect(card(page)).toBeVisible({ timeout: 60_000 });
+    await expect(card(page).getByTestId('data-testid canary-phase')).toHaveText('WaitingPromotion');
+    await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText(
+      'Awaiting a decision (Editor or higher)'
+    );
+    await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+    await expect(card(page).getByTestId('data-testid canary-rollback')).toBeDisabled();
+    await page.screenshot({ path: path.join(shots, 'waiting-promotion-viewer.png'), fullPage: true });
+  });
+
+  test('an Editor signs off with a comment and the page follows the canary to Succeeded', async ({ context }) => {
+    test.setTimeout(420_000);
+    const page = await openAs(context, 'Editor');
+    await expect(card(page)).toBeVisible({ timeout: 60_000 });
+    await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText('Awaiting your decision');
+    await expect(card(page).getByTestId('data-testid canary-weight')).toContainText('now 50%');
+    await page.screenshot({ path: path.join(shots, 'waiting-promotion.png'), fullPage: true });
+
+    await card(page).getByTestId('data-testid canary-promote').click();
+    const confirm = page.getByTestId('data-testid canary-confirm');
+    await expect(confirm).toBeDisabled();
+    await page.getByTestId('data-testid canary-comment').fill('checks green at 50 %, error budget intact');
+    await confirm.click();
+    await expect(confirm).toBeHidden();
+    await expect(card(page).getByTestId('data-testid canary-timeline')).toContainText('Promotion gate opened by', {
+      timeout: 30_000,
+    });
+    await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden({ timeout: 30_000 });
+
+    // The simulated Flagger takes its analysis interval per step; the page follows live.
+    const phase = card(page).getByTestId('data-testid canary-phase');
+    await expect(phase).toHaveText(/Promoting|Finalising|Succeeded/, { timeout: 240_000 });
+    await page.screenshot({ path: path.join(shots, 'promoting.png'), fullPage: true });
+    await expect(phase).toHaveText('Succeeded', { timeout: 240_000 });
+    await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+    await page.screenshot({ path: path.join(shots, 'succeeded.png'), fullPage: true });
+  });
 });
 
-test('an Editor signs off with a comment and the page follows the canary to Succeeded', async ({ context }) => {
-  test.setTimeout(420_000);
-  const page = await openAs(context, 'Editor');
-  await expect(card(page)).toBeVisible({ timeout: 60_000 });
-  await expect(card(page).getByTestId('data-testid canary-awaiting')).toContainText('Awaiting your decision');
-  await expect(card(page).getByTestId('data-testid canary-weight')).toContainText('now 50%');
-  await page.screenshot({ path: path.join(shots, 'waiting-promotion.png'), fullPage: true });
+test.describe('a 5xx canary Flagger rolls back on its own', () => {
+  let failed: Host | undefined;
 
-  await card(page).getByTestId('data-testid canary-promote').click();
-  const confirm = page.getByTestId('data-testid canary-confirm');
-  await expect(confirm).toBeDisabled();
-  await page.getByTestId('data-testid canary-comment').fill('checks green at 50 %, error budget intact');
-  await confirm.click();
-  await expect(confirm).toBeHidden();
-  await expect(card(page).getByTestId('data-testid canary-timeline')).toContainText('Promotion gate opened by', {
-    timeout: 30_000,
+  test.beforeAll(async () => {
+    test.setTimeout(300_000);
+    failed = await startHost('canary-5xx-regression');
   });
-  await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden({ timeout: 30_000 });
 
-  // The simulated Flagger takes its analysis interval per step; the page follows live.
-  const phase = card(page).getByTestId('data-testid canary-phase');
-  await expect(phase).toHaveText(/Promoting|Finalising|Succeeded/, { timeout: 240_000 });
-  await page.screenshot({ path: path.join(shots, 'promoting.png'), fullPage: true });
-  await expect(phase).toHaveText('Succeeded', { timeout: 240_000 });
-  await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
-  await page.screenshot({ path: path.join(shots, 'succeeded.png'), fullPage: true });
+  test.afterAll(async () => {
+    await stopHost(failed);
+  });
+
+  test('the page shows it Failed with its failed checks, and it is an incident with the canary as evidence', async ({
+    context,
+  }) => {
+    test.setTimeout(360_000);
+    const base = failed!.url;
+    const page = await openAs(context, 'Viewer', base);
+    await expect(card(page)).toBeVisible({ timeout: 60_000 });
+    await expect(card(page).getByTestId('data-testid canary-phase')).toHaveText('Failed');
+    const timeline = card(page).getByTestId('data-testid canary-timeline');
+    await expect(timeline).toContainText('Rolling back');
+    await expect(timeline).toContainText('Canary failed!');
+    await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden();
+    await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+    await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });
+
+    // MeshWatch opens the rollback as an incident itself (whatever rules run), about the
+    // canary's target; its evidence carries the canary.
+    const target = ((await card(page).getAttribute('data-testid')) ?? '').replace(/^data-testid canary /, '');
+    const [ns, name] = target.split('/');
+    const canaries = await (await page.request.get(`${base}/api/plugins/${PLUGIN_ID}/resources/canaries`)).json();
+    const workload: string = canaries.canaries.find((c: { name: string }) => c.name === name).targetName;
+    await page.goto(`${base}/a/${PLUGIN_ID}/incidents`);
+    const row = page.getByTestId('data-testid incidents-row').filter({ hasText: `${ns}/${workload}` });
+    await expect(row).not.toHaveCount(0, { timeout: 90_000 });
+    await row.first().getByRole('button').first().click();
+    await expect(page.getByTestId('data-testid incidents-drawer')).toContainText('FlaggerCanaryFailed', {
+      timeout: 30_000,
+    });
+    const evidence = page.getByTestId('data-testid incidents-canary');
+    await expect(evidence).toBeVisible({ timeout: 90_000 });
+    await expect(evidence).toContainText(`Flagger canary ${ns}/${name}`);
+    await expect(evidence).toContainText('Failed');
+    await expect(evidence.getByRole('list', { name: 'Canary events' })).toContainText('Canary failed!');
+    await evidence.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, 'failed-incident.png'), fullPage: true });
+  });
 });
