@@ -202,6 +202,11 @@ type collector struct {
 	rate    string // rate() window
 	scope   []Neighbour
 	all     []Workload // subject, versions, then the rest of the scope
+	// services maps a Kubernetes service ("namespace/name") to the
+	// workload serving most of its requests, from the request graph: the
+	// peer of the resilience kinds, which Envoy's cluster stats name by
+	// service.
+	services map[string]Workload
 }
 
 func (c *collector) fail(source string, err error) {
@@ -414,6 +419,7 @@ func (c *collector) scopeOf(ctx context.Context) []Neighbour {
 	}
 	vec, _ := v.(model.Vector)
 	var edges []Edge
+	defer func() { c.services = ServiceWorkloads(edges) }()
 	for _, s := range vec {
 		m := s.Metric
 		e := Edge{
@@ -428,6 +434,63 @@ func (c *collector) scopeOf(ctx context.Context) []Neighbour {
 		edges = append(edges, e)
 	}
 	return ScopeOf(c.subject, edges)
+}
+
+// ServiceWorkloads maps each service of a request graph ("namespace/name")
+// to the workload that served most of its requests.
+func ServiceWorkloads(graph []Edge) map[string]Workload {
+	vol := map[string]map[Workload]float64{}
+	for _, e := range graph {
+		if e.Service == "" || e.Service == "/" || e.To.Workload == "" || e.To.Workload == "unknown" {
+			continue
+		}
+		if vol[e.Service] == nil {
+			vol[e.Service] = map[Workload]float64{}
+		}
+		vol[e.Service][e.To] += e.Volume
+	}
+	out := map[string]Workload{}
+	for svc, ws := range vol {
+		var best Workload
+		bestV := -1.0
+		for w, v := range ws {
+			if v > bestV || (v == bestV && w.String() < best.String()) {
+				best, bestV = w, v
+			}
+		}
+		out[svc] = best
+	}
+	return out
+}
+
+// clusterService is the service ("namespace/name") of an Envoy outbound
+// cluster name, outbound|<port>|<subset>|<name>.<namespace>.svc.<domain>;
+// ok is false for any other cluster.
+func clusterService(cluster string) (string, bool) {
+	parts := strings.Split(cluster, "|")
+	if len(parts) != 4 || parts[0] != "outbound" {
+		return "", false
+	}
+	name, rest, ok := strings.Cut(parts[3], ".")
+	if !ok || name == "" {
+		return "", false
+	}
+	ns, _, _ := strings.Cut(rest, ".")
+	if ns == "" {
+		return "", false
+	}
+	return ns + "/" + name, true
+}
+
+// serviceWorkload is the workload serving a service ("namespace/name"):
+// the request graph's busiest, or the service's own name when no request
+// reached it.
+func (c *collector) serviceWorkload(svc string) Workload {
+	if w, ok := c.services[svc]; ok {
+		return w
+	}
+	ns, name, _ := strings.Cut(svc, "/")
+	return Workload{Namespace: ns, Workload: name}
 }
 
 // Edge is one edge of the request graph, for ScopeOf.
@@ -827,10 +890,34 @@ func (c *collector) plan() (queries []metricQuery, limitsExpr string) {
 				return out, true
 			}, dropZero: true},
 	}
+	// Envoy's cluster stats of the scope's callers, per outbound cluster.
+	clusterEdge := func(kind Kind, unit string) func(model.Metric) (Metric, bool) {
+		return func(m model.Metric) (Metric, bool) {
+			n, w := string(m["namespace"]), string(m["workload"])
+			svc, ok := clusterService(string(m["cluster_name"]))
+			if !ok || !c.inScope(n, w) {
+				return Metric{}, false
+			}
+			d := c.serviceWorkload(svc)
+			return Metric{Kind: kind, Namespace: n, Workload: w, Peer: peer(n, d.Namespace, d.Workload), Unit: unit,
+				Detail: map[string]string{"service": svc}}, true
+		}
+	}
+	outbound := pods + `, cluster_name=~"outbound\\|.*"`
+	perCluster := `namespace, pod, cluster_name`
+	queries = append(queries,
+		metricQuery{kinds: []Kind{KindEdgeRetries}, expr: `sum by (` + perCluster + `) (rate(envoy_cluster_upstream_rq_retry{` + outbound + `}[` + R + `]))`,
+			split: byWorkload(sumOf, "cluster_name"), to: clusterEdge(KindEdgeRetries, UnitRPS), dropZero: true},
+		metricQuery{kinds: []Kind{KindEdgeOverflow}, expr: `sum by (` + perCluster + `) (rate(envoy_cluster_upstream_rq_pending_overflow{` + outbound + `}[` + R + `]))`,
+			split: byWorkload(sumOf, "cluster_name"), to: clusterEdge(KindEdgeOverflow, UnitRPS), dropZero: true},
+		metricQuery{kinds: []Kind{KindEdgeEjections}, expr: `max by (` + perCluster + `) (envoy_cluster_outlier_detection_ejections_active{` + outbound + `})`,
+			split: byWorkload(maxOf, "cluster_name"), to: clusterEdge(KindEdgeEjections, UnitCount), dropZero: true},
+	)
 	// Round trips: the two mTLS queries run as one, and so do the six small
-	// event and control-plane ones.
+	// event and control-plane ones with the three resilience ones.
 	queries = mergeKinds(queries, KindMTLSShare)
-	queries = mergeKinds(queries, KindRestarts, KindOOMKills, KindCanaryWeight, KindCanaryStatus, KindIstiodPushes, KindIstiodRejects)
+	queries = mergeKinds(queries, KindRestarts, KindOOMKills, KindCanaryWeight, KindCanaryStatus, KindIstiodPushes, KindIstiodRejects,
+		KindEdgeRetries, KindEdgeOverflow, KindEdgeEjections)
 	limitsExpr = `max by (` + byPod + `, resource) (` + signals.WorkloadFromPod(
 		`max_over_time(kube_pod_container_resource_limits{`+pods+`, resource=~"memory|cpu"}[`+promDuration(c.window.To.Sub(c.start).Round(time.Second))+`])`) + `)`
 	return queries, limitsExpr

@@ -24,7 +24,8 @@ const FlatScore = 1.0
 //     to the level);
 //   - by kind: a 5xx ratio over 0.5 % +2 (and +1 if it peaked over 1 %);
 //     a P99 at twice its baseline or more +3 (1.5 times: +1.5);
-//     restarts, OOM kills, istiod rejects or a failed canary +4; any
+//     restarts, OOM kills, istiod rejects, circuit-breaker overflows,
+//     ejections or a failed canary +4; retries +2; any
 //     plaintext (mtls-share under 99.9 %) +4; memory or CPU over 80 % of
 //     the limit +2; a canary taking traffic +1, progressing +1;
 //   - +1 when it is about the subject (or an edge touching it).
@@ -75,9 +76,13 @@ func MetricScore(m Metric, subject Workload, w Window) float64 {
 				s += 1.5
 			}
 		}
-	case KindRestarts, KindOOMKills, KindIstiodRejects:
+	case KindRestarts, KindOOMKills, KindIstiodRejects, KindEdgeOverflow, KindEdgeEjections:
 		if m.Max > 0 {
 			s += 4
+		}
+	case KindEdgeRetries:
+		if m.Max > 0 {
+			s += 2
 		}
 	case KindCanaryStatus:
 		if m.Max >= 2 {

@@ -189,6 +189,28 @@ const (
 	// minutes before it; Detail {type} when known; left out when zero
 	// throughout. Unit count.
 	KindIstiodRejects Kind = "istiod-rejects"
+	// The resilience kinds read Envoy's cluster stats of the callers'
+	// outbound clusters (a proxyStatsMatcher must export them; without it
+	// they are simply absent). Workload is the caller whose proxy counts,
+	// Peer the workload serving the cluster's service (the busiest one in
+	// the request graph; the service's name when none served it), Detail
+	// {service: "<namespace>/<name>"} the cluster's service. Each is left
+	// out when zero throughout.
+	//
+	// KindEdgeRetries: retries per second the caller's proxy sent to the
+	// service (envoy_cluster_upstream_rq_retry): against the edge's rate
+	// (first attempts, one per call) it is the retries' share. Unit req/s.
+	KindEdgeRetries Kind = "edge-retries"
+	// KindEdgeOverflow: calls per second the caller's proxy refused because
+	// its connection pool to the service was full: the circuit breaker
+	// open (envoy_cluster_upstream_rq_pending_overflow), each a fast 503
+	// UO that never reached the service. Unit req/s.
+	KindEdgeOverflow Kind = "edge-overflow"
+	// KindEdgeEjections: the service's endpoints the caller's outlier
+	// detection holds ejected (envoy_cluster_outlier_detection_ejections_active),
+	// max over the caller's pods; with all of them ejected its calls find
+	// no healthy upstream (503 UH). Unit count.
+	KindEdgeEjections Kind = "edge-ejections"
 )
 
 // Kinds lists every kind with its short id prefix, in a fixed order.
@@ -212,6 +234,9 @@ var Kinds = []struct {
 	{KindCanaryStatus, "cs"},
 	{KindIstiodPushes, "push"},
 	{KindIstiodRejects, "rej"},
+	{KindEdgeRetries, "rtry"},
+	{KindEdgeOverflow, "ovf"},
+	{KindEdgeEjections, "ejct"},
 }
 
 // Prefix is the kind's id prefix ("m" for an unknown kind).
@@ -255,7 +280,7 @@ type Metric struct {
 	// restarts, oom-kills).
 	Container string `json:"ctr,omitempty"`
 	// Detail narrows the series down: code and flags for error ratios,
-	// type for istiod rejects.
+	// type for istiod rejects, service for the resilience kinds.
 	Detail map[string]string `json:"detail,omitempty"`
 	Unit   string            `json:"unit,omitempty"`
 	Summary

@@ -68,7 +68,7 @@ func Series(ctx context.Context, prom v1.API, p Pack, ids []string) ([]SeriesDat
 	if len(out) == 0 {
 		return out, nil
 	}
-	c := &collector{subject: p.Subject, window: p.Window, scope: p.Scope}
+	c := &collector{subject: p.Subject, window: p.Window, scope: p.Scope, services: packServices(p)}
 	c.spans()
 	c.all = scopeWorkloads(c.subject, c.scope)
 	queries, _ := c.plan()
@@ -136,4 +136,22 @@ func queryOf(queries []metricQuery, k Kind) string {
 		}
 	}
 	return strings.Join(qs, "\n")
+}
+
+// packServices is the service → workload map a capture used, as its
+// resilience metrics recorded it (Detail service, Peer the workload).
+func packServices(p Pack) map[string]Workload {
+	out := map[string]Workload{}
+	for _, m := range p.Metrics {
+		svc := m.Detail["service"]
+		if svc == "" || m.Peer == "" {
+			continue
+		}
+		w := Workload{Namespace: m.Namespace, Workload: m.Peer}
+		if ns, name, ok := strings.Cut(m.Peer, "/"); ok {
+			w = Workload{Namespace: ns, Workload: name}
+		}
+		out[svc] = w
+	}
+	return out
 }

@@ -568,7 +568,14 @@ func DetectUpstreamDependency(p *evidence.Pack) []Finding {
 	sortWorkloads(order)
 	out := make([]Finding, 0, len(order))
 	for _, r := range order {
-		out = append(out, byRoot[r].f)
+		f := byRoot[r].f
+		// Its callers' outlier detection ejecting it is the mesh at work on
+		// the same fault: evidence, not a cause of its own.
+		if txt, evid := v.ejectionText(r); txt != "" {
+			f.Explanation += "; " + txt
+			f.Evidence = append(f.Evidence, evid...)
+		}
+		out = append(out, f)
 	}
 	return out
 }

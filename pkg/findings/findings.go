@@ -52,6 +52,18 @@ const (
 	// expire (504 UT, retries exhausted 503 URX), and those callers' callers
 	// time out in turn; the finding names the slow dependency.
 	TimeoutCascade Cause = "timeout-cascade"
+	// CircuitOpen: a caller's circuit breaker to a dependency opened: its
+	// proxy's connection pool to the dependency was full, so it refused
+	// calls at once (503 UO, counted as Envoy's pending overflows) that
+	// never reached the dependency. The finding names the dependency the
+	// breaker tripped on (and the caller, with the refused counts).
+	CircuitOpen Cause = "circuit-open"
+	// RetryStorm: callers retry a failing or slow dependency so much that
+	// the retries are a large share of their first attempts and the
+	// dependency serves a multiple of the calls made to it; the extra load
+	// makes it fail more. The finding names the dependency that caused it,
+	// with the retry and request counts.
+	RetryStorm Cause = "retry-storm"
 	// PlaintextUnderStrict: a workload's sidecar accepts requests without
 	// mutual TLS in a mesh meant to be STRICT.
 	PlaintextUnderStrict Cause = "plaintext-under-strict"
@@ -65,7 +77,7 @@ const (
 // Causes lists the vocabulary in its fixed order (the order ties rank in).
 var Causes = []Cause{
 	SidecarMemoryLeak, AppMemoryOOM, Crashloop, ErrorRegression, LatencyRegression,
-	UpstreamDependency, TimeoutCascade, PlaintextUnderStrict, ControlPlaneRejects, None,
+	UpstreamDependency, TimeoutCascade, CircuitOpen, RetryStorm, PlaintextUnderStrict, ControlPlaneRejects, None,
 }
 
 // Valid reports whether c is in the vocabulary.
@@ -136,6 +148,8 @@ func Detectors() []Detector {
 		{LatencyRegression, DetectLatencyRegression},
 		{UpstreamDependency, DetectUpstreamDependency},
 		{TimeoutCascade, DetectTimeoutCascade},
+		{CircuitOpen, DetectCircuitOpen},
+		{RetryStorm, DetectRetryStorm},
 		{PlaintextUnderStrict, DetectPlaintextUnderStrict},
 		{ControlPlaneRejects, DetectControlPlaneRejects},
 	}
@@ -216,12 +230,18 @@ func less(a, b Finding) bool {
 // symptoms that the listed causes' findings about the same workload saw, so
 // those are demoted (score × Demotion) and their evidence ids join it. A
 // container that is OOM-killed also crash-loops and fails requests; a
-// dependency that makes its callers time out is also slow.
+// dependency that makes its callers time out is also slow (and retried:
+// per-try timeouts are retries that a timeout cascade explains).
 var supersedes = map[Cause][]Cause{
 	SidecarMemoryLeak: {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
 	AppMemoryOOM:      {Crashloop, ErrorRegression, LatencyRegression, UpstreamDependency},
 	Crashloop:         {ErrorRegression, LatencyRegression, UpstreamDependency},
-	TimeoutCascade:    {ErrorRegression, LatencyRegression, UpstreamDependency},
+	TimeoutCascade:    {ErrorRegression, LatencyRegression, UpstreamDependency, RetryStorm},
+	// A breaker that trips on a dependency slowed by a burst, and retries
+	// that overload a dependency, explain its errors and latency, and its
+	// callers' failures that blame it.
+	CircuitOpen: {ErrorRegression, LatencyRegression, UpstreamDependency},
+	RetryStorm:  {ErrorRegression, LatencyRegression, UpstreamDependency},
 	ErrorRegression:   {UpstreamDependency},
 	LatencyRegression: {UpstreamDependency},
 }

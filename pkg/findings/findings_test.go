@@ -568,6 +568,8 @@ func TestHealthyPackIsQuiet(t *testing.T) {
 func TestNamesDoNotMatter(t *testing.T) {
 	packs := map[string]*K.Pack{
 		"cascade": timeoutCascadePack().pack(),
+		"circuit": circuitOpenPack().pack(),
+		"storm":   retryStormPack().pack(),
 		"canary": canaryPack("billing").
 			metric(K.KindErrorRatio, "billing").win(0.05).minmax(0, 0.062).points(12).add().pack(),
 	}
@@ -678,7 +680,7 @@ func TestDetectIsDeterministicAndPure(t *testing.T) {
 
 func TestVocabulary(t *testing.T) {
 	want := []string{"sidecar-memory-leak", "app-memory-oom", "crashloop", "error-regression", "latency-regression",
-		"upstream-dependency", "timeout-cascade", "plaintext-under-strict", "control-plane-rejects", "none"}
+		"upstream-dependency", "timeout-cascade", "circuit-open", "retry-storm", "plaintext-under-strict", "control-plane-rejects", "none"}
 	var got []string
 	for _, c := range Causes {
 		got = append(got, string(c))

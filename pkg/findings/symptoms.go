@@ -278,6 +278,14 @@ func (v *view) errorBlame(s symptom) (blame, bool) {
 	if !v.answers503(s.w) {
 		return blame{}, false
 	}
+	// So do the calls w's own proxy refused (503 UO: its circuit breaker
+	// to the callee open) or found the callee's pods ejected for (503 UH:
+	// its outlier detection): Envoy's cluster stats name the callee.
+	for _, c := range v.calleesOf(s.w) {
+		if m := v.refused(s.w, c); m != nil {
+			return blame{callee: c, m: m, rise: own, at: v.changedAt(m)}, true
+		}
+	}
 	for _, c := range v.calleesOf(s.w) {
 		if m := v.down(c); m != nil {
 			return blame{callee: c, m: m, rise: own, at: v.changedAt(m)}, true

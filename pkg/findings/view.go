@@ -121,7 +121,12 @@ func sortWorkloads(ws []wl) {
 }
 
 func isEdge(k evidence.Kind) bool {
-	return k == evidence.KindEdgeRate || k == evidence.KindEdgeErrorRatio || k == evidence.KindEdgeLatencyP99
+	switch k {
+	case evidence.KindEdgeRate, evidence.KindEdgeErrorRatio, evidence.KindEdgeLatencyP99,
+		evidence.KindEdgeRetries, evidence.KindEdgeOverflow, evidence.KindEdgeEjections:
+		return true
+	}
+	return false
 }
 
 // callees of w: the workloads its edge metrics reach, sorted. Calls to an
