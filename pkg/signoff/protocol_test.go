@@ -107,9 +107,6 @@ func TestRoleMatrixOverTheProtocol(t *testing.T) {
 			return signoff.DecideRequest{Decision: "reject", Version: 1, Comment: "checked by " + u.Login}
 		}, false},
 		{"POST", "/signoff/suggestions/7:3:2/execute", func(*backend.User) any { return signoff.ExecuteRequest{Version: 1} }, false},
-		{"POST", "/signoff/gates", func(u *backend.User) any {
-			return signoff.GateRequest{Namespace: "shop", Name: "payments", Gate: "gate", Op: "open", Comment: "by " + u.Login}
-		}, false},
 		{"GET", "/signoff/audit/verify", nil, true},
 		{"GET", "/signoff/audit/export?format=csv", nil, true},
 		{"GET", "/signoff/incidents/7/scenario?analysis=3", nil, true},
@@ -164,7 +161,7 @@ func TestRoleMatrixOverTheProtocol(t *testing.T) {
 			who = append(who, string(e.Action)+"/"+e.Actor.Login)
 		}
 	}
-	want := "reject/eddie refuse/eddie refuse/ada gate-open/eddie execute-result/eddie gate-open/ada execute-result/ada"
+	want := "reject/eddie refuse/eddie refuse/ada"
 	if strings.Join(who, " ") != want || !ex.Verdict.OK {
 		t.Errorf("trail: %s (chain ok %v), want %s", strings.Join(who, " "), ex.Verdict.OK, want)
 	}
@@ -185,11 +182,12 @@ func TestRoleMatrixOverTheProtocol(t *testing.T) {
 
 	// signOff.role Admin: now the Editor is refused too.
 	strict := settingsAt("Admin", 1700000100)
-	code, body = call(strict, users[2], "POST", "/signoff/gates", signoff.GateRequest{Namespace: "shop", Name: "payments", Gate: "gate", Op: "close", Comment: "x"})
+	reject := signoff.DecideRequest{Decision: "reject", Version: 1, Comment: "not under a strict role"}
+	code, body = call(strict, users[2], "POST", "/signoff/suggestions/7:3:2/decision", reject)
 	if code != 403 || !strings.Contains(body, "needs the Admin role") {
 		t.Errorf("Editor under signOff.role Admin: %d %s", code, body)
 	}
-	if code, body := call(strict, users[3], "POST", "/signoff/gates", signoff.GateRequest{Namespace: "shop", Name: "payments", Gate: "gate", Op: "close", Comment: "x"}); code != 200 {
+	if code, body := call(strict, users[3], "POST", "/signoff/suggestions/7:3:2/decision", reject); code != 200 {
 		t.Errorf("Admin under signOff.role Admin: %d %s", code, body)
 	}
 }

@@ -67,7 +67,6 @@ func Register(reg *capability.Registry, o Options) *Capability {
 	reg.Route(RouteSuggestion+"/{key}/decision", decider(c.decide), http.MethodPost)
 	reg.Route(RouteSuggestion+"/{key}/execute", decider(c.execute), http.MethodPost)
 	reg.Route(RoutePending, access.Require(access.Viewer, c.pending), http.MethodGet)
-	reg.Route(RouteGates, decider(c.gate), http.MethodPost)
 	reg.Route(RouteVerify, access.Require(access.Admin, c.verify), http.MethodGet)
 	reg.Route(RouteExport, access.Require(access.Admin, c.export), http.MethodGet)
 	reg.OnDispose(func() {
@@ -259,23 +258,6 @@ func (c *Capability) execute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.Execute(r.Context(), access.UserFrom(r.Context()), key, req)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, res)
-}
-
-func (c *Capability) gate(w http.ResponseWriter, r *http.Request) {
-	var req GateRequest
-	if !httpjson.Decode(w, r, maxBody, &req) {
-		return
-	}
-	s := c.service(w, r)
-	if s == nil {
-		return
-	}
-	res, err := s.Gate(r.Context(), access.UserFrom(r.Context()), req)
 	if err != nil {
 		fail(w, err)
 		return

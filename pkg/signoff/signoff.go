@@ -366,79 +366,10 @@ func (s *Service) Execute(ctx context.Context, u *access.User, key string, req E
 	return ExecuteResponse{Review: r, Result: res}, err
 }
 
-// gatePrefix starts a gate's subject: "gate:<gate>/<namespace>/<name>".
+// gatePrefix starts a canary gate's subject ("gate:<gate>/<namespace>/<name>"):
+// the canary capability records its gate decisions in the same trail
+// (pkg/canaries AuditGates), and they are no suggestions.
 const gatePrefix = "gate:"
-
-// GateSubject is the audit subject of one canary's gate.
-func GateSubject(gate, namespace, name string) string {
-	return gatePrefix + gate + "/" + namespace + "/" + name
-}
-
-// Gate records u's decision to open or close a canary's gate and carries it
-// out on the load tester. The gate's intended state (open or closed) is the
-// subject's status in the audit store, so it can be re-applied after the
-// load tester restarts (its gates are in memory). req.Version, when set,
-// must be the state's version. A refused gate is recorded too.
-func (s *Service) Gate(ctx context.Context, u *access.User, req GateRequest) (GateResponse, error) {
-	a := actions.Action{Kind: actions.Gate, Namespace: req.Namespace, Name: req.Name, Gate: req.Gate, Op: req.Op}
-	subject := GateSubject(req.Gate, req.Namespace, req.Name)
-	comment := strings.TrimSpace(req.Comment)
-	if comment == "" {
-		return GateResponse{}, fmt.Errorf("%w: opening or closing a gate needs a comment saying why", ErrInvalid)
-	}
-	bounds, nss := actions.DefaultBounds, []string(nil)
-	if s.exec != nil {
-		bounds, nss = s.exec.Bounds, s.exec.Namespaces
-	}
-	if err := actions.Check(a, bounds, nss); err != nil {
-		if req.Gate == "" || req.Namespace == "" || req.Name == "" || strings.ContainsAny(subject[len(gatePrefix):], ":\n") {
-			return GateResponse{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		after, _ := json.Marshal(actions.Result{Summary: err.Error()})
-		if _, rerr := s.log.Record(ctx, audit.Entry{Actor: actorOf(u), Action: audit.Refuse, Subject: subject, After: after, Comment: comment}, nil); rerr != nil {
-			return GateResponse{}, rerr
-		}
-		return GateResponse{}, fmt.Errorf("%w: %v", ErrNotExecutable, err)
-	}
-	cur, err := s.log.Store.Subject(ctx, subject)
-	exists := err == nil
-	if err != nil && !errors.Is(err, audit.ErrNotFound) {
-		return GateResponse{}, err
-	}
-	if req.Version != 0 && req.Version != cur.Version {
-		return GateResponse{}, &audit.ConflictError{Current: cur}
-	}
-	state, act := "open", audit.GateOpen
-	if req.Op == actions.OpClose {
-		state, act = "closed", audit.GateClose
-	}
-	var before json.RawMessage
-	if exists {
-		before, _ = json.Marshal(map[string]any{"state": cur.Status, "version": cur.Version})
-	}
-	body, _ := json.Marshal(a)
-	after, _ := json.Marshal(map[string]any{"state": state, "version": cur.Version + 1})
-	if _, err := s.log.Record(ctx, audit.Entry{Actor: actorOf(u), Action: act, Subject: subject, Before: before, After: after, Comment: comment},
-		&audit.Change{From: cur.Version, Status: state, Body: body}); err != nil {
-		return GateResponse{}, err
-	}
-	var res actions.Result
-	if s.exec == nil {
-		res = actions.Result{Summary: "recorded; no load tester is configured to carry it out"}
-	} else {
-		runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ExecTimeout)
-		var runErr error
-		res, runErr = s.exec.Run(runCtx, a)
-		cancel()
-		res.OK = runErr == nil && res.OK
-	}
-	resJSON, _ := json.Marshal(res)
-	if _, err := s.log.Record(context.WithoutCancel(ctx), audit.Entry{Actor: actorOf(u), Action: audit.ExecuteResult, Subject: subject,
-		After: resJSON, Comment: res.Summary}, nil); err != nil {
-		return GateResponse{}, err
-	}
-	return GateResponse{Subject: subject, State: state, Version: cur.Version + 1, Result: res}, nil
-}
 
 // Pending counts the suggestions awaiting sign-off per incident.
 func (s *Service) Pending(ctx context.Context) (Pending, error) {
@@ -542,33 +473,3 @@ func (s *Service) Scenario(ctx context.Context, incident int64, analysis string,
 	return sc, nil
 }
 
-// GateState is one canary gate's recorded intent.
-type GateState struct {
-	Action  actions.Action `json:"action"`
-	State   string         `json:"state"` // "open" or "closed"
-	Version int64          `json:"version"`
-	By      audit.Actor    `json:"by"`
-	At      time.Time      `json:"at"`
-}
-
-// Gates returns every gate's recorded intent (the last person's decision),
-// for re-applying them after the load tester restarted (its gates are in
-// memory and start closed).
-func (s *Service) Gates(ctx context.Context) ([]GateState, error) {
-	sts, err := s.log.Store.Subjects(ctx, audit.SubjectQuery{Statuses: []string{"open", "closed"}})
-	if err != nil {
-		return nil, err
-	}
-	var out []GateState
-	for _, st := range sts {
-		if !strings.HasPrefix(st.Subject, gatePrefix) {
-			continue
-		}
-		var a actions.Action
-		if err := json.Unmarshal(st.Body, &a); err != nil {
-			return nil, fmt.Errorf("gate %s: stored body: %w", st.Subject, err)
-		}
-		out = append(out, GateState{Action: a, State: st.Status, Version: st.Version, By: st.By, At: st.UpdatedAt})
-	}
-	return out, nil
-}

@@ -27,9 +27,6 @@ const (
 	// RoutePending (GET, Viewer): how many suggestions await sign-off, per
 	// incident.
 	RoutePending = "/signoff/pending"
-	// RouteGates (POST GateRequest, sign-off role): open or close a Flagger
-	// gate.
-	RouteGates = "/signoff/gates"
 	// RouteVerify (GET, Admin): the chain's verdict.
 	RouteVerify = "/signoff/audit/verify"
 	// RouteExport (GET ?format=json|csv, Admin): the whole trail.
@@ -118,27 +115,6 @@ type ExecuteRequest struct {
 type ExecuteResponse struct {
 	Review Review         `json:"review"`
 	Result actions.Result `json:"result"`
-}
-
-// GateRequest opens or closes a Flagger load-tester gate of one canary.
-type GateRequest struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	// Gate is "gate" (confirm-rollout/promotion) or "rollback"; Op "open"
-	// or "close".
-	Gate    string `json:"gate"`
-	Op      string `json:"op"`
-	Comment string `json:"comment"`
-	// Version of the gate's state the person saw (0: whatever it is now).
-	Version int64 `json:"version,omitempty"`
-}
-
-// GateResponse is the gate's recorded state and the load tester's answer.
-type GateResponse struct {
-	Subject string         `json:"subject"`
-	State   string         `json:"state"`
-	Version int64          `json:"version"`
-	Result  actions.Result `json:"result"`
 }
 
 // Pending counts the suggestions awaiting sign-off (pending or edited).

@@ -133,6 +133,13 @@ test.describe('a rollout held at its promotion gate', () => {
       timeout: 30_000,
     });
     await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden({ timeout: 30_000 });
+    // The decision is in the audit trail, with its comment, for an Admin's export.
+    const csv = await page.request.get(`${url}/api/plugins/${PLUGIN_ID}/resources/signoff/audit/export?format=csv`, {
+      headers: { 'X-Preview-Role': 'Admin' },
+    });
+    expect(csv.status()).toBe(200);
+    const gateRow = (await csv.text()).split('\n').find((l) => l.includes('gate-open'));
+    expect(gateRow).toContain('checks green at 50 %, error budget intact');
 
     // The simulated Flagger takes its analysis interval per step; the page follows live.
     const phase = card(page).getByTestId('data-testid canary-phase');
@@ -169,6 +176,7 @@ test.describe('a 5xx canary Flagger rolls back on its own', () => {
     await expect(timeline).toContainText('Canary failed!');
     await expect(card(page).getByTestId('data-testid canary-awaiting')).toBeHidden();
     await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
+    await expect(card(page).getByTestId('data-testid canary-rollback')).toBeDisabled();
     await page.screenshot({ path: path.join(shots, 'failed.png'), fullPage: true });
 
     // MeshWatch opens the rollback as an incident itself (whatever rules run), about the

@@ -13,10 +13,16 @@ export const SourceAlertmanager = "alertmanager";
 export const SourceGrafana = "grafana";
 export const SourcePrometheus = "prometheus";
 /**
+ * SourceFlagger: the canaries Flagger failed, as MeshWatch's canary
+ * watch sees them (pkg/canaries), so that a rollback is an incident
+ * whatever alert rules the user runs.
+ */
+export const SourceFlagger = "flagger";
+/**
  * Sources: where an alert came from. Reconcile reads the same sources as the
  * webhooks, so an alert seen both ways is one alert (see Alert.Fingerprint).
  */
-export type Source = typeof SourceAlertmanager | typeof SourceGrafana | typeof SourcePrometheus;
+export type Source = typeof SourceAlertmanager | typeof SourceGrafana | typeof SourcePrometheus | typeof SourceFlagger;
 /**
  * Alert is one alert instance in MeshWatch's one alert model, whichever
  * sender it came from.
@@ -46,7 +52,8 @@ export interface Alert {
    */
   generatorURL?: string;
   /**
-   * Source is SourceAlertmanager, SourceGrafana or SourcePrometheus.
+   * Source is SourceAlertmanager, SourceGrafana, SourcePrometheus or
+   * SourceFlagger.
    */
   source: string;
 }

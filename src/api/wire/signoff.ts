@@ -24,11 +24,6 @@ export const RouteSuggestion = "/signoff/suggestions";
  */
 export const RoutePending = "/signoff/pending";
 /**
- * RouteGates (POST GateRequest, sign-off role): open or close a Flagger
- * gate.
- */
-export const RouteGates = "/signoff/gates";
-/**
  * RouteVerify (GET, Admin): the chain's verdict.
  */
 export const RouteVerify = "/signoff/audit/verify";
@@ -40,7 +35,7 @@ export const RouteExport = "/signoff/audit/export";
  * Resource routes (under /api/plugins/<id>/resources). {id} is an incident
  * id, {key} a suggestion key (Key).
  */
-export type Route = typeof RouteIncident | typeof RouteSuggestion | typeof RoutePending | typeof RouteGates | typeof RouteVerify | typeof RouteExport;
+export type Route = typeof RouteIncident | typeof RouteSuggestion | typeof RoutePending | typeof RouteVerify | typeof RouteExport;
 /**
  * StatusPending: proposed, nobody decided yet.
  */
@@ -162,33 +157,6 @@ export interface ExecuteRequest {
  */
 export interface ExecuteResponse {
   review: Review;
-  result: actions.Result;
-}
-/**
- * GateRequest opens or closes a Flagger load-tester gate of one canary.
- */
-export interface GateRequest {
-  namespace: string;
-  name: string;
-  /**
-   * Gate is "gate" (confirm-rollout/promotion) or "rollback"; Op "open"
-   * or "close".
-   */
-  gate: string;
-  op: string;
-  comment: string;
-  /**
-   * Version of the gate's state the person saw (0: whatever it is now).
-   */
-  version?: number /* int64 */;
-}
-/**
- * GateResponse is the gate's recorded state and the load tester's answer.
- */
-export interface GateResponse {
-  subject: string;
-  state: string;
-  version: number /* int64 */;
   result: actions.Result;
 }
 /**
