@@ -65,6 +65,11 @@ var detectors = map[string]detector{
 	"timeouts":         {signal: signals.UpstreamTimeouts},
 	"canary-rollback":  {signal: signals.CanaryRolledBack}, // payments in the shop, checkout in the bookstore
 	"search-index-5xx": {signal: signals.WorkloadErrorRate, about: map[string]string{"namespace": "books", "workload": "search-index"}},
+	// Resilience: about the dependency, from the callers' UO flags and
+	// Envoy's cluster stats.
+	"circuit-open": {signal: signals.CircuitOpen, about: map[string]string{"namespace": "books", "workload": "search-index"}},
+	"retries":      {signal: signals.RetryStorm}, // orders in retry-storm; inventory's per-try timeouts in timeout-cascade
+	"ejections":    {signal: signals.EndpointEjected, about: map[string]string{"namespace": "books", "workload": "cart"}},
 }
 
 type detector struct {
