@@ -23,7 +23,7 @@ import (
 // --server-side -k deploy/crds), then exactly one overlay.
 const crdsDir = "crds"
 
-var overlays = []string{"overlays/homelab", "overlays/ollama-in-cluster"}
+var overlays = []string{"overlays/homelab", "overlays/ollama-in-cluster", "overlays/ha"}
 
 // istioValues is istioctl's input (never applied to the cluster).
 const istioValues = "istio/values.yaml"
