@@ -48,8 +48,8 @@ func postgresBinDirs() []string {
 }
 
 // postgresBinary finds a PostgreSQL server binary (postgres, initdb): in
-// Debian's /usr/lib/postgresql/N/bin, then $MESHWATCH_TOOLS/bin and PATH.
-// Missing: skipped, or failed under CI (.ci/install-tools.sh installs it).
+// Debian's /usr/lib/postgresql/N/bin, then PATH. Missing: skipped, or
+// failed under CI (.ci/run installs Debian's postgresql package).
 func postgresBinary(t T, name string) string {
 	t.Helper()
 	for _, d := range postgresBinDirs() {
@@ -58,7 +58,11 @@ func postgresBinary(t T, name string) string {
 			return p
 		}
 	}
-	return RequireBinary(t, name)
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	missing(t, "PostgreSQL's %s not found in /usr/lib/postgresql/*/bin nor in PATH; apt-get install postgresql (.ci/run does)", name)
+	return ""
 }
 
 // StartPostgres runs initdb in a temporary directory and starts PostgreSQL

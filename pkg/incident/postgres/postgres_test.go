@@ -41,7 +41,7 @@ func pg(t *testing.T) *harness.Postgres {
 		if os.Getenv("CI") != "" {
 			t.Fatal("no PostgreSQL (see the log above)")
 		}
-		t.Skip("no PostgreSQL server binaries: bash .ci/install-tools.sh postgres")
+		t.Skip("no PostgreSQL server binaries: apt-get install postgresql (.ci/run does)")
 	}
 	return server
 }
