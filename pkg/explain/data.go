@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"time"
@@ -32,9 +31,7 @@ const (
 )
 
 // Sources are what explain/data reads: the configured Prometheus and Loki
-// (nil with the reason beside), and their endpoints, from which a client
-// for another datasource of the same Grafana is made (its datasource
-// proxy).
+// (nil with the reason beside), and their endpoints.
 type Sources struct {
 	Prometheus         *prometheus.Client
 	PrometheusErr      error
@@ -50,29 +47,18 @@ func SourcesOf(cfg settings.Settings, sys *systems.Set) Sources {
 		Loki: sys.Loki, LokiErr: sys.LokiErr, LokiEndpoint: cfg.Loki}
 }
 
-// datasourceUID is Grafana's rule for a datasource uid.
-var datasourceUID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
-
-// endpointFor is the endpoint that reaches datasource uid: the configured
-// one when uid is empty or its own; otherwise the same Grafana's
-// datasource proxy for uid, with the plugin's credentials for it (the
-// managed service account, or the grafanaToken secret). ok is false (with
-// why) when uid cannot be reached that way.
-func endpointFor(name, section string, configured settings.Endpoint, uid string) (ep settings.Endpoint, own bool, err error) {
+// ownDatasource says why a target of datasource uid is not re-run, or nil
+// when uid is empty or the configured one. Other datasources are refused:
+// their queries would run with the plugin's credentials, not the user's,
+// around Grafana's datasource permissions (a Viewer could read a
+// datasource they may not query). Grafana hands the panel's data with the
+// menu click, so a re-run is only needed for a panel that has not loaded.
+func ownDatasource(name, section string, configured settings.Endpoint, uid string) error {
 	if uid == "" || uid == configured.DatasourceUID {
-		return configured, true, nil
+		return nil
 	}
-	if !datasourceUID.MatchString(uid) {
-		return ep, false, fmt.Errorf("%q is not a Grafana datasource uid", uid)
-	}
-	auth, _ := configured.ProxyAuth()
-	if configured.GrafanaAppURL() == "" || auth == "" {
-		return ep, false, fmt.Errorf("datasource %s is not the %s MeshWatch reads (%s), and other datasources are reached through Grafana's datasource proxy, which needs Grafana's app URL and the plugin's service account (or the grafanaToken secret): neither is available",
-			uid, name, section)
-	}
-	ep = configured
-	ep.DatasourceUID = uid
-	return ep, false, nil
+	return fmt.Errorf("datasource %s is not the %s MeshWatch reads (%s): MeshWatch re-runs only its own datasources' queries, since another's would run with the plugin's credentials instead of yours; let the panel load its data, then explain it",
+		uid, name, section)
 }
 
 // data is POST explain/data: the panel's targets run again over the time
@@ -144,17 +130,10 @@ func (src Sources) prometheus(ctx context.Context, q Query, tr TimeRange, step t
 	if src.Prometheus == nil {
 		return nil, fmt.Errorf("Prometheus is not configured: %v", src.PrometheusErr)
 	}
-	ep, own, err := endpointFor("Prometheus", "prometheus", src.PrometheusEndpoint, q.Datasource.UID)
-	if err != nil {
+	if err := ownDatasource("Prometheus", "prometheus", src.PrometheusEndpoint, q.Datasource.UID); err != nil {
 		return nil, err
 	}
 	c := src.Prometheus
-	if !own {
-		if c, err = prometheus.New(ep); err != nil {
-			return nil, err
-		}
-		defer c.Close()
-	}
 	v, _, err := c.API().QueryRange(ctx, q.Expr, v1.Range{Start: tr.From, End: tr.To, Step: step})
 	if err != nil {
 		return nil, c.Explain("/api/v1/query_range", err)
@@ -198,17 +177,10 @@ func (src Sources) loki(ctx context.Context, q Query, tr TimeRange, step time.Du
 	if src.Loki == nil {
 		return nil, fmt.Errorf("Loki is not configured: %v", src.LokiErr)
 	}
-	ep, own, err := endpointFor("Loki", "loki", src.LokiEndpoint, q.Datasource.UID)
-	if err != nil {
+	if err := ownDatasource("Loki", "loki", src.LokiEndpoint, q.Datasource.UID); err != nil {
 		return nil, err
 	}
 	c := src.Loki
-	if !own {
-		if c, err = loki.New(ep); err != nil {
-			return nil, err
-		}
-		defer c.Close()
-	}
 	v := url.Values{"query": {q.Expr}, "start": {strconv.FormatInt(tr.From.UnixNano(), 10)},
 		"end": {strconv.FormatInt(tr.To.UnixNano(), 10)}, "step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}
 	var ans lokiMatrix

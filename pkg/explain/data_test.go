@@ -23,8 +23,9 @@ import (
 // half-way, another stays at 5) and a Loki with pushed lines. Prometheus
 // targets come back as series of at most maxDataPoints points at the
 // right values; a Loki metric query as its counts; what cannot run — a
-// Loki log query, a query Prometheus refuses, another datasource with no
-// way through Grafana's proxy — as an error of its own target, beside the
+// Loki log query, a query Prometheus refuses, another datasource (never
+// run with the plugin's credentials: that would go around Grafana's
+// datasource permissions) — as an error of its own target, beside the
 // others' data.
 func TestDataRerunsTargetsOnRealServers(t *testing.T) {
 	end := time.Now().Add(-5 * time.Minute).Truncate(time.Minute)
@@ -134,7 +135,7 @@ func TestDataRerunsTargetsOnRealServers(t *testing.T) {
 	for _, e := range out.Errors {
 		errs[e.RefID] = e.Error
 	}
-	if !strings.Contains(errs["B"], "another-prometheus is not the Prometheus MeshWatch reads") ||
+	if !strings.Contains(errs["B"], "another-prometheus is not the Prometheus MeshWatch reads") || !strings.Contains(errs["B"], "instead of yours") ||
 		!strings.Contains(errs["D"], "a log query") || !strings.Contains(errs["E"], "range vector") || len(errs) != 3 {
 		t.Errorf("errors %v", errs)
 	}
