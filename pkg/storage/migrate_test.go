@@ -19,7 +19,7 @@ import (
 
 var t0 = time.Date(2026, time.March, 14, 9, 26, 53, 589793238, time.UTC)
 
-func alert(t *testing.T, workload string, starts time.Time) incident.Alert {
+func alert(t testing.TB, workload string, starts time.Time) incident.Alert {
 	t.Helper()
 	a, err := incident.Normalize(incident.Alert{Status: incident.StatusFiring, Source: incident.SourceAlertmanager, StartsAt: starts,
 		Labels:      map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "workload": workload, "severity": "critical"},
