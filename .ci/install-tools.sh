@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned real servers that pkg/devkit/harness starts in integration tests:
 # Prometheus + promtool, Alertmanager, Loki, kube-apiserver, etcd, Flagger's
-# controller and load tester, and the Flagger and Istio CRDs. Everything is
+# controller and load tester, Thanos (query + sidecar), and the Flagger and
+# Istio CRDs. Everything is
 # built from Go modules (the Go module proxy is the only source) except etcd,
 # which comes from Debian's etcd-server package.
 #
@@ -159,11 +160,15 @@ build_loki() {
 # Thanos' go.mod has replace directives (none local) and needs a newer Go than
 # some machines have: the build alone runs under THANOS_GOTOOLCHAIN, which the
 # go command downloads from the module proxy (GOTOOLCHAIN=local stays in force elsewhere).
+# The slicelabels tag is Thanos' own (.promu.yml): its Store API casts
+# Prometheus' labels as slices, and without the tag (Prometheus 3 defaults
+# to stringlabels) the sidecar panics on its first Info call.
+THANOS_TAGS=netgo,slicelabels
 build_thanos() {
   export GOTOOLCHAIN="$THANOS_GOTOOLCHAIN"
   throwaway_module "$WORK/thanos" github.com/thanos-io/thanos "$THANOS_VERSION" no_local
   "${NICE[@]}" go get -tool "github.com/thanos-io/thanos/cmd/thanos@$THANOS_VERSION"
-  "${NICE[@]}" go build -tags netgo -o "$BIN/thanos" \
+  "${NICE[@]}" go build -tags "$THANOS_TAGS" -o "$BIN/thanos" \
     -ldflags "$LDFLAGS -X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" \
     github.com/thanos-io/thanos/cmd/thanos
 }
@@ -225,7 +230,7 @@ install_flagger() {
     "$BIN/flagger" "$BIN/flagger-loadtester"
 }
 install_thanos() {
-  install_built thanos "$THANOS_VERSION toolchain=$THANOS_GOTOOLCHAIN" "thanos $THANOS_VERSION" thanos build_thanos "$BIN/thanos"
+  install_built thanos "$THANOS_VERSION toolchain=$THANOS_GOTOOLCHAIN tags=$THANOS_TAGS" "thanos $THANOS_VERSION" thanos build_thanos "$BIN/thanos"
 }
 install_kube() {
   install_built kube-apiserver "$KUBERNETES_VERSION" "kube-apiserver $KUBERNETES_VERSION" kube build_kube "$BIN/kube-apiserver"
@@ -278,7 +283,7 @@ install_crds() {
   log "crds $want: installed in $(took "$t0")"
 }
 
-ALL=(crds etcd prometheus alertmanager kube loki flagger)
+ALL=(crds etcd prometheus alertmanager kube loki flagger thanos)
 SEL=("$@"); [[ ${#SEL[@]} -gt 0 ]] || SEL=("${ALL[@]}")
 T0=$(date +%s)
 for tool in "${SEL[@]}"; do

@@ -60,6 +60,7 @@ type run struct {
 
 type world struct {
 	prom, loki string
+	blocks     string // the scenarios' TSDB blocks (thanos_integration_test.go starts HA replicas on them)
 	runs       map[string]*run
 	err        error
 }
@@ -143,7 +144,7 @@ func getWorld(tb testing.TB) *world {
 			if err := (&simulator.LokiPusher{URL: l.URL}).Push(context.Background(), logs); err != nil {
 				t.Fatal(err)
 			}
-			shared.prom, shared.loki = p.URL, l.URL
+			shared.prom, shared.loki, shared.blocks = p.URL, l.URL, blocks
 		})
 		if shared.err == nil {
 			fmt.Fprintf(os.Stderr, "evidence: world of %d scenarios ready in %s\n", len(scenarioNames), time.Since(began).Round(time.Millisecond))

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +37,9 @@ type PrometheusOptions struct {
 	// AlertmanagerURL, when set, is where firing alerts are sent
 	// (e.g. an Alertmanager's URL).
 	AlertmanagerURL string
+	// ExternalLabels are the global external_labels (e.g. replica="a" for
+	// one of two HA replicas behind a Thanos sidecar, which needs at least one).
+	ExternalLabels map[string]string
 	// ExtraFlags are appended to the command line.
 	ExtraFlags []string
 }
@@ -122,6 +127,12 @@ func prometheusConfig(o PrometheusOptions) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
 		promDur(scrape), promDur(scrape), promDur(eval))
+	if len(o.ExternalLabels) > 0 {
+		b.WriteString("  external_labels:\n")
+		for _, k := range slices.Sorted(maps.Keys(o.ExternalLabels)) {
+			fmt.Fprintf(&b, "    %s: %q\n", k, o.ExternalLabels[k])
+		}
+	}
 	if len(o.RuleFiles) > 0 {
 		b.WriteString("rule_files:\n")
 		for _, f := range o.RuleFiles {
