@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,5 +392,42 @@ func TestHAConcurrentSignOffOnTwoReplicas(t *testing.T) {
 		if r.Status != 200 || !strings.Contains(string(r.Body), `"ok":true`) {
 			t.Fatalf("replica %d: verify: %d %s", i, r.Status, r.Body)
 		}
+	}
+}
+
+// BenchmarkPluginRSSOnPostgres is the plugin's memory with one instance on
+// each store: the pgx driver's and the lease's cost beside SQLite's.
+//
+//	go test ./pkg/plugin -run '^$' -bench PluginRSSOnPostgres -benchtime 1x
+func BenchmarkPluginRSSOnPostgres(b *testing.B) {
+	t := &testing.T{}
+	pg := harness.StartPostgres(b, harness.PostgresOptions{})
+	dsn := pg.NewDatabase(b)
+	measure := func(storage map[string]any, secure map[string]string) float64 {
+		p, _ := startPlugin(t)
+		defer p.Kill()
+		pc := pluginContext(t, map[string]any{
+			"prometheus": map[string]any{"url": "http://127.0.0.1:1", "timeoutSeconds": 1}, "alertmanager": map[string]any{"url": "http://127.0.0.1:1"},
+			"kubernetes": map[string]any{"mode": "disabled"}, "storage": storage,
+		}, secure)
+		for i := 0; i < 3; i++ {
+			if _, err := p.CheckHealth(context.Background(), pc); err != nil {
+				b.Fatal(err)
+			}
+			call(t, p, pc, http.MethodGet, strings.TrimPrefix(incidents.RouteIncidents, "/"), nil, nil)
+		}
+		time.Sleep(2 * time.Second)
+		kb, err := rssKB(p.Pid())
+		if err != nil {
+			b.Skip(err)
+		}
+		return float64(kb) / 1024
+	}
+	for i := 0; i < b.N; i++ {
+		lite := measure(map[string]any{"path": filepath.Join(b.TempDir(), "mw.db")}, nil)
+		pgMB := measure(map[string]any{"kind": "postgres"}, map[string]string{"storageDSN": dsn})
+		b.ReportMetric(lite, "sqlite-instance-MB")
+		b.ReportMetric(pgMB, "postgres-instance-MB")
+		fmt.Printf("plugin RSS with one instance: SQLite %.1f MB, PostgreSQL %.1f MB (%+.1f MB)\n", lite, pgMB, pgMB-lite)
 	}
 }
