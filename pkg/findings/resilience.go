@@ -115,7 +115,9 @@ func DetectCircuitOpen(p *evidence.Pack) []Finding {
 			caller.Workload, name(dep, caller), at(v.changedAt(m)), pct(share), n, refused)
 		evid := []string{m.ID}
 		if uo := v.flagged(caller, "UO"); len(uo) > 0 {
-			expl += fmt.Sprintf("; %s's calls fail %s with 503 UO", caller.Workload, pct(math.Max(v.level(uo[0]), uo[0].Window)))
+			// Their share is of the calls to "unknown" (every refused call
+			// is one), so it says nothing of the breaker's share: cited only.
+			expl += fmt.Sprintf("; %s's request metrics report them as 503 UO to an unknown destination", caller.Workload)
 			evid = append(evid, ids(uo...)...)
 		}
 		evid = append(evid, ids(rate)...)

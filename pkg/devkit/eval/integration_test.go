@@ -17,8 +17,17 @@ import (
 
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
+	"github.com/meshwatch/meshwatch/pkg/evidence"
 	"github.com/meshwatch/meshwatch/pkg/findings"
 )
+
+// resilienceEvidence: the evidence kind each resilience scenario's top
+// finding must cite (issue 26).
+var resilienceEvidence = map[string]evidence.Kind{
+	"circuit-breaker-open": evidence.KindEdgeOverflow,
+	"retry-storm":          evidence.KindEdgeRetries,
+	"outlier-ejection":     evidence.KindEdgeEjections,
+}
 
 // MinAccuracy is the goal: top-1 accuracy over every scenario's faults and
 // control runs (issue 19).
@@ -77,6 +86,22 @@ func TestIntegrationEvalAccuracy(t *testing.T) {
 		}
 		if res.Alerts == 0 {
 			t.Errorf("%s: no alert fired", res.Scenario)
+		}
+		// The resilience scenarios' findings cite what the callers'
+		// proxies counted: the refused calls, the retries, the ejections.
+		if kind, ok := resilienceEvidence[res.Scenario]; ok {
+			cited := false
+			for i, g := range res.Matched {
+				if g < 0 || i >= len(res.Faults) {
+					continue
+				}
+				for _, id := range res.Groups[g].Top.Evidence {
+					cited = cited || strings.HasPrefix(id, kind.Prefix()+"-")
+				}
+			}
+			if !cited {
+				t.Errorf("%s: the top finding cites no %s evidence: %v", res.Scenario, kind, res.Tops())
+			}
 		}
 		// Every finding cites evidence its pack holds.
 		for _, inc := range res.Incidents {
