@@ -89,6 +89,7 @@ function context(over: Partial<PanelContext> = {}): PanelContext {
         refId: 'A',
         datasource: { type: 'prometheus', uid: '${ds}' },
         expr: 'sum by (service) (rate(http_requests_total{service=~"$svc"}[$__rate_interval]))',
+        legendFormat: '{{service}} in $svc',
       } as PanelContext['targets'][number],
     ],
     scopedVars: { svc: { text: 'api', value: 'api' } },
@@ -266,7 +267,10 @@ describe('ExplainModal', () => {
     });
     render(<ExplainModal context={context({ data: undefined })} />);
     const summary = await screen.findByTestId(explainIds.summary, {}, SLOW);
-    expect(within(summary).getAllByTestId(explainIds.summaryRow)).toHaveLength(1);
+    const rows = within(summary).getAllByTestId(explainIds.summaryRow);
+    expect(rows).toHaveLength(1);
+    // Named as the panel names it: the target's legend format over the labels.
+    expect(rows[0]).toHaveTextContent('s1 api in api');
     expect(screen.getByTestId(explainIds.queryErrors)).toHaveTextContent('B: bad_data: parse error');
     const asked = posts.find((p) => p.url.endsWith('/explain/data'))!.data;
     expect(asked.queries[0].datasource).toEqual({ type: 'prometheus', uid: 'prom-1' });
@@ -282,6 +286,36 @@ describe('ExplainModal', () => {
     render(<ExplainModal context={context({ data: undefined })} />);
     expect(await screen.findByTestId(explainIds.noData, {}, SLOW)).toHaveTextContent('No data to explain');
     expect(posts.some((p) => p.url.endsWith('/explain'))).toBe(false);
+  });
+
+  it('shows the most changed series first and the rest of the budget on demand', async () => {
+    const many = Array.from({ length: 30 }, (_, p) =>
+      createDataFrame({
+        refId: 'A',
+        fields: [
+          { name: 'Time', type: FieldType.time, values: times },
+          {
+            name: 'Value',
+            type: FieldType.number,
+            labels: { pod: `pod-${p}` },
+            values: times.map((_, i) => (p === 12 && i > 30 ? 90 : 30) + Math.sin(i + p)),
+          },
+        ],
+      })
+    );
+    const ctx = context();
+    render(<ExplainModal context={{ ...ctx, data: { ...ctx.data!, series: many } }} />);
+    const summary = await screen.findByTestId(explainIds.summary, {}, SLOW);
+    const rows = within(summary).getAllByTestId(explainIds.summaryRow);
+    expect(rows).toHaveLength(8);
+    expect(rows[0]).toHaveTextContent('{pod="pod-12"}');
+    expect(screen.getByTestId(explainIds.omitted)).toHaveTextContent('10 more series');
+    act(() => screen.getByRole('button', { name: 'Show all 20 summarized series' }).click());
+    expect(within(summary).getAllByTestId(explainIds.summaryRow)).toHaveLength(20);
+    await waitFor(() => expect(posts.some((p) => p.url.endsWith('/explain'))).toBe(true));
+    const sent = posts.find((p) => p.url.endsWith('/explain'))!.data;
+    expect(sent.series).toHaveLength(20);
+    expect(sent.omittedSeries).toBe(10);
   });
 
   it('says when the backend refuses the request', async () => {

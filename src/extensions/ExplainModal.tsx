@@ -8,7 +8,7 @@ import {
   getValueFormat,
 } from '@grafana/data';
 import type { TimeZone } from '@grafana/schema';
-import { Alert, Badge, LinkButton, LoadingPlaceholder, Stack, Tooltip, useStyles2 } from '@grafana/ui';
+import { Alert, Badge, Button, LinkButton, LoadingPlaceholder, Stack, Tooltip, useStyles2 } from '@grafana/ui';
 import { errorMessage } from '../api/client';
 import {
   DirectionFalling,
@@ -36,6 +36,7 @@ import {
   datasourceFor,
   exploreUrl,
   labelsText,
+  panelLegends,
   panelQueries,
   panelRange,
   panelTitle,
@@ -44,6 +45,9 @@ import {
   wireRange,
 } from './panel';
 import { type PanelSummary, summarizePanel } from './summarize';
+
+/** Summary rows shown before "show all" (the most changed come first). */
+export const SUMMARY_ROWS = 8;
 
 /** Points per series asked of explain/data when the panel had no data. */
 export const MAX_DATA_POINTS = 300;
@@ -87,7 +91,7 @@ function useSummary(ctx: PanelContext, queries: Query[], range: TimeRange): Summ
           return;
         }
         const errors = res.errors ?? [];
-        const summary = summarizePanel(seriesFromWire(res.frames ?? []), { range: r });
+        const summary = summarizePanel(seriesFromWire(res.frames ?? [], panelLegends(ctx)), { range: r });
         setRerun(
           summary.series.some((s) => s.points > 0)
             ? { phase: 'ready', summary, rerun: true, errors }
@@ -99,7 +103,7 @@ function useSummary(ctx: PanelContext, queries: Query[], range: TimeRange): Summ
     return () => {
       live = false;
     };
-  }, [loaded, queries, range, r]);
+  }, [ctx, loaded, queries, range, r]);
   return loaded ?? rerun;
 }
 
@@ -156,6 +160,7 @@ export function ExplainModal({ context }: Props) {
 
 function SummaryView({ state, tz }: { state: SummaryState; tz: TimeZone }) {
   const s = useStyles2(getStyles);
+  const [all, setAll] = useState(false);
   if (state.phase === 'loading') {
     return <LoadingPlaceholder text="The panel had no data loaded: running its queries…" />;
   }
@@ -207,7 +212,7 @@ function SummaryView({ state, tz }: { state: SummaryState; tz: TimeZone }) {
           </tr>
         </thead>
         <tbody>
-          {series.map((x) => (
+          {(all ? series : series.slice(0, SUMMARY_ROWS)).map((x) => (
             <tr key={x.id} data-testid={explainIds.summaryRow} data-series-id={x.id}>
               <td>
                 <span className={s.chip}>{x.id}</span> {x.name}
@@ -234,6 +239,11 @@ function SummaryView({ state, tz }: { state: SummaryState; tz: TimeZone }) {
           ))}
         </tbody>
       </table>
+      {!all && series.length > SUMMARY_ROWS ? (
+        <Button size="sm" variant="secondary" fill="text" icon="angle-down" onClick={() => setAll(true)}>
+          Show all {series.length} summarized series
+        </Button>
+      ) : null}
       {omittedSeries > 0 ? (
         <p className={s.muted} data-testid={explainIds.omitted}>
           {omittedSeries} more {omittedSeries === 1 ? 'series changed' : 'series changed'} less and{' '}
@@ -313,7 +323,7 @@ function WriteUp({
       </Stack>
       {error ? (
         <Alert severity="error" title="The explanation could not be asked for" data-testid={explainIds.unavailable}>
-          {error} The summary above is MeshWatch’s own and needs no model.
+          {sentence(error)} The summary above is MeshWatch’s own and needs no model.
         </Alert>
       ) : null}
       {!accepted && !error ? <LoadingPlaceholder text="Asking the model…" /> : null}
@@ -325,10 +335,13 @@ function WriteUp({
   );
 }
 
+/** A reason as a sentence of its own. */
+const sentence = (s: string) => (/[.!?…)]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`);
+
 function Unavailable({ reason }: { reason: string }) {
   return (
     <Alert severity="info" title="No write-up: no model answered" data-testid={explainIds.unavailable}>
-      {reason} The summary above is MeshWatch’s own and needs no model.
+      {sentence(reason)} The summary above is MeshWatch’s own and needs no model.
     </Alert>
   );
 }
@@ -363,7 +376,7 @@ function Stream({
       {state?.status === StatusUnavailable ? <Unavailable reason={state.reason} /> : null}
       {state?.status === StatusFailed ? (
         <Alert severity="warning" title="No write-up: the model gave no usable answer" data-testid={explainIds.failed}>
-          {state.reason || 'The model’s answer could not be read.'} The summary above stands.
+          {sentence(state.reason || 'The model’s answer could not be read')} The summary above stands.
         </Alert>
       ) : null}
       {state?.status === StatusDone && state.answer ? (

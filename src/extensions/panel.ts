@@ -54,6 +54,7 @@ export type PanelContext = PluginExtensionPanelContext & { description?: string 
 
 interface TargetWithExpr extends DataQuery {
   expr?: string;
+  legendFormat?: string;
 }
 
 /**
@@ -190,11 +191,27 @@ function displayName(field: Field, frame: DataFrame): string {
   );
 }
 
-/** The series explain/data returned. */
-export function seriesFromWire(frames: WireFrame[]): SeriesInput[] {
+/** The legend format of each target (by refId) that sets one, as Prometheus and Loki queries do. */
+export function panelLegends(ctx: PanelContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of (ctx.targets ?? []) as TargetWithExpr[]) {
+    if (typeof t.legendFormat === 'string' && t.legendFormat && t.legendFormat !== '__auto') {
+      out[t.refId] = getTemplateSrv().replace(t.legendFormat, ctx.scopedVars);
+    }
+  }
+  return out;
+}
+
+/** A legend format ("{{pod}} on {{node}}") filled in from a series' labels, as Grafana's Prometheus datasource does. */
+export function legendName(format: string, labels: Record<string, string> = {}): string {
+  return format.replace(/\{\{\s*(.+?)\s*\}\}/g, (_m, name: string) => labels[name] ?? '');
+}
+
+/** The series explain/data returned, named by their targets' legend formats when they have one. */
+export function seriesFromWire(frames: WireFrame[], legends: Record<string, string> = {}): SeriesInput[] {
   return frames.map((f) => ({
     refId: f.refId,
-    name: f.name || labelsText(f.labels) || f.refId,
+    name: (legends[f.refId] && legendName(legends[f.refId], f.labels)) || f.name || labelsText(f.labels) || f.refId,
     labels: f.labels,
     times: f.times ?? [],
     values: f.values ?? [],

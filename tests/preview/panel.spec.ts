@@ -1,7 +1,8 @@
 /*
  * The dashboard panel-menu stand-in: its menu lists the links the plugin
- * registers for grafana/dashboard/panel/menu. With the real plugin (which
- * registers none yet) it says so; with a fixture plugin that registers links
+ * registers for grafana/dashboard/panel/menu. With the real plugin that is
+ * "Explain this panel" (explain.spec.ts follows it into its modal); with a
+ * fixture plugin that registers links
  * (tests/preview/fixtures/link-plugin) the host's mechanism is exercised end
  * to end: declared links only, configure(context), onClick with openModal.
  */
@@ -36,6 +37,7 @@ test('the panel menu opens and lists the plugin’s panel-menu links', async ({ 
     await expect(menu.getByRole('menuitem', { name: 'No extensions' })).toBeVisible();
   } else {
     await expect(menu.getByRole('menuitem')).toHaveCount(Math.min(declared.length, 3));
+    await expect(menu.getByRole('menuitem').first()).toContainText(declared[0].title);
   }
   await page.keyboard.press('Escape');
   await expect(menu).toBeHidden();

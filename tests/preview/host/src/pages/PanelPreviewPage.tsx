@@ -5,6 +5,10 @@
  * usePluginLinks with the panel's PluginExtensionPanelContext and at most
  * three links per plugin. A link's onClick gets {context, openModal}; a link
  * with a path navigates there.
+ *
+ * ?case= picks the panel (panel/panelData.ts): data (default), nodata,
+ * empty, oversized, text. Its targets use the host's default Prometheus
+ * datasource (the stack's, when the host plays one), else the placeholder.
  */
 import React, { useEffect, useMemo, useState } from 'react';
 import { css } from '@emotion/css';
@@ -14,10 +18,10 @@ import {
   PluginExtensionPoints,
   applyFieldOverrides,
 } from '@grafana/data';
-import { locationService, usePluginLinks } from '@grafana/runtime';
+import { getDataSourceSrv, locationService, usePluginLinks } from '@grafana/runtime';
 import { Alert, LegendDisplayMode, Menu, PanelChrome, TimeSeries, useStyles2, useTheme2 } from '@grafana/ui';
 import { previewBoot } from '../boot';
-import { DASHBOARD, PANEL, panelData, panelExtensionContext, panelFrames } from '../panel/panelData';
+import { DASHBOARD, panelCase, standInContext, standInPanel } from '../panel/panelData';
 import { useAppPlugin } from './usePlugin';
 
 const NOW = Date.now();
@@ -26,22 +30,24 @@ export function PanelPreviewPage() {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   const { plugin, error } = useAppPlugin();
-  const uid = previewBoot().datasourceUid;
+  const uid = useMemo(defaultPrometheusUid, []);
   const fontsReady = useFontsReady();
+  const which = panelCase(locationService.getSearchObject().case);
 
-  const data = useMemo(() => panelData(panelFrames(NOW), uid, NOW), [uid]);
+  const panel = useMemo(() => standInPanel(which, uid, NOW), [which, uid]);
+  const data = panel.data;
   const frames = useMemo(
     () =>
       applyFieldOverrides({
-        data: data.series,
+        data: data?.series ?? [],
         fieldConfig: { defaults: {}, overrides: [] },
         replaceVariables: (v) => v,
         theme,
         timeZone: 'utc',
       }),
-    [data.series, theme]
+    [data?.series, theme]
   );
-  const context = useMemo(() => panelExtensionContext(data, uid), [data, uid]);
+  const context = useMemo(() => standInContext(panel), [panel]);
   // The registry is filled once module.js has loaded; `plugin` re-renders this.
   const { links } = usePluginLinks({
     extensionPointId: PluginExtensionPoints.DashboardPanelMenu,
@@ -95,32 +101,59 @@ export function PanelPreviewPage() {
           {error.message}
         </Alert>
       )}
-      <div className={styles.panel} data-testid="preview panel" data-plugin-loaded={plugin ? 'true' : 'false'}>
+      <div
+        className={styles.panel}
+        data-testid="preview panel"
+        data-panel-case={which}
+        data-plugin-loaded={plugin ? 'true' : 'false'}
+      >
         <PanelChrome
           width={960}
           height={360}
-          title={PANEL.title}
-          description={PANEL.description}
+          title={panel.title}
+          description={panel.description}
           menu={menu}
           collapsible={false}
           showMenuAlways
         >
           {(width, height) =>
-            fontsReady && (
-              <TimeSeries
-                frames={frames}
-                width={width}
-                height={height}
-                timeRange={data.timeRange}
-                timeZone="utc"
-                legend={{ showLegend: true, displayMode: LegendDisplayMode.List, placement: 'bottom', calcs: [] }}
-              />
+            panel.text !== undefined ? (
+              <p className={styles.text}>{panel.text}</p>
+            ) : !data ? (
+              <p className={styles.muted} data-testid="preview panel not loaded">
+                Not loaded yet: Grafana has not run this panel’s queries, so the context its links get carries no data.
+              </p>
+            ) : frames.length === 0 ? (
+              <p className={styles.muted}>No data</p>
+            ) : (
+              fontsReady && (
+                <TimeSeries
+                  frames={frames}
+                  width={width}
+                  height={height}
+                  timeRange={data.timeRange}
+                  timeZone="utc"
+                  legend={{
+                    showLegend: frames.length <= 10,
+                    displayMode: LegendDisplayMode.List,
+                    placement: 'bottom',
+                    calcs: [],
+                  }}
+                />
+              )
             )
           }
         </PanelChrome>
       </div>
     </div>
   );
+}
+
+/** The host's default Prometheus datasource (the stack's when it plays one), else the stand-in's placeholder. */
+function defaultPrometheusUid(): string {
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  const list = getDataSourceSrv().getList({ type: 'prometheus' });
+  return (list.find((ds) => ds.isDefault) ?? list[0])?.uid ?? previewBoot().datasourceUid;
 }
 
 /**
@@ -147,4 +180,5 @@ const getStyles = (theme: GrafanaTheme2) => ({
   title: css({ margin: 0, fontSize: theme.typography.h2.fontSize }),
   muted: css({ color: theme.colors.text.secondary, margin: 0 }),
   panel: css({ width: 960 }),
+  text: css({ padding: theme.spacing(1), margin: 0 }),
 });
