@@ -152,7 +152,10 @@ func Build(ctx context.Context, src Sources, inc Incident, now time.Time) (full,
 //  4. Metrics: range queries over baseline and window (step so that a
 //     series has about MaxPoints points, rate windows twice the step and
 //     at least 2m) of the standard Istio, cAdvisor, kube-state-metrics,
-//     Flagger and istiod metrics, each series summarized (Summarize): nine
+//     Flagger and istiod metrics and of the scope's callers' Envoy cluster
+//     stats (retries, overflows, ejections per outbound cluster, the
+//     cluster's service mapped to the workload serving it in the request
+//     graph), each series summarized (Summarize): nine
 //     round trips (plan; small queries merged by `or`), per-pod series
 //     grouped by workload here (signals.WorkloadOf), the limits read once.
 //     Series reads a pack's series again with the same queries, for charts.

@@ -19,7 +19,8 @@
 //
 // Nothing here depends on a mesh's namespace or service names or on
 // MeshWatch's alert names: only the standard Istio, cAdvisor,
-// kube-state-metrics, Flagger and istiod metric names.
+// kube-state-metrics, Flagger and istiod metric names, and Envoy's cluster
+// stats where a proxyStatsMatcher exports them.
 package evidence
 
 import (
