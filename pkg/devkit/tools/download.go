@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -21,10 +22,19 @@ import (
 // Downloader opens url for reading; size is the length when known (else -1).
 type Downloader func(ctx context.Context, url string) (body io.ReadCloser, size int64, err error)
 
-// HTTPDownloader is a Downloader over client (http.DefaultClient when nil).
+// HTTPDownloader is a Downloader over client. When nil, a client that
+// honours the proxy environment and gives up on a host it cannot reach
+// within 15 s or that sends no answer within 30 s (a network that drops
+// packets must fall back to the build, not hang), with no limit on the
+// download itself.
 func HTTPDownloader(client *http.Client) Downloader {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 15 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   15 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+		}}
 	}
 	return func(ctx context.Context, url string) (io.ReadCloser, int64, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

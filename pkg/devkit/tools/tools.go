@@ -223,10 +223,17 @@ func estimate(g *Getter, missing []Tool) string {
 	}
 	if len(buildNames) > 0 {
 		fmt.Fprintf(&b, "\n  build %s from the Go module proxy (.ci/install-tools.sh): about %s on 2 cores with an empty module cache, less with a warm one",
-			strings.Join(buildNames, ", "), build.Round(time.Minute))
+			strings.Join(buildNames, ", "), minutes(build))
 	}
 	fmt.Fprintf(&b, "\n  (a failed download falls back to the build; later runs find them and start at once)")
 	return b.String()
+}
+
+func minutes(d time.Duration) string {
+	if m := int(d.Round(time.Minute) / time.Minute); m > 1 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return "a minute"
 }
 
 func megabytes(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
@@ -275,13 +282,14 @@ func (g *Getter) build(ctx context.Context, t Tool) error {
 	if _, err := os.Stat(g.Script); err != nil {
 		return err
 	}
-	g.printf("  %-15s %s: building (about %s on 2 cores) ...\n", t.Name, t.Version, t.BuildEstimate.Round(time.Minute))
+	g.printf("  %-15s %s: building (about %s on 2 cores) ...\n", t.Name, t.Version, minutes(t.BuildEstimate))
 	cmd := exec.CommandContext(ctx, "bash", g.Script, t.Build)
 	cmd.Env = append(os.Environ(), "MESHWATCH_TOOLS="+g.Dir, "CI=true")
 	cmd.Stdin = nil
 	pw := &prefixWriter{w: g.Out, prefix: "    | "}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.WaitDelay = 5 * time.Second
+	inGroup(cmd)
 	t0 := g.now()
 	done := make(chan struct{})
 	go func() {
@@ -292,7 +300,7 @@ func (g *Getter) build(ctx context.Context, t Tool) error {
 			case <-done:
 				return
 			case <-tick.C:
-				g.printf("  %-15s building: %s of about %s\n", t.Name, g.now().Sub(t0).Round(time.Second), t.BuildEstimate.Round(time.Minute))
+				g.printf("  %-15s building: %s of about %s\n", t.Name, g.now().Sub(t0).Round(time.Second), minutes(t.BuildEstimate))
 			}
 		}
 	}()

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -213,7 +215,7 @@ func TestEnsureBuildsWhatHasNoPinnedArchive(t *testing.T) {
 	if found[0].How != "built" {
 		t.Errorf("got it by %q, want built", found[0].How)
 	}
-	for _, want := range []string{"build am from the Go module proxy", "about 4m0s on 2 cores", "no verified SHA-256 is pinned", "    | building am"} {
+	for _, want := range []string{"build am from the Go module proxy", "about 4 minutes on 2 cores", "no verified SHA-256 is pinned", "    | building am"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, out.String())
 		}
@@ -342,5 +344,52 @@ func TestFindFiles(t *testing.T) {
 	}
 	if f, ok := g.Find(crds); !ok || f.How != "tools directory" || f.Paths["crds/a.yaml"] != filepath.Join(g.Dir, "crds", "a.yaml") {
 		t.Errorf("Find = %+v %v", f, ok)
+	}
+}
+
+// Cancelling a build (Ctrl-C in the demo) stops the script and what it
+// started, not only the shell.
+func TestCancelledBuildLeavesNothingRunning(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	script := filepath.Join(dir, "install-tools.sh")
+	body := "sleep 300 &\necho $! >" + pidFile + "\nwait\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	g := getter(t, &out)
+	g.Script = script
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.Ensure(ctx, []Tool{{Name: "slow", Bins: []string{"slow"}, Build: "slow", BuildEstimate: time.Minute}})
+		done <- err
+	}()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the script never started its child")
+		}
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cancelled build reported success")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Ensure did not return after cancel")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return // gone (or a zombie awaiting its reaper)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script's child %d still runs after the cancel", pid)
+		}
 	}
 }
