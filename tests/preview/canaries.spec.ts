@@ -23,7 +23,7 @@ interface Host {
 }
 
 /** A preview host of its own on the real backend with `--stack <scenario>`; resolves with its URL. */
-async function startHost(scenario: string): Promise<Host> {
+async function startHost(scenario: string, ...extra: string[]): Promise<Host> {
   const work = process.env.PREVIEW_WORKDIR;
   if (!work) {
     throw new Error('PREVIEW_WORKDIR is not set: run with -c tests/preview/playwright.config.ts');
@@ -37,7 +37,7 @@ async function startHost(scenario: string): Promise<Host> {
       ...['--listen', '127.0.0.1:0', '--dist', 'dist', '--host-dir', 'tests/preview/host/dist'],
       ...['--provisioning', 'provisioning/plugins/apps.yaml', '--settings-file', path.join(dir, 'settings.json')],
       ...['--set', `storage.path=${path.join(dir, 'meshwatch.db')}`],
-      ...['--stack', scenario, '--stack-eval', '5s'],
+      ...['--stack', scenario, '--stack-eval', '5s', ...extra],
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }
   );
@@ -94,7 +94,7 @@ const card = (page: Page) => page.getByTestId(/^data-testid canary shop\//);
 test.describe('a rollout held at its promotion gate', () => {
   test.beforeAll(async () => {
     test.setTimeout(300_000);
-    host = await startHost('canary-promotion-gate');
+    host = await startHost('canary-promotion-gate', '--stack-canary-gallery');
     url = host.url;
   });
 
@@ -113,6 +113,45 @@ test.describe('a rollout held at its promotion gate', () => {
     await expect(card(page).getByTestId('data-testid canary-promote')).toBeDisabled();
     await expect(card(page).getByTestId('data-testid canary-rollback')).toBeDisabled();
     await page.screenshot({ path: path.join(shots, 'waiting-promotion-viewer.png'), fullPage: true });
+  });
+
+  // Beside the live rollout, the stack holds one canary still in each of Flagger's phases
+  // (namespace canary-phases, status as Flagger leaves it): the page in every phase.
+  test('every Flagger phase, as an Editor sees it', async ({ context }) => {
+    test.setTimeout(120_000);
+    const page = await openAs(context, 'Editor');
+    const phases = [
+      'Initializing',
+      'Initialized',
+      'Waiting',
+      'Progressing',
+      'WaitingPromotion',
+      'Promoting',
+      'Finalising',
+      'Succeeded',
+      'Failed',
+      'Terminating',
+      'Terminated',
+    ];
+    const live = ['Waiting', 'Progressing', 'WaitingPromotion'];
+    for (const phase of phases) {
+      const c = page.getByTestId(`data-testid canary canary-phases/phase-${phase.toLowerCase()}`);
+      await expect(c, phase).toBeVisible({ timeout: 60_000 });
+      await expect(c.getByTestId('data-testid canary-phase'), phase).toHaveText(phase);
+      if (phase === 'Waiting' || phase === 'WaitingPromotion') {
+        await expect(c.getByTestId('data-testid canary-awaiting'), phase).toContainText('Awaiting your decision');
+      } else {
+        await expect(c.getByTestId('data-testid canary-awaiting'), phase).toBeHidden();
+      }
+      for (const button of ['promote', 'rollback']) {
+        const b = c.getByTestId(`data-testid canary-${button}`);
+        await (live.includes(phase)
+          ? expect(b, `${phase} ${button}`).toBeEnabled()
+          : expect(b, `${phase} ${button}`).toBeDisabled());
+      }
+      await c.scrollIntoViewIfNeeded();
+      await c.screenshot({ path: path.join(shots, `phase-${phase.toLowerCase()}.png`) });
+    }
   });
 
   test('an Editor signs off with a comment and the page follows the canary to Succeeded', async ({ context }) => {

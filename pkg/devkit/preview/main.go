@@ -37,6 +37,9 @@ type Config struct {
 	Stack      string
 	StackRules string
 	StackEval  time.Duration
+	// StackGallery adds a canary in every Flagger phase to a canary
+	// scenario's stack (stack.Options.CanaryGallery).
+	StackGallery bool
 	// Datasources are --datasource values (uid=type=url); with --stack the
 	// stack's four come first and a --datasource of the same uid replaces one.
 	Datasources []datasource
@@ -91,6 +94,7 @@ Flags:
 	fl.StringVar(&cfg.Stack, "stack", "", "run the simulated mesh under this scenario (meshwatch simulate --list) with real Prometheus, Alertmanager and Loki behind the preview; needs the tools from .ci/install-tools.sh")
 	fl.StringVar(&cfg.StackRules, "stack-rules", filepath.Join("deploy", "base", "monitoring", "rules"), "--stack: the alert rule files Prometheus evaluates")
 	fl.DurationVar(&cfg.StackEval, "stack-eval", 15*time.Second, "--stack: rule evaluation interval")
+	fl.BoolVar(&cfg.StackGallery, "stack-canary-gallery", false, "--stack with a canary scenario: also one canary held in each Flagger phase (namespace "+stack.GalleryNamespace+")")
 	fl.Var(&dss, "datasource", "a datasource the host lists and proxies (/api/datasources/proxy/uid/<uid>/...): uid=type=url, e.g. prom=prometheus=http://127.0.0.1:9090; repeatable")
 	fl.Var(&sas, "service-account-token", "a service-account token the host's API accepts as Authorization: Bearer <token>: name=role=token; repeatable")
 	fl.StringVar(&cfg.TokenFile, "service-account-token-file", "", "--stack: where to write the generated Viewer service-account token (default: preview-service-account-token next to --settings-file)")
@@ -187,7 +191,7 @@ func Run(ctx context.Context, cfg Config, stdout, logOut io.Writer) error {
 			return fmt.Errorf("--stack: writing the service-account token: %w", err)
 		}
 		accounts = append(accounts, serviceAccount{Name: "meshwatch-preview", Role: Viewer, Token: token})
-		mesh, err := stack.Start(ctx, stack.Options{Scenario: cfg.Stack, RulesDir: cfg.StackRules, EvaluationInterval: cfg.StackEval,
+		mesh, err := stack.Start(ctx, stack.Options{Scenario: cfg.Stack, RulesDir: cfg.StackRules, EvaluationInterval: cfg.StackEval, CanaryGallery: cfg.StackGallery,
 			Webhook: appURL + "api/plugins/" + meta.ID + "/resources" + incidents.RouteAlertmanager, WebhookCredentialsFile: tokenFile,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
 		if err != nil {

@@ -91,6 +91,9 @@ func (s *Stack) syncCanaries(ctx context.Context, dyn dynamic.Interface) error {
 			keep = append(keep, o)
 		case "Canary":
 			keep = append(keep, gatesToSimulator(o, s.Simulator))
+			if s.gallery {
+				keep = append(keep, phaseGallery(gatesToSimulator(o, s.Simulator), time.Now())...)
+			}
 		case "Event":
 			if io, _ := o["involvedObject"].(map[string]any); io["kind"] == "Canary" {
 				keep = append(keep, o)

@@ -60,6 +60,9 @@ type Options struct {
 	// in WebhookCredentialsFile.
 	Webhook                string
 	WebhookCredentialsFile string
+	// CanaryGallery adds, beside a canary scenario's Canary, one held
+	// still in each Flagger phase (namespace GalleryNamespace, gallery.go).
+	CanaryGallery bool
 }
 
 // Stack is a running stack. Close stops it.
@@ -75,6 +78,7 @@ type Stack struct {
 	// scenarios only, canaries.go), KubeCA its serving certificate.
 	Kube, KubeCA string
 	kubeToken    string // for Secrets
+	gallery      bool   // Options.CanaryGallery
 
 	session *harness.Session
 	cancel  context.CancelFunc
@@ -118,7 +122,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Scenario: sc.Name, session: session, live: live, done: make(chan struct{})}
+	s := &Stack{Scenario: sc.Name, session: session, live: live, done: make(chan struct{}), gallery: o.CanaryGallery}
 	om := filepath.Join(session.Dir(), "history.om")
 	if err := live.WriteHistory(om); err != nil {
 		_ = session.Close()
