@@ -4,5 +4,5 @@ package tools
 
 import "os/exec"
 
-// inGroup leaves cmd as it is: cancelling it kills the process itself.
-func inGroup(*exec.Cmd) {}
+// StopGroupOnCancel (made with exec.CommandContext) leaves cmd as it is: cancelling it kills the process itself.
+func StopGroupOnCancel(*exec.Cmd) {}

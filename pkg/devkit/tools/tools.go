@@ -289,7 +289,7 @@ func (g *Getter) build(ctx context.Context, t Tool) error {
 	pw := &prefixWriter{w: g.Out, prefix: "    | "}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.WaitDelay = 5 * time.Second
-	inGroup(cmd)
+	StopGroupOnCancel(cmd)
 	t0 := g.now()
 	done := make(chan struct{})
 	go func() {

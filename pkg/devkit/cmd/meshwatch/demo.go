@@ -290,6 +290,7 @@ func runStep(ctx context.Context, root string, out, log io.Writer, args ...strin
 	cmd.Stdout = io.MultiWriter(log, &tail)
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = 5 * time.Second
+	tools.StopGroupOnCancel(cmd) // npm's webpack, go's compilers: all of it stops on Ctrl-C or SIGTERM
 	stop := progressTicker(out, "    running", 15*time.Second)
 	err := cmd.Run()
 	stop()
