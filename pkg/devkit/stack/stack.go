@@ -92,7 +92,7 @@ type Stack struct {
 // simulation, and returns once every server answers. ctx bounds the start;
 // the simulation runs until Close.
 func Start(ctx context.Context, o Options) (*Stack, error) {
-	sc, err := simulator.LookupScenario(o.Scenario)
+	sc, err := lookupScenario(o.Scenario)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			}
 		}
 	}()
-	if hasCanary(sc.Name) {
+	if hasCanary(sc.Name) || rollsOutCanary(sc) {
 		if err := s.mirrorCanaries(logf); err != nil {
 			_ = s.Close()
 			return nil, err
