@@ -138,3 +138,19 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		}
 	}
 }
+
+// Two stores on one database: two replicas' plugins.
+func TestSharedConformance(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (incident.Store, incident.Store) {
+		dsn := pg(t).NewDatabase(t)
+		a, err := Open(context.Background(), dsn, storetest.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(context.Background(), dsn, storetest.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	})
+}
