@@ -108,7 +108,7 @@ func panelAnswer(raw []byte) string {
 			}
 			return fmt.Sprintf("%g", *p)
 		}
-		a.Notable = append(a.Notable, point{Text: fmt.Sprintf("%s is %s: from %s to %s, last %s.", name, orFlat(s.Trend.Direction), f(s.Min), f(s.Max), f(s.Last)),
+		a.Notable = append(a.Notable, point{Text: fmt.Sprintf("%s is %s: between %s and %s, last %s.", name, orFlat(s.Trend.Direction), f(s.Min), f(s.Max), f(s.Last)),
 			Series: []string{s.ID}})
 		if m := s.Labels["__name__"]; promName(m) {
 			metric = m
