@@ -335,6 +335,33 @@ describe('AppConfig', () => {
     expect(saved.data.secureJsonData).toEqual({ grafanaToken: 'glsa_test' });
   });
 
+  it('PostgreSQL storage: the DSN is a secret (never in jsonData), the file path is hidden, its error shown', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: (c) =>
+        c.data.secureJsonFields.storageDSN
+          ? { valid: true, errors: [] }
+          : { valid: false, errors: [{ field: 'storage dsn', message: 'test: no DSN' }] },
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(<AppConfig {...props()} />);
+    await screen.findByDisplayValue('http://prom:9090');
+    expect(document.getElementById('storage-path')).not.toBeNull();
+    expect(document.getElementById('storage-dsn')).toBeNull();
+    fireEvent.click(screen.getByLabelText('PostgreSQL'));
+    expect(document.getElementById('storage-path')).toBeNull();
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    expect(await screen.findByText('test: no DSN')).toBeInTheDocument();
+    const dsn = 'postgres://meshwatch:s3cr3t@postgres:5432/meshwatch';
+    fireEvent.change(document.getElementById('storage-dsn')!, { target: { value: dsn } });
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const saved = calls.find((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')!;
+    expect(saved.data.jsonData.storage).toEqual({ kind: 'postgres' });
+    expect(saved.data.secureJsonData).toEqual({ storageDSN: dsn });
+    expect(JSON.stringify(saved.data.jsonData)).not.toContain('s3cr3t');
+  });
+
   it('Test shows every dependency line, also when the check fails with 503', async () => {
     const report = {
       status: 'error',
