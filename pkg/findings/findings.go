@@ -240,8 +240,8 @@ var supersedes = map[Cause][]Cause{
 	// A breaker that trips on a dependency slowed by a burst, and retries
 	// that overload a dependency, explain its errors and latency, and its
 	// callers' failures that blame it.
-	CircuitOpen: {ErrorRegression, LatencyRegression, UpstreamDependency},
-	RetryStorm:  {ErrorRegression, LatencyRegression, UpstreamDependency},
+	CircuitOpen:       {ErrorRegression, LatencyRegression, UpstreamDependency},
+	RetryStorm:        {ErrorRegression, LatencyRegression, UpstreamDependency},
 	ErrorRegression:   {UpstreamDependency},
 	LatencyRegression: {UpstreamDependency},
 }
