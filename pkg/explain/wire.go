@@ -154,7 +154,7 @@ type DataFrame struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
 	Times  []int64           `json:"times"`
-	Values []*float64        `json:"values" tstype:"(number | null)[]"`
+	Values []*float64        `json:"values" tstype:"Array<number | null>"`
 }
 
 // TargetError says why one target gave no data.

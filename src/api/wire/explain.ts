@@ -187,7 +187,7 @@ export interface DataFrame {
   name: string;
   labels: { [key: string]: string};
   times: number /* int64 */[];
-  values: (number | null)[];
+  values: Array<number | null>;
 }
 /**
  * TargetError says why one target gave no data.
