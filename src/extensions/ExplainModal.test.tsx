@@ -119,8 +119,18 @@ beforeEach(() => {
   });
   const vars: Record<string, string> = { ds: 'prom-1' };
   (getTemplateSrv as jest.Mock).mockReturnValue({
-    replace: (s: string, scoped?: Record<string, { value: unknown }>) =>
-      s.replace(/\$\{?(\w+)\}?/g, (m, name) => String(scoped?.[name]?.value ?? vars[name] ?? m)),
+    replace: (
+      s: string,
+      scoped?: Record<string, { text: unknown; value: unknown }>,
+      format?: string | ((v: unknown) => string)
+    ) =>
+      s.replace(/\$\{?(\w+)\}?/g, (m, name) => {
+        if (format === 'text' && scoped?.[name]) {
+          return String(scoped[name].text);
+        }
+        const v = scoped?.[name]?.value ?? vars[name];
+        return v === undefined ? m : typeof format === 'function' ? format(v) : String(v);
+      }),
   });
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   (getDataSourceSrv as jest.Mock).mockReturnValue({
@@ -181,6 +191,7 @@ describe('ExplainModal', () => {
     expect(rows[0]).toHaveTextContent('2026-12-02 08:45: 10 req/s → 40 req/s (+300%)');
     expect(rows[1]).toHaveTextContent('s2 web');
 
+    await waitFor(() => expect(posts.some((p) => p.url.endsWith('/explain'))).toBe(true));
     const sent = posts.find((p) => p.url.endsWith('/explain'))!.data;
     expect(sent.queries).toEqual([
       {
@@ -246,6 +257,35 @@ describe('ExplainModal', () => {
     expect(within(answer).getByTestId(explainIds.invalidQuery)).toHaveTextContent(
       'does not parse as PromQL (unexpected end)'
     );
+  });
+
+  it('resolves a multi-value variable as Prometheus does (a regex alternation) and reads the description from the dashboard', async () => {
+    answers['/api/dashboards/uid/d1'] = () => ({
+      dashboard: {
+        panels: [
+          { id: 1, type: 'row', panels: [] },
+          { id: 3, type: 'row', panels: [{ id: 4, description: 'Requests of $svc, per second' }] },
+        ],
+      },
+    });
+    const ctx = context({ scopedVars: { svc: { text: 'api + web.v2', value: ['api', 'web.v2'] } } });
+    delete ctx.description;
+    render(<ExplainModal context={ctx} />);
+    await waitFor(() => expect(posts.some((p) => p.url.endsWith('/explain'))).toBe(true));
+    const sent = posts.find((p) => p.url.endsWith('/explain'))!.data;
+    expect(sent.queries[0].expr).toBe('sum by (service) (rate(http_requests_total{service=~"(api|web\\.v2)"}[60s]))');
+    expect(sent.panel.description).toBe('Requests of api + web.v2, per second');
+  });
+
+  it('sends an empty description when the dashboard cannot be read', async () => {
+    answers['/api/dashboards/uid/d1'] = () => {
+      throw { status: 404, data: { message: 'Dashboard not found' } };
+    };
+    const ctx = context();
+    delete ctx.description;
+    render(<ExplainModal context={ctx} />);
+    await waitFor(() => expect(posts.some((p) => p.url.endsWith('/explain'))).toBe(true));
+    expect(posts.find((p) => p.url.endsWith('/explain'))!.data.panel.description).toBe('');
   });
 
   it('without a model, keeps the summary and says why there is no write-up', async () => {

@@ -36,6 +36,7 @@ import {
   datasourceFor,
   exploreUrl,
   labelsText,
+  panelDescription,
   panelLegends,
   panelQueries,
   panelRange,
@@ -107,6 +108,19 @@ function useSummary(ctx: PanelContext, queries: Query[], range: TimeRange): Summ
   return loaded ?? rerun;
 }
 
+/** The panel's description (undefined while it is being read). */
+function useDescription(ctx: PanelContext): string | undefined {
+  const [description, setDescription] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    panelDescription(ctx).then((d) => live && setDescription(d));
+    return () => {
+      live = false;
+    };
+  }, [ctx]);
+  return description;
+}
+
 interface Props {
   context: PanelContext;
 }
@@ -125,21 +139,22 @@ export function ExplainModal({ context }: Props) {
   const range = useMemo(() => wireRange(grafanaRange), [grafanaRange]);
   const queries = useMemo(() => panelQueries(context, grafanaRange), [context, grafanaRange]);
   const summary = useSummary(context, queries, range);
+  const description = useDescription(context);
   const tz = context.timeZone;
 
   const request = useMemo((): Request | undefined => {
-    if (summary.phase !== 'ready') {
+    if (summary.phase !== 'ready' || description === undefined) {
       return undefined;
     }
     return {
-      panel: { title: panelTitle(context), description: context.description ?? '', type: context.pluginId },
+      panel: { title: panelTitle(context), description, type: context.pluginId },
       dashboard: { uid: context.dashboard?.uid ?? '', title: context.dashboard?.title ?? '' },
       queries,
       timeRange: range,
       series: summary.summary.series,
       omittedSeries: summary.summary.omittedSeries,
     };
-  }, [summary, context, queries, range]);
+  }, [summary, description, context, queries, range]);
 
   return (
     <div className={s.body} data-testid={explainIds.modal}>

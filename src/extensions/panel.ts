@@ -13,7 +13,8 @@ import {
   type TimeRange as GrafanaTimeRange,
   rangeUtil,
 } from '@grafana/data';
-import { config, getDataSourceSrv, getTemplateSrv } from '@grafana/runtime';
+import { lastValueFrom } from 'rxjs';
+import { config, getBackendSrv, getDataSourceSrv, getTemplateSrv } from '@grafana/runtime';
 import type { DataQuery } from '@grafana/schema';
 import {
   DatasourceLoki,
@@ -125,6 +126,26 @@ export function builtinVars(range: GrafanaTimeRange, intervalMs?: number): Scope
   };
 }
 
+/** A value as a regular expression matches it literally (Prometheus' and Loki's RE2 syntax). */
+export function escapeRegex(v: string): string {
+  return v.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
+}
+
+/**
+ * How a variable's value goes into a PromQL or LogQL expression, as
+ * Grafana's Prometheus and Loki datasources interpolate it: a single value
+ * as it is; several (a multi-value or "All" variable) as a regular
+ * expression alternation of the values, escaped, for =~ matchers.
+ */
+export function queryFormat(value: unknown): string {
+  if (Array.isArray(value)) {
+    return value.length === 1
+      ? escapeRegex(String(value[0]))
+      : `(${value.map((v) => escapeRegex(String(v))).join('|')})`;
+  }
+  return String(value ?? '');
+}
+
 /**
  * The panel's queries for the backend: visible targets of a Prometheus or
  * Loki datasource that carry an expression, with the dashboard's variables
@@ -138,14 +159,14 @@ export function panelQueries(ctx: PanelContext, range: GrafanaTimeRange): Query[
     if (!ds || !EXPLAINED_DATASOURCES.includes(ds.type) || typeof t.expr !== 'string' || !t.expr.trim()) {
       continue;
     }
-    out.push({ refId: t.refId, datasource: ds, expr: getTemplateSrv().replace(t.expr, vars) });
+    out.push({ refId: t.refId, datasource: ds, expr: getTemplateSrv().replace(t.expr, vars, queryFormat) });
   }
   return out;
 }
 
-/** The panel's title with its variables resolved. */
+/** The panel's title with its variables resolved (as text, as the panel shows them). */
 export function panelTitle(ctx: PanelContext): string {
-  return getTemplateSrv().replace(ctx.title ?? '', ctx.scopedVars);
+  return getTemplateSrv().replace(ctx.title ?? '', ctx.scopedVars, 'text');
 }
 
 /**
@@ -247,4 +268,47 @@ export function datasourceFor(type: string, queries: Query[]): { type: string; u
   // eslint-disable-next-line @typescript-eslint/no-deprecated
   const ds = getDataSourceSrv().getList({ type })[0];
   return ds ? { type: ds.type, uid: ds.uid } : undefined;
+}
+
+interface DashboardPanel {
+  id?: number;
+  description?: string;
+  panels?: DashboardPanel[];
+}
+
+/** Finds a panel by id among a dashboard's panels and its rows' panels. */
+function findPanel(panels: DashboardPanel[] | undefined, id: number): DashboardPanel | undefined {
+  for (const p of panels ?? []) {
+    if (p.id === id) {
+      return p;
+    }
+    const nested = findPanel(p.panels, id);
+    if (nested) {
+      return nested;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The panel's description, variables resolved: the context's when it has
+ * one, else read from the dashboard's JSON (Grafana's context carries no
+ * description). Empty when the dashboard cannot be read.
+ */
+export async function panelDescription(ctx: PanelContext): Promise<string> {
+  if (ctx.description !== undefined || !ctx.dashboard?.uid) {
+    return getTemplateSrv().replace(ctx.description ?? '', ctx.scopedVars, 'text');
+  }
+  try {
+    const res = await lastValueFrom(
+      getBackendSrv().fetch<{ dashboard?: { panels?: DashboardPanel[] } }>({
+        url: `/api/dashboards/uid/${encodeURIComponent(ctx.dashboard.uid)}`,
+        showErrorAlert: false,
+      })
+    );
+    const found = findPanel(res.data?.dashboard?.panels, ctx.id)?.description;
+    return typeof found === 'string' ? getTemplateSrv().replace(found, ctx.scopedVars, 'text') : '';
+  } catch {
+    return '';
+  }
 }
