@@ -185,21 +185,27 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Advisory lock keys: pg_advisory_xact_lock(lockSpace, n). The lease
-// (pkg/ha) uses lockSpace with LeaseLock.
+// Advisory lock keys, pg_advisory_xact_lock(LockSpace, n): the store's
+// transaction-level locks, and the active-worker lease's session lock
+// (pkg/ha) on LeaseLockID.
 const (
-	lockSpace     int32 = 0x4d57 // "MW"
-	lockMigrate   int32 = 1
-	lockAudit     int32 = 2
-	lockRegroup   int32 = 3
-	LeaseLockID   int32 = 4
-	LockSpace           = lockSpace
-	lockKeyHashed       = "SELECT pg_advisory_xact_lock(hashtext($1))"
+	// LockSpace is the first key of every MeshWatch advisory lock ("MW").
+	LockSpace int32 = 0x4d57
+	// LeaseLockID is the active-worker lease's lock.
+	LeaseLockID int32 = 4
+
+	lockMigrate int32 = 1
+	lockAudit   int32 = 2
+	lockRegroup int32 = 3
 )
+
+// lockKeyHashed takes a group key's lock (the one-argument form: a key
+// space apart from the two-argument locks above).
+const lockKeyHashed = "SELECT pg_advisory_xact_lock(hashtext($1))"
 
 // xactLock takes one of the store's transaction-level advisory locks.
 func xactLock(ctx context.Context, tx *sql.Tx, n int32) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, n)
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, LockSpace, n)
 	return err
 }
 
