@@ -181,6 +181,11 @@ func (s *Service) intake(source string, decode func([]byte, time.Time) (intake.P
 	}
 }
 
+// Wake asks the worker loop for a round now: another replica took in a
+// delivery that opened an incident (the PostgreSQL store's notification),
+// and this one, the active worker, captures its evidence.
+func (s *Service) Wake() { s.wake() }
+
 // wake asks the worker loop for a round now.
 func (s *Service) wake() {
 	select {

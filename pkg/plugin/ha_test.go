@@ -35,17 +35,27 @@ import (
 // in secureJsonData; Alertmanager at amURL for the reconcile).
 func replicas(t *testing.T, amURL string) (dsn string, ps [2]*pluginhost.Plugin, pc backend.PluginContext) {
 	t.Helper()
+	return replicasWith(t, amURL, amURL, 10)
+}
+
+// replicasWith is replicas with Prometheus at promURL and the reconcile
+// every reconcileSeconds.
+func replicasWith(t *testing.T, amURL, promURL string, reconcileSeconds int) (dsn string, ps [2]*pluginhost.Plugin, pc backend.PluginContext) {
+	t.Helper()
 	pg := harness.StartPostgres(t, harness.PostgresOptions{})
 	dsn = pg.NewDatabase(t)
 	if amURL == "" {
 		amURL = "http://127.0.0.1:1"
 	}
+	if promURL == "" {
+		promURL = amURL // nothing to capture from: captures fail fast
+	}
 	pc = pluginContext(t, map[string]any{
 		"alertmanager": map[string]any{"url": amURL, "timeoutSeconds": 5},
-		"prometheus":   map[string]any{"url": amURL}, // nothing to capture from: captures fail fast
+		"prometheus":   map[string]any{"url": promURL},
 		"kubernetes":   map[string]any{"mode": "disabled"},
 		"storage":      map[string]any{"kind": "postgres"},
-		"incidents":    map[string]any{"reconcileSeconds": 10},
+		"incidents":    map[string]any{"reconcileSeconds": reconcileSeconds},
 	}, map[string]string{"storageDSN": dsn})
 	for i := range ps {
 		ps[i], _ = startPlugin(t)
@@ -149,6 +159,49 @@ func TestHASameAlertThroughBothReplicasIsOneIncident(t *testing.T) {
 	}
 	if b = listIncidents(t, ps[1], pc); len(b) != 2 {
 		t.Fatalf("the other replica shows %d incidents, want 2: %+v", len(b), b)
+	}
+}
+
+// A delivery taken by the standby opens an incident; the active worker
+// captures its evidence at once (the store's notification wakes it), not at
+// its next round (an hour away here).
+func TestHAActiveWorkerCapturesWhatTheStandbyTookIn(t *testing.T) {
+	prom := harness.StartPrometheus(t, harness.PrometheusOptions{})
+	_, ps, pc := replicasWith(t, "", prom.URL, 3600)
+	var standby *pluginhost.Plugin
+	for end := time.Now().Add(30 * time.Second); standby == nil; {
+		for i, p := range ps {
+			if activeOf(t, p, pc) == "other" {
+				standby = ps[i]
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatal("no standby replica")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the active worker's first round is over; its next is an hour away
+	r := call(t, standby, pc, http.MethodPost, strings.TrimPrefix(incidents.RouteAlertmanager, "/"),
+		amWebhook(time.Now().Add(-time.Minute).Truncate(time.Second), "checkout"), map[string][]string{"Content-Type": {"application/json"}})
+	var ack incidents.IntakeResponse
+	if err := json.Unmarshal(r.Body, &ack); err != nil || r.Status != 200 || len(ack.Incidents) != 1 {
+		t.Fatalf("delivery: %d %s", r.Status, r.Body)
+	}
+	t0 := time.Now()
+	for {
+		d := call(t, standby, pc, http.MethodGet, fmt.Sprintf("%s/%d", strings.TrimPrefix(incidents.RouteIncidents, "/"), ack.Incidents[0]), nil, nil)
+		var detail incidents.DetailResponse
+		if err := json.Unmarshal(d.Body, &detail); err != nil || d.Status != 200 {
+			t.Fatalf("detail: %d %s", d.Status, d.Body)
+		}
+		if detail.Evidence != nil {
+			t.Logf("evidence captured %s after the standby took the delivery", time.Since(t0).Round(time.Millisecond))
+			return
+		}
+		if time.Since(t0) > 20*time.Second {
+			t.Fatal("no evidence 20 s after the delivery: the active worker was not woken")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

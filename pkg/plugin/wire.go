@@ -57,6 +57,11 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	o.Capture = offering(o.Capture, writeUps.Offer)
 	o.Active = activeWorker(reg, cfg, o.StoreErr) // only the active replica polls, captures and writes up
 	inc := incidents.Register(reg, o)
+	if o.StoreErr == nil { // another replica opened an incident: the active worker captures it now
+		if stop := storage.OnOpened(cfg.Storage, wakeIfActive(o.Active, inc.Wake)); stop != nil {
+			reg.OnDispose(stop)
+		}
+	}
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
 	explain.Wire(reg, cfg, sys, analysisQueue) // Explain this panel, on the write-ups' model queue
@@ -98,6 +103,16 @@ func activeWorker(reg *capability.Registry, cfg settings.Settings, storeErr erro
 		}})
 	}
 	return lease.Active
+}
+
+// wakeIfActive is wake when this replica is the active worker (a standby's
+// loop would only look at the lease).
+func wakeIfActive(active func() bool, wake func()) func() {
+	return func() {
+		if active == nil || active() {
+			wake()
+		}
+	}
 }
 
 // canaryWatch is the canary capability, for the captures that run before

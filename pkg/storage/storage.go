@@ -83,3 +83,17 @@ func Lease(s settings.Storage) (ha.Lease, func(), error) {
 		return ha.NewPostgres(s.DSN(), ha.PostgresOptions{})
 	})
 }
+
+// OnOpened calls fn whenever any replica's ingest opens an incident (see
+// postgres.OnOpened) and returns the function that stops it; nil on SQLite,
+// where this process takes every delivery itself.
+func OnOpened(s settings.Storage, fn func()) func() {
+	if s.Kind != settings.StorePostgres {
+		return nil
+	}
+	stop, err := postgres.OnOpened(s.DSN(), fn)
+	if err != nil {
+		return nil
+	}
+	return stop
+}

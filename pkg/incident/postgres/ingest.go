@@ -127,10 +127,31 @@ func (s *Store) ingestOnce(ctx context.Context, now time.Time, b incident.Batch,
 			return incident.Ingested{}, fmt.Errorf("incident store: ingest: mark listed: %w", err)
 		}
 	}
+	if opensIncident(res.Changes) {
+		// Delivered at commit to every replica listening (OnOpened): the
+		// active worker captures the new incident's evidence at once, whichever
+		// replica took the delivery.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, OpenedChannel); err != nil {
+			return incident.Ingested{}, fmt.Errorf("incident store: ingest: notify: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return incident.Ingested{}, fmt.Errorf("incident store: ingest: commit: %w", err)
 	}
 	return res, nil
+}
+
+// OpenedChannel is the notification channel on which the store says that
+// an ingest made or reopened an incident.
+const OpenedChannel = "meshwatch_incident_opened"
+
+func opensIncident(changes []incident.Change) bool {
+	for _, c := range changes {
+		if (c.Created || c.Reopened) && c.Incident.State == incident.StateOpen {
+			return true
+		}
+	}
+	return false
 }
 
 type firingRecord struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/meshwatch/meshwatch/pkg/audit"
 	"github.com/meshwatch/meshwatch/pkg/audit/audittest"
@@ -153,4 +154,70 @@ func TestSharedConformance(t *testing.T) {
 		}
 		return a, b
 	})
+}
+
+// An ingest that opens an incident is announced to every listener (the
+// active worker captures at once whichever replica took the delivery); a
+// repeat is not.
+func TestOnOpenedAnnouncesNewIncidents(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg(t).NewDatabase(t)
+	s, err := Open(ctx, dsn, storetest.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := make(chan struct{}, 10)
+	stop, err := OnOpened(dsn, func() { got <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	// The listener connects in the background: wait until it listens.
+	for end := time.Now().Add(10 * time.Second); ; {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'meshwatch-listen'
+			AND query LIKE 'LISTEN%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the listener never listened")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	batch := func(workload string) incident.Batch {
+		a, err := incident.Normalize(incident.Alert{Status: incident.StatusFiring, Source: incident.SourceAlertmanager, StartsAt: time.Unix(1700000000, 0),
+			Labels: map[string]string{"alertname": "HighErrorRate", "namespace": "shop", "workload": workload}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return incident.Batch{Source: incident.SourceAlertmanager, Alerts: []incident.Alert{a}}
+	}
+	heard := func(within time.Duration) bool {
+		select {
+		case <-got:
+			return true
+		case <-time.After(within):
+			return false
+		}
+	}
+	now := time.Unix(1700000100, 0)
+	for i, step := range []struct {
+		workload string
+		want     bool
+	}{{"checkout", true}, {"checkout", false}, {"payments", true}} {
+		if _, err := s.Ingest(ctx, now.Add(time.Duration(i)*time.Second), batch(step.workload)); err != nil {
+			t.Fatal(err)
+		}
+		wait := 5 * time.Second
+		if !step.want {
+			wait = time.Second
+		}
+		if h := heard(wait); h != step.want {
+			t.Fatalf("delivery %d (%s): announced %v, want %v", i+1, step.workload, h, step.want)
+		}
+	}
 }
