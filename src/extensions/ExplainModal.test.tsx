@@ -358,6 +358,23 @@ describe('ExplainModal', () => {
     expect(sent.omittedSeries).toBe(10);
   });
 
+  it('asks again after a failed explanation, and follows the new stream', async () => {
+    render(<ExplainModal context={context()} />);
+    await waitFor(() => expect(getStream).toHaveBeenCalledTimes(1));
+    act(() =>
+      events.next(packet({ status: 'failed', text: '', reason: 'the model answered no JSON', model: 'phi3:mini' }))
+    );
+    expect(screen.getByTestId(explainIds.failed)).toHaveTextContent(
+      'the model answered no JSON. The summary above stands.'
+    );
+    act(() => screen.getByRole('button', { name: 'Ask again' }).click());
+    await waitFor(() => expect(posts.filter((p) => p.url.endsWith('/explain'))).toHaveLength(2));
+    await waitFor(() => expect(getStream).toHaveBeenCalledTimes(2));
+    act(() => events.next(packet({ status: 'streaming', text: '{"shows": "Again."', reason: '', model: '' })));
+    expect(screen.getByTestId(explainIds.streaming)).toHaveTextContent('Again.');
+    expect(screen.queryByTestId(explainIds.failed)).toBeNull();
+  });
+
   it('says when the backend refuses the request', async () => {
     answers['/explain'] = () => {
       throw { status: 413, data: { error: 'request too large' } };

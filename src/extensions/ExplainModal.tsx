@@ -319,6 +319,13 @@ function WriteUp({
   const s = useStyles2(getStyles);
   const [accepted, setAccepted] = useState<Accepted>();
   const [error, setError] = useState<string>();
+  // Asking again restarts a failed or unavailable explanation (the backend reuses a running or finished one).
+  const [attempt, setAttempt] = useState(0);
+  const again = () => {
+    setAccepted(undefined);
+    setError(undefined);
+    setAttempt((a) => a + 1);
+  };
   useEffect(() => {
     let live = true;
     explainApi.explain(request).then(
@@ -328,7 +335,7 @@ function WriteUp({
     return () => {
       live = false;
     };
-  }, [request]);
+  }, [request, attempt]);
 
   return (
     <section aria-label="Write-up" data-testid={explainIds.writeUp}>
@@ -339,12 +346,20 @@ function WriteUp({
       {error ? (
         <Alert severity="error" title="The explanation could not be asked for" data-testid={explainIds.unavailable}>
           {sentence(error)} The summary above is MeshWatch’s own and needs no model.
+          <AskAgain onClick={again} />
         </Alert>
       ) : null}
       {!accepted && !error ? <LoadingPlaceholder text="Asking the model…" /> : null}
-      {accepted?.unavailable ? <Unavailable reason={accepted.unavailable} /> : null}
+      {accepted?.unavailable ? <Unavailable reason={accepted.unavailable} onAgain={again} /> : null}
       {accepted && !accepted.unavailable ? (
-        <Stream channel={accepted.channel} series={series} queries={queries} range={range} />
+        <Stream
+          key={`${accepted.channel}#${attempt}`}
+          channel={accepted.channel}
+          series={series}
+          queries={queries}
+          range={range}
+          onAgain={again}
+        />
       ) : null}
     </section>
   );
@@ -353,10 +368,22 @@ function WriteUp({
 /** A reason as a sentence of its own. */
 const sentence = (s: string) => (/[.!?…)]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`);
 
-function Unavailable({ reason }: { reason: string }) {
+function AskAgain({ onClick }: { onClick: () => void }) {
+  const s = useStyles2(getStyles);
+  return (
+    <div className={s.again}>
+      <Button size="sm" variant="secondary" icon="sync" onClick={onClick}>
+        Ask again
+      </Button>
+    </div>
+  );
+}
+
+function Unavailable({ reason, onAgain }: { reason: string; onAgain: () => void }) {
   return (
     <Alert severity="info" title="No write-up: no model answered" data-testid={explainIds.unavailable}>
       {sentence(reason)} The summary above is MeshWatch’s own and needs no model.
+      <AskAgain onClick={onAgain} />
     </Alert>
   );
 }
@@ -366,11 +393,13 @@ function Stream({
   series,
   queries,
   range,
+  onAgain,
 }: {
   channel: string;
   series: Series[];
   queries: Query[];
   range: TimeRange;
+  onAgain: () => void;
 }) {
   const s = useStyles2(getStyles);
   const source = useMemo(() => ({ path: channel, read: readExplainPacket, what: 'explanation' }), [channel]);
@@ -388,10 +417,11 @@ function Stream({
         </p>
       ) : null}
       {state?.status === StatusStreaming ? <Streaming text={state.text} /> : null}
-      {state?.status === StatusUnavailable ? <Unavailable reason={state.reason} /> : null}
+      {state?.status === StatusUnavailable ? <Unavailable reason={state.reason} onAgain={onAgain} /> : null}
       {state?.status === StatusFailed ? (
         <Alert severity="warning" title="No write-up: the model gave no usable answer" data-testid={explainIds.failed}>
           {sentence(state.reason || 'The model’s answer could not be read')} The summary above stands.
+          <AskAgain onClick={onAgain} />
         </Alert>
       ) : null}
       {state?.status === StatusDone && state.answer ? (
@@ -549,6 +579,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   list: css({ margin: 0, paddingLeft: theme.spacing(2) }),
   points: css({ listStyle: 'none', padding: 0, margin: 0 }),
   why: css({ margin: theme.spacing(0.5, 0) }),
+  again: css({ marginTop: theme.spacing(1) }),
   card: css({
     border: `1px solid ${theme.colors.border.weak}`,
     borderRadius: theme.shape.radius.default,

@@ -193,7 +193,7 @@ test.describe('Explain this panel', () => {
   test.describe('as an Admin', () => {
     test.use({ role: 'Admin' });
 
-    test('with Ollama down, the summary stands and the modal says why there is no write-up', async ({
+    test('with Ollama down, the summary stands and the modal says why there is no write-up; once it is back, asking again brings it', async ({
       page,
       playwright,
     }) => {
@@ -216,6 +216,15 @@ test.describe('Explain this panel', () => {
         await expect(unavailable).toContainText('The summary above is MeshWatch’s own');
         await expect(dialog.getByTestId(T.answer)).toHaveCount(0);
         await shot(page, 'no-ollama');
+        // Ollama back: asking again from the same modal brings the write-up.
+        const restored = await api.post(settingsURL, {
+          ...as('Admin'),
+          data: { enabled: before.enabled, pinned: before.pinned, jsonData: before.jsonData },
+        });
+        expect(restored.ok()).toBe(true);
+        await unavailable.getByRole('button', { name: 'Ask again' }).click();
+        await expect(dialog.getByTestId(T.answer)).toBeVisible({ timeout: 120_000 });
+        await expect(dialog.getByTestId(T.unavailable)).toHaveCount(0);
       } finally {
         await api.post(settingsURL, {
           ...as('Admin'),
