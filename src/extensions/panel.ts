@@ -246,7 +246,7 @@ export function labelsText(labels?: Record<string, string>): string {
 
 /**
  * The Grafana Explore URL of a query on a datasource over a time range
- * (Explore's panes state, schema version 1).
+ * (Explore's panes state, schema version 1), under Grafana's sub path when it has one.
  */
 export function exploreUrl(ds: { type: string; uid: string }, expr: string, range: TimeRange): string {
   const panes = {
@@ -256,7 +256,7 @@ export function exploreUrl(ds: { type: string; uid: string }, expr: string, rang
       range: { from: String(Date.parse(range.from)), to: String(Date.parse(range.to)) },
     },
   };
-  return `/explore?schemaVersion=1&panes=${encodeURIComponent(JSON.stringify(panes))}&orgId=${config.bootData?.user?.orgId ?? 1}`;
+  return `${config.appSubUrl ?? ''}/explore?schemaVersion=1&panes=${encodeURIComponent(JSON.stringify(panes))}&orgId=${config.bootData?.user?.orgId ?? 1}`;
 }
 
 /** The datasource a suggested query opens in: the panel's own of that type, else Grafana's first of it. */
