@@ -25,9 +25,9 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/access"
 	"github.com/meshwatch/meshwatch/pkg/canaries"
 	"github.com/meshwatch/meshwatch/pkg/capability"
-	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/devkit/harness"
 	"github.com/meshwatch/meshwatch/pkg/devkit/simulator"
+	"github.com/meshwatch/meshwatch/pkg/incident"
 	"github.com/meshwatch/meshwatch/pkg/systems/kubernetes"
 	"github.com/meshwatch/meshwatch/pkg/systems/loadtester"
 )

@@ -123,7 +123,7 @@ func (s *Service) gateLoop(ctx context.Context) {
 		every = 15 * time.Second
 	}
 	for {
-		if s.Synced() {
+		if s.Synced() && (s.o.Active == nil || s.o.Active()) {
 			s.ReconcileGates(ctx)
 			s.raiseFailed(ctx)
 		}

@@ -48,6 +48,10 @@ type Options struct {
 	// Raise, when set, takes the failed canaries as alerts after each gate
 	// check (FailedAlerts), so a rollback becomes an incident.
 	Raise Raise
+	// Active, when set, says whether this replica is the active worker:
+	// only it re-applies the gates and raises the failed canaries (several
+	// Grafana replicas share one store). Decisions are taken on any.
+	Active func() bool
 }
 
 // Service is one app instance's canary capability.

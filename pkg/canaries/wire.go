@@ -17,9 +17,12 @@ import (
 // kept in the sign-off capability's audit trail (the one decision log), so
 // that so's gate route and the Canaries page share one gate state; the
 // sign-off role (signOff.role, Admin when invalid) may decide. The canaries
-// Flagger fails go to raise (nil: none), which opens them as incidents.
-func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, so *signoff.Capability, raise Raise) *Service {
-	o := Options{Kube: sys.Kubernetes, KubeErr: sys.KubernetesErr, Namespaces: cfg.Kubernetes.Namespaces, Role: access.Role(cfg.SignOff.Role), Raise: raise}
+// Flagger fails go to raise (nil: none), which opens them as incidents;
+// with several replicas only the active one (active) keeps the gates and
+// raises.
+func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, so *signoff.Capability, raise Raise, active func() bool) *Service {
+	o := Options{Kube: sys.Kubernetes, KubeErr: sys.KubernetesErr, Namespaces: cfg.Kubernetes.Namespaces, Role: access.Role(cfg.SignOff.Role),
+		Raise: raise, Active: active}
 	if sys.Prometheus != nil {
 		o.Prometheus = sys.Prometheus.API()
 	}

@@ -65,19 +65,7 @@ func wire(reg *capability.Registry, cfg settings.Settings, loadErr error, versio
 	st, _ := inc.Store().(analyses.Store) // nil store: the write-up routes say it is unavailable
 	writeUps.Register(reg, st)
 	explain.Wire(reg, cfg, sys, analysisQueue) // Explain this panel, on the write-ups' model queue
-	watch.Store(canaries.Wire(reg, cfg, sys, signOff, onActive(o.Active, inc.Raise(incident.SourceFlagger))))
-}
-
-// onActive raises only on the active worker (active nil: always), so that
-// replicas whose canary watches lag one another do not resolve and reopen
-// each other's alerts.
-func onActive(active func() bool, raise canaries.Raise) canaries.Raise {
-	return func(ctx context.Context, alerts []incident.Alert) error {
-		if active != nil && !active() {
-			return nil
-		}
-		return raise(ctx, alerts)
-	}
+	watch.Store(canaries.Wire(reg, cfg, sys, signOff, inc.Raise(incident.SourceFlagger), o.Active))
 }
 
 // activeWorker takes this instance's hold on the active-worker lease of

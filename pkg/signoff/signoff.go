@@ -472,4 +472,3 @@ func (s *Service) Scenario(ctx context.Context, incident int64, analysis string,
 	}
 	return sc, nil
 }
-
