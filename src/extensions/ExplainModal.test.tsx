@@ -375,6 +375,17 @@ describe('ExplainModal', () => {
     expect(screen.queryByTestId(explainIds.failed)).toBeNull();
   });
 
+  it('a panel whose loaded series hold no values at all has no data, and nothing is asked', async () => {
+    const ctx = context();
+    const empty = frames().map((f) => ({
+      ...f,
+      fields: f.fields.map((x) => (x.type === FieldType.number ? { ...x, values: x.values.map(() => null) } : x)),
+    }));
+    render(<ExplainModal context={{ ...ctx, data: { ...ctx.data!, series: empty } }} />);
+    expect(await screen.findByTestId(explainIds.noData, {}, SLOW)).toHaveTextContent('No data to explain');
+    expect(posts.some((p) => p.url.includes('/explain'))).toBe(false);
+  });
+
   it('says when the backend refuses the request', async () => {
     answers['/explain'] = () => {
       throw { status: 413, data: { error: 'request too large' } };

@@ -72,13 +72,18 @@ function loadedSeries(ctx: PanelContext) {
 
 function useSummary(ctx: PanelContext, queries: Query[], range: TimeRange): SummaryState {
   const r = useMemo(() => ({ from: Date.parse(range.from), to: Date.parse(range.to) }), [range]);
-  // The panel's own data, summarized at once.
+  // The panel's own data, summarized at once (undefined: there is none, run the queries).
   const loaded = useMemo((): SummaryState | undefined => {
     const series = loadedSeries(ctx);
-    return series
-      ? { phase: 'ready', summary: summarizePanel(series, { range: r }), rerun: false, errors: [] }
-      : undefined;
-  }, [ctx, r]);
+    if (!series) {
+      // Nothing to run either: the panel holds no Prometheus or Loki expression.
+      return queries.length ? undefined : { phase: 'empty', rerun: false, errors: [] };
+    }
+    const summary = summarizePanel(series, { range: r });
+    return summary.series.some((x) => x.points > 0)
+      ? { phase: 'ready', summary, rerun: false, errors: [] }
+      : { phase: 'empty', rerun: false, errors: [] };
+  }, [ctx, queries, r]);
   const [rerun, setRerun] = useState<SummaryState>({ phase: 'loading' });
   useEffect(() => {
     if (loaded) {
@@ -200,7 +205,7 @@ function SummaryView({ state, tz }: { state: SummaryState; tz: TimeZone }) {
       <>
         {errors}
         <Alert severity="info" title="No data to explain" data-testid={explainIds.noData}>
-          The panel’s queries returned no series for this time range, so there is nothing to summarize and nothing is
+          The panel’s queries returned no values for this time range, so there is nothing to summarize and nothing is
           sent to the model. Widen the time range or check the queries.
         </Alert>
       </>
