@@ -12,14 +12,17 @@
  * yet (no data in the context: the backend re-runs its query against the
  * stack's real Prometheus), one whose query matches nothing, an oversized
  * one (300 series), a text panel (no link), and the stack with Ollama down.
- * Screenshots go to src/img/screenshots/explain-*.png.
+ * Screenshots go to test-results/explain-screenshots/ (MESHWATCH_SCREENSHOTS=1: to
+ * src/img/screenshots/explain-*.png, the README's copies).
  */
 import path from 'node:path';
 import { type Page } from '@playwright/test';
 import { VIZ_LEGEND_LABEL, expectNoSeriousAxeViolations } from './a11y';
 import { expect, PLUGIN_ID, previewURL, ROLES, settle, test } from './fixtures';
 
-const OUT = path.resolve(__dirname, '..', '..', 'src', 'img', 'screenshots');
+const OUT = process.env.MESHWATCH_SCREENSHOTS
+  ? path.resolve(__dirname, '..', '..', 'src', 'img', 'screenshots')
+  : path.resolve(__dirname, '..', '..', 'test-results', 'explain-screenshots');
 const TITLE = 'Explain this panel';
 const T = {
   modal: 'data-testid explain-modal',
