@@ -37,6 +37,8 @@ const CAUSE_COLORS: Record<string, BadgeColor> = {
   'timeout-cascade': 'purple',
   'plaintext-under-strict': 'purple',
   'control-plane-rejects': 'purple',
+  'circuit-open': 'orange',
+  'retry-storm': 'orange',
 };
 
 function windowText(w: EvidenceWindow): string {
