@@ -142,13 +142,29 @@ var alertsExpected = map[string]struct{ must, may []string }{
 		may:  []string{"MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend"}},
 	"plaintext-under-strict": {must: []string{"MeshPlaintextTrafficUnderStrict shop/orders"}},
 	"istiod-config-rejects":  {must: []string{"MeshProxyConfigRejected shop/api", "MeshIstiodXdsRejects istio-system/istiod"}},
+	// api retries its timed-out tries to the slow inventory: a retry storm
+	// toward the root, which the storm's alert names.
 	"timeout-cascade": {
 		must: []string{"MeshWorkloadHighErrorRate shop/inventory"},
-		may: []string{"MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend",
+		may: []string{"MeshRetryStorm shop/inventory", "MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend",
 			"MeshWorkloadLatencySLOBreach shop/inventory", "MeshWorkloadLatencySLOBreach shop/api", "MeshWorkloadLatencySLOBreach shop/frontend"}},
 	"app-oomkill": {
 		must: []string{"MeshContainerOOMKilled shop/inventory"},
 		may:  []string{"MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend"}},
+	// Resilience: the alerts name the dependency (the breaker's, the
+	// storm's), which the chain's error and latency alerts may join.
+	"circuit-breaker-open": {
+		must: []string{"MeshCircuitBreakerOpen books/search-index"},
+		may: []string{"MeshWorkloadLatencySLOBreach books/search-index", "MeshWorkloadLatencySLOBreach books/catalog", "MeshWorkloadLatencySLOBreach books/storefront",
+			"MeshWorkloadHighErrorRate books/catalog", "MeshWorkloadHighErrorRate books/storefront"}},
+	"retry-storm": {
+		must: []string{"MeshRetryStorm shop/orders"},
+		may: []string{"MeshWorkloadHighErrorRate shop/orders", "MeshWorkloadHighErrorRate shop/api", "MeshWorkloadHighErrorRate shop/frontend",
+			"MeshWorkloadLatencySLOBreach shop/orders", "MeshWorkloadLatencySLOBreach shop/api", "MeshWorkloadLatencySLOBreach shop/frontend"}},
+	// Ejecting a bad pod is neither an open breaker nor a retry storm.
+	"outlier-ejection": {
+		must: []string{"MeshWorkloadHighErrorRate books/cart"},
+		may:  []string{"MeshWorkloadHighErrorRate books/storefront", "MeshWorkloadHighErrorRate books/checkout-primary"}},
 	// Meshes other than the shop (other namespaces, names and depth).
 	"books-healthy": {},
 	"books-crashloop": {

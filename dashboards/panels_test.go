@@ -22,7 +22,11 @@ import (
 func dashVars(file string, run scenarioRun) map[string]string {
 	switch file {
 	case "mesh-workload.json":
-		return map[string]string{"namespace": "shop", "workload": scenarioWorkload[run.Name]}
+		ns, wl, ok := strings.Cut(scenarioWorkload[run.Name], "/")
+		if !ok {
+			ns, wl = "shop", ns
+		}
+		return map[string]string{"namespace": ns, "workload": wl}
 	case "mesh-canary.json":
 		return map[string]string{"namespace": "shop", "canary": "payments"}
 	}
@@ -30,11 +34,13 @@ func dashVars(file string, run scenarioRun) map[string]string {
 }
 
 // scenarioWorkload is the workload whose drill-down shows the scenario's
-// fault (a mesh workload that receives traffic).
+// fault (a mesh workload that receives traffic), as namespace/workload
+// outside the shop.
 var scenarioWorkload = map[string]string{
 	"healthy": "api", "canary-success": "payments-primary", "canary-promotion-gate": "payments-primary", "canary-5xx-regression": "payments-primary",
 	"sidecar-memory-leak": "api", "istiod-config-rejects": "api", "plaintext-under-strict": "orders",
 	"crashloop": "orders", "upstream-latency": "inventory", "timeout-cascade": "inventory", "app-oomkill": "inventory",
+	"circuit-breaker-open": "books/search-index", "retry-storm": "orders", "outlier-ejection": "books/cart",
 }
 
 // quietWhileHealthy are the panels whose source data only exists after an
@@ -49,8 +55,10 @@ var quietWhileHealthy = map[string]string{
 	"mesh-canary.json/Flagger events":                  "canary-5xx-regression",
 }
 
-// checkTime is when a scenario is looked at: the end of the run, or for a
-// canary shortly after its rollout (the analysis takes ten minutes).
+// checkTime is when a scenario is looked at: the end of the run, for a
+// canary shortly after its rollout (the analysis takes ten minutes), and
+// for faults that all end before the run does, as the last one ends (the
+// dashboards show the hour, or six, before it).
 func checkTime(r scenarioRun) time.Time {
 	if strings.HasPrefix(r.Name, "canary-") {
 		for _, e := range r.Truth.Effects {
@@ -58,6 +66,18 @@ func checkTime(r scenarioRun) time.Time {
 				return e.Start.Add(20 * time.Minute)
 			}
 		}
+	}
+	var last time.Time
+	for _, e := range r.Truth.Effects {
+		if e.End == nil || !e.End.Before(r.End) {
+			return r.End
+		}
+		if e.End.After(last) {
+			last = *e.End
+		}
+	}
+	if !last.IsZero() {
+		return last
 	}
 	return r.End
 }
@@ -566,6 +586,53 @@ func faultChecks(t *testing.T, all map[string]results, withLoki bool) {
 		}
 		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Container restarts", "A", map[string]string{"container": "orders"}))); !(hi > 0) {
 			t.Errorf("orders restarts not shown on its workload dashboard")
+		}
+	})
+	// Resilience: the workload drill-down of the dependency shows its
+	// callers' breaker, retries and ejections.
+	t.Run("circuit-breaker-open", func(t *testing.T) {
+		rs := all["circuit-breaker-open"]
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Calls to $workload by response flag", "A", map[string]string{"response_flags": "UO"}))); !(hi > 0) {
+			t.Errorf("no UO calls to search-index shown")
+		}
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Circuit breakers toward $workload", "A", nil))); !(hi > 0) {
+			t.Errorf("no circuit-breaker overflow toward search-index shown")
+		}
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Circuit breakers toward $workload", "B", nil))); hi != 1 {
+			t.Errorf("the requests breaker toward search-index never shows open (max %g)", hi)
+		}
+	})
+	t.Run("retry-storm", func(t *testing.T) {
+		rs := all["retry-storm"]
+		first := rs.series(t, wl+"Retries vs first attempts to $workload", "A", map[string]string{"source_workload": "api"})
+		retries := rs.series(t, wl+"Retries vs first attempts to $workload", "B", map[string]string{"source_workload": "api"})
+		if len(first) != 1 || len(retries) != 1 {
+			t.Fatalf("api's first attempts and retries to orders: %d and %d series, want one each", len(first), len(retries))
+		}
+		storm := 0.0
+		at := map[float64]float64{}
+		for _, v := range first[0].Values {
+			at[v[0].(float64)] = parseValue(v[1])
+		}
+		for _, v := range retries[0].Values {
+			if f := at[v[0].(float64)]; f > 0 {
+				storm = math.Max(storm, parseValue(v[1])/f)
+			}
+		}
+		if storm < 0.2 {
+			t.Errorf("api's retries to orders peak at %.2f of its first attempts, want a storm (> 0.2)", storm)
+		}
+	})
+	t.Run("outlier-ejection", func(t *testing.T) {
+		rs := all["outlier-ejection"]
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Outlier ejections of $workload's endpoints", "A", nil))); hi < 1 {
+			t.Errorf("no ejected cart endpoint shown (max %g)", hi)
+		}
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Outlier ejections of $workload's endpoints", "B", nil))); !(hi > 0) {
+			t.Errorf("no ejections of cart counted")
+		}
+		if _, hi := minMaxOf(seriesValues(rs.series(t, wl+"Calls to $workload by response flag", "A", map[string]string{"response_flags": "UH"}))); !(hi > 0) {
+			t.Errorf("no UH calls to cart shown")
 		}
 	})
 	t.Run("app-oomkill", func(t *testing.T) {

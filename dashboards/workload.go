@@ -1,15 +1,21 @@
 package dashboards
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/meshwatch/meshwatch/pkg/signals"
+)
 
 // Workload is the drill-down for one workload: inbound (server side) and
 // outbound (client side) traffic by peer, its pods' resources, logs, traces.
 func Workload() *Dashboard {
 	d := &Dashboard{
 		Description: "MeshWatch workload drill-down: one workload's inbound traffic by source and outbound traffic by " +
-			"destination (rate, errors, duration, mTLS), its pods' memory, CPU and restarts, its logs and its traces.",
+			"destination (rate, errors, duration, mTLS), the mesh's resilience at work on the calls to it (response " +
+			"flags, retries, timeouts, circuit breakers, outlier ejections), its pods' memory, CPU and restarts, its " +
+			"logs and its traces.",
 		Refresh:     "1m",
-		Revision:    2,
+		Revision:    3,
 		Tags:        []string{"meshwatch", "istio"},
 		Time:        TimeRange{From: "now-1h", To: "now"},
 		Title:       "MeshWatch / Workload",
@@ -101,6 +107,8 @@ func Workload() *Dashboard {
 		prom("C", `sum by (source_workload) (rate(istio_tcp_received_bytes_total{`+serverRep+`, destination_workload_namespace="$namespace", destination_workload="$workload"}[$__rate_interval]))`, "in from {{source_workload}}")).
 		minMax(f(0), nil))
 
+	resilienceRow(b)
+
 	pods := `namespace="$namespace", ` + podOfWorkload
 	b.row("Pods")
 	b.add(8, 8, timeseries("Container memory",
@@ -142,4 +150,96 @@ func Workload() *Dashboard {
 		overrides(override("byName", "Trace", prop("links", []DataLink{tempoTraceLink("Trace")})))
 
 	return b.done()
+}
+
+// The calls to $workload as its callers' sidecars report them: those that
+// reached its pods (destination_workload), and those the callers' own
+// proxies answered (UO, UH: no pod, so only the destination service —
+// named after the workload — is known). Identical series of both selectors
+// are counted once (or).
+func callsTo(extra string) string {
+	sel := func(nsLabel, nameLabel string) string {
+		return fmt.Sprintf(`rate(istio_requests_total{%s, %s="$namespace", %s="$workload"%s}[$__rate_interval])`,
+			clientRep, nsLabel, nameLabel, extra)
+	}
+	return sel("destination_service_namespace", "destination_service_name") + " or " + sel("destination_workload_namespace", "destination_workload")
+}
+
+// toWorkloadCluster selects the callers' Envoy cluster stats of the
+// outbound clusters to $workload's Service (exported by the proxy stats
+// matcher, deploy/istio/values.yaml).
+const toWorkloadCluster = `cluster_name=~"outbound\\|[0-9]+\\|[^|]*\\|$workload\\.$namespace\\.svc\\..*"`
+
+// byCaller sums an expression over the callers' Envoy cluster stats per
+// calling workload (from the pod that reports them).
+func byCaller(agg, expr string) string {
+	return agg + ` by (source_workload) (label_replace(` + expr + `, "source_workload", "$1", "pod", "` + signals.WorkloadPattern + `"))`
+}
+
+func clusterRate(stat string) string {
+	return `rate(envoy_cluster_` + stat + `{` + toWorkloadCluster + `}[$__rate_interval])`
+}
+
+// resilienceRow: circuit breaking, retries, timeouts and outlier ejection
+// on the calls to $workload, where they happen: in its callers' sidecars.
+func resilienceRow(b *builder) {
+	b.row("Resilience: calls to $workload, as its callers' sidecars handle them")
+	b.add(12, 8, timeseries("Calls to $workload by response flag",
+		`Requests per second to $workload as its callers' sidecars report them, by caller and Envoy response flag:
+		"-" none (answered by $workload); UO upstream overflow: the caller's circuit breaker toward $workload is open
+		(its connectionPool is full), a fast 503 that never reached it; UH no healthy upstream: every endpoint of
+		$workload is ejected by outlier detection (or none is ready), 503; URX upstream retry limit exceeded: the
+		retries ran out and the last failure is returned; UT upstream request timeout: the route's timeout expired, 504;
+		DC downstream connection termination: the caller hung up before the answer; NR no route: no route or cluster
+		matched, 404; UF upstream connection failure: connecting to a pod failed, 503.`,
+		"reqps", prom("A", `sum by (source_workload, response_flags) (`+callsTo("")+`)`, "{{source_workload}} → {{response_flags}}")).
+		overrides(
+			override("byRegexp", `.* → -$`, fixedColor("green")),
+			override("byRegexp", `.* → UO$`, fixedColor("orange"), prop("custom.lineWidth", 3)),
+			override("byRegexp", `.* → UH$`, fixedColor("red"), prop("custom.lineWidth", 3)),
+			override("byRegexp", `.* → URX$`, fixedColor("purple")),
+			override("byRegexp", `.* → UT$`, fixedColor("yellow"))).
+		minMax(f(0), nil))
+	b.add(12, 8, timeseries("Retries vs first attempts to $workload",
+		`Per caller: the first attempts of its calls to $workload (requests sent upstream minus retries) and the retries
+		sent on top, from the callers' Envoy cluster stats. Retries that reach a large share of the first attempts are a
+		retry storm: a failing or slow $workload gets asked again and again, and its load multiplies (the retry-storm
+		alert fires above 20 %). "Retries refused" are retries the retry budget (connectionPool.http.maxRetries of its
+		DestinationRule) turned down.`,
+		"reqps",
+		prom("A", byCaller("sum", clusterRate("upstream_rq_total")+` - `+clusterRate("upstream_rq_retry")), "{{source_workload}} first attempts"),
+		prom("B", byCaller("sum", clusterRate("upstream_rq_retry")), "{{source_workload}} retries"),
+		prom("C", byCaller("sum", clusterRate("upstream_rq_retry_overflow")), "{{source_workload}} retries refused (budget)")).
+		overrides(override("byFrameRefID", "B", fixedColor("orange")), override("byFrameRefID", "C", fixedColor("red"))).
+		minMax(f(0), nil))
+	b.add(8, 8, timeseries("Timeouts per route to $workload",
+		`Calls to $workload that ended in Envoy's 504 with the UT flag — the route's timeout (its VirtualService) expired
+		before $workload answered — per route (caller → service), and the callers' own count of route timeouts (Envoy's
+		upstream_rq_timeout). Timeouts that appear with a slower $workload (its inbound P99 above) are the timeout doing
+		its job; timeouts at a normal P99 mean the timeout is too short for the route.`,
+		"reqps",
+		prom("A", `sum by (source_workload, destination_service_name) (`+callsTo(`, response_flags="UT"`)+`)`, "{{source_workload}} → {{destination_service_name}} (504 UT)"),
+		prom("B", byCaller("sum", clusterRate("upstream_rq_timeout")), "{{source_workload}} timeouts (Envoy)")).
+		minMax(f(0), nil))
+	b.add(8, 8, timeseries("Circuit breakers toward $workload",
+		`Per caller: requests its circuit breaker refused per second (Envoy's upstream_rq_pending_overflow: the
+		connectionPool limits of $workload's DestinationRule were reached, the caller answered 503 UO itself), and
+		whether the breaker is open now (1: requests or connections at their limit). An open breaker protects a
+		$workload that stopped keeping up: look at its latency and at who sends the load.`,
+		"short",
+		prom("A", byCaller("sum", clusterRate("upstream_rq_pending_overflow")), "{{source_workload}} refused/s"),
+		prom("B", byCaller("max", `envoy_cluster_circuit_breakers_default_rq_open{`+toWorkloadCluster+`}`), "{{source_workload}} requests breaker open"),
+		prom("C", byCaller("max", `envoy_cluster_circuit_breakers_default_cx_open{`+toWorkloadCluster+`}`), "{{source_workload}} connections breaker open")).
+		overrides(override("byFrameRefID", "A", fixedColor("orange"))).
+		minMax(f(0), nil))
+	b.add(8, 8, timeseries("Outlier ejections of $workload's endpoints",
+		`Per caller: how many of $workload's endpoints (pods) its outlier detection holds ejected now, and the
+		ejections it carried out per interval (Envoy's ejections_active and ejections_enforced_total). An endpoint is
+		ejected after consecutive 5xx (outlierDetection of $workload's DestinationRule) for baseEjectionTime times its
+		ejections in a row; with every endpoint ejected the caller answers 503 UH.`,
+		"short",
+		prom("A", byCaller("max", `envoy_cluster_outlier_detection_ejections_active{`+toWorkloadCluster+`}`), "{{source_workload}} ejected now"),
+		prom("B", byCaller("sum", `increase(envoy_cluster_outlier_detection_ejections_enforced_total{`+toWorkloadCluster+`}[$__rate_interval])`), "{{source_workload}} ejections")).
+		overrides(override("byFrameRefID", "B", prop("custom.drawStyle", "bars"), prop("custom.fillOpacity", 60))).
+		minMax(f(0), nil))
 }
