@@ -152,6 +152,15 @@ describe('EvidenceCharts', () => {
     expect(screen.queryAllByTestId('panel')).toHaveLength(0);
   });
 
+  it('charts a later capture when the first had nothing to chart', async () => {
+    fetch.mockImplementation(({ params }) => answer(params.ids.split(',')));
+    const empty = { ...pack, metrics: [] };
+    const { rerender } = render(<EvidenceCharts incidentId={5} pack={empty} findings={[]} capturedAt={1} />);
+    expect(screen.queryAllByTestId('panel')).toHaveLength(0);
+    rerender(<EvidenceCharts incidentId={5} pack={pack} findings={findings} capturedAt={2} />);
+    expect(await screen.findAllByTestId('panel', {}, SLOW)).toHaveLength(2);
+  });
+
   it('says why when the series cannot be read', async () => {
     fetch.mockReturnValue(
       throwError(() => ({

@@ -1,4 +1,4 @@
-import React, { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { lastValueFrom } from 'rxjs';
 import { css } from '@emotion/css';
 import {
@@ -141,11 +141,17 @@ export function chartFieldConfig(m: EvidenceMetric): FieldConfigSource {
 }
 
 /** The width of an element, followed as it resizes. */
-function useWidth(): [React.RefObject<HTMLDivElement>, number] {
-  const ref = useRef<HTMLDivElement>(null);
+/**
+ * The width of the element the returned callback ref is set on, kept current. A callback
+ * ref, not an effect on mount: the element may mount only on a later render (the first
+ * capture had nothing to chart), and it must be measured then.
+ */
+function useWidth(): [(el: HTMLDivElement | null) => void, number] {
   const [width, setWidth] = useState(0);
-  useLayoutEffect(() => {
-    const el = ref.current;
+  const observer = useRef<ResizeObserver>();
+  const ref = useCallback((el: HTMLDivElement | null) => {
+    observer.current?.disconnect();
+    observer.current = undefined;
     if (!el) {
       return;
     }
@@ -153,10 +159,10 @@ function useWidth(): [React.RefObject<HTMLDivElement>, number] {
     if (typeof ResizeObserver === 'undefined') {
       return;
     }
-    const ro = new ResizeObserver(() => setWidth(el.clientWidth));
-    ro.observe(el);
-    return () => ro.disconnect();
+    observer.current = new ResizeObserver(() => setWidth(el.clientWidth));
+    observer.current.observe(el);
   }, []);
+  useEffect(() => () => observer.current?.disconnect(), []);
   return [ref, width];
 }
 
