@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func TestServiceWorkloads(t *testing.T) {
 // cluster that is no edge.
 type clusterProm struct {
 	v1.API
+	mu      sync.Mutex // Collect queries concurrently
 	queries []string
 }
 
@@ -74,7 +76,9 @@ func (f *clusterProm) Query(_ context.Context, q string, _ time.Time, _ ...v1.Op
 var partOf = regexp.MustCompile(`label_replace\((.*?), "` + partLabel + `", "([0-9]+)"`)
 
 func (f *clusterProm) QueryRange(_ context.Context, q string, r v1.Range, _ ...v1.Option) (model.Value, v1.Warnings, error) {
+	f.mu.Lock()
 	f.queries = append(f.queries, q)
+	f.mu.Unlock()
 	series := func(family, cluster string, part string, at func(i int) float64) *model.SampleStream {
 		s := &model.SampleStream{Metric: model.Metric{"namespace": "ns1", "pod": "cart-7c9d8b5f4-x2x9z", "cluster_name": model.LabelValue(cluster),
 			partLabel: model.LabelValue(part)}}
