@@ -91,7 +91,7 @@ func (j *job) running() bool {
 func Wire(reg *capability.Registry, cfg settings.Settings, sys *systems.Set, queue *analysis.Queue) *Service {
 	o := Options{LLM: cfg.Ollama, Queue: queue, Sources: SourcesOf(cfg, sys), Ollama: sys.Ollama}
 	if sys.Ollama == nil {
-		o.Unavailable = fmt.Sprintf("no LLM explains panels: %v", sys.OllamaErr)
+		o.Unavailable = ollama.Unavailable("explains panels", sys.OllamaErr)
 	}
 	s := New(o)
 	s.Register(reg)

@@ -5,15 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	"github.com/meshwatch/meshwatch/pkg/analyses"
 	"github.com/meshwatch/meshwatch/pkg/devkit/contractfake"
 	"github.com/meshwatch/meshwatch/pkg/explain"
+	"github.com/meshwatch/meshwatch/pkg/incident"
+	"github.com/meshwatch/meshwatch/pkg/incident/sqlite"
 	"github.com/meshwatch/meshwatch/pkg/plugin"
 )
 
@@ -104,5 +111,82 @@ func TestProtocolExplainPanel(t *testing.T) {
 	}
 	if !streamed {
 		t.Errorf("no frame carried the text as it arrived (%d frames)", len(states))
+	}
+}
+
+// An admin who runs no LLM switches it off (ollama.disabled): the health
+// check shows the Ollama line off rather than failing, the write-up and
+// "Explain this panel" say that no LLM is configured (the findings and the
+// panel summary stand alone), re-running a write-up is refused with the
+// same reason, and nothing is sent to the URL still in the settings.
+func TestProtocolLLMSwitchedOff(t *testing.T) {
+	var hits atomic.Int64
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "should not be asked", http.StatusTeapot)
+	}))
+	defer llm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// An incident already in the store (an alert from before the switch).
+	db := filepath.Join(t.TempDir(), "mw.db")
+	st, err := sqlite.Open(ctx, db, incident.Config{Rules: incident.DefaultRules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"alertname": "QueueBacklog", "namespace": "jobs", "workload": "worker"}
+	in, err := st.Ingest(ctx, time.Now(), incident.Batch{Source: incident.SourceAlertmanager, Alerts: []incident.Alert{{
+		Fingerprint: incident.FingerprintOf(labels), Status: incident.StatusFiring, Labels: labels, StartsAt: time.Now().Add(-time.Minute)}}})
+	if err != nil || st.Close() != nil {
+		t.Fatal(err)
+	}
+	if len(in.Changes) != 1 || in.Changes[0].Incident.ID != 1 {
+		t.Fatalf("ingested %+v", in)
+	}
+
+	p, _ := startPlugin(t)
+	pc := pluginContext(t, map[string]any{
+		"prometheus": map[string]any{"url": plugin.ClosedURL(t), "timeoutSeconds": 2},
+		"ollama":     map[string]any{"url": llm.URL, "disabled": true},
+		"kubernetes": map[string]any{"mode": "disabled"},
+		"storage":    map[string]any{"path": db},
+	}, nil)
+	res, err := p.CheckHealth(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^OFF +Ollama\b.*ollama\.disabled`).MatchString(res.Message) {
+		t.Errorf("the Ollama health line should be off, naming ollama.disabled:\n%s", res.Message)
+	}
+	const why = "No LLM is configured (ollama.disabled is set)"
+
+	pc.User = &backend.User{Login: "viewer", Role: "Viewer"}
+	now := time.Now().UTC().Truncate(time.Second)
+	body, _ := json.Marshal(explain.Request{
+		Panel:     explain.Panel{Title: "Queue depth", Type: "timeseries"},
+		Queries:   []explain.Query{{RefID: "A", Datasource: explain.DatasourceRef{Type: "prometheus", UID: "p"}, Expr: "queue_depth"}},
+		TimeRange: explain.TimeRange{From: now.Add(-time.Hour), To: now},
+		Series:    []explain.Series{{ID: "s1", RefID: "A", Name: "queue_depth", Points: 60, Min: 1, Max: 5, Mean: 3, First: 1, Last: 5}},
+	})
+	headers := map[string][]string{"Content-Type": {"application/json"}}
+	r := call(t, p, pc, http.MethodPost, "explain", body, headers)
+	var acc explain.Accepted
+	if r.Status != http.StatusAccepted || json.Unmarshal(r.Body, &acc) != nil || !strings.HasPrefix(acc.Unavailable, why) {
+		t.Errorf("POST explain: %d %s", r.Status, r.Body)
+	}
+
+	r = call(t, p, pc, http.MethodGet, "incidents/1/analysis", nil, nil)
+	var state analyses.Response
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &state) != nil || state.State != analyses.StateUnavailable ||
+		!strings.HasPrefix(state.Unavailable, why) {
+		t.Errorf("GET the write-up: %d %s", r.Status, r.Body)
+	}
+	pc.User = &backend.User{Login: "editor", Role: "Editor"}
+	r = call(t, p, pc, http.MethodPost, "incidents/1/analysis", nil, nil)
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), why) {
+		t.Errorf("POST a new write-up: %d %s", r.Status, r.Body)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached the switched-off LLM's URL", n)
 	}
 }

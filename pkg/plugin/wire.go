@@ -30,6 +30,7 @@ import (
 	"github.com/meshwatch/meshwatch/pkg/signoff"
 	"github.com/meshwatch/meshwatch/pkg/storage"
 	"github.com/meshwatch/meshwatch/pkg/systems"
+	"github.com/meshwatch/meshwatch/pkg/systems/ollama"
 )
 
 // alertsInterval is how often the alerts Live channel reads Prometheus: one
@@ -163,11 +164,11 @@ var analysisQueue = analysis.NewQueue(nil)
 // Ollama and model; without one, the page says why and shows the findings.
 func analysisOptions(reg *capability.Registry, cfg settings.Settings, sys *systems.Set) analyses.Options {
 	if sys.Ollama == nil {
-		return analyses.Options{Unavailable: fmt.Sprintf("no LLM writes root-cause analyses: %v", sys.OllamaErr)}
+		return analyses.Options{Unavailable: ollama.Unavailable("writes root-cause analyses", sys.OllamaErr)}
 	}
 	an, err := analysis.New(cfg.Ollama, analysisQueue, nil)
 	if err != nil {
-		return analyses.Options{Unavailable: fmt.Sprintf("no LLM writes root-cause analyses: %v", err)}
+		return analyses.Options{Unavailable: ollama.Unavailable("writes root-cause analyses", err)}
 	}
 	reg.OnDispose(an.Close)
 	return analyses.Options{Run: func(ctx context.Context, job analyses.Job, progress func(analyses.Progress)) analyses.Outcome {

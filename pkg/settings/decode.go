@@ -55,6 +55,7 @@ func decodeJSONData(data []byte, s *Settings) Errors {
 		field{"numCtx", d.integer(&s.Ollama.NumCtx)},
 		field{"numPredict", d.integer(&s.Ollama.NumPredict)},
 		field{"allowExternal", d.boolean(&s.Ollama.AllowExternal)},
+		field{"disabled", d.boolean(&s.Ollama.Disabled)},
 	)
 	d.object("", top, []field{
 		{"prometheus", d.section(endpoint(&s.Prometheus))},

@@ -115,6 +115,10 @@ type LLM struct {
 	// AllowExternal lets the admin point the LLM at an address outside
 	// loopback, RFC 1918, the tailnet range and cluster-local names.
 	AllowExternal bool `json:"allowExternal,omitempty"`
+	// Disabled: no LLM is configured. MeshWatch writes no root-cause
+	// write-ups and explains no panels; its deterministic findings and
+	// panel summaries stand alone, and the pages say so.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Kubernetes configures access to the API server (Flagger canaries, events).

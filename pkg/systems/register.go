@@ -106,6 +106,8 @@ func add[C system](reg *capability.Registry, loadErr error, section string, l li
 	switch {
 	case errors.Is(err, kubernetes.ErrDisabled):
 		chk.Probe = health.DisabledProbe("kubernetes.mode is \"disabled\": canary state and sign-off gates are off")
+	case errors.Is(err, ollama.ErrDisabled):
+		chk.Probe = health.DisabledProbe("ollama.disabled is set: no LLM writes write-ups or explains panels; the deterministic findings stand alone")
 	case err != nil:
 		chk.Probe = health.FailedProbe(err)
 	default:

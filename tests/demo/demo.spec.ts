@@ -5,8 +5,8 @@
  * the URL it prints, and follows the demo's fault in a browser: the alert
  * firing in the real Prometheus, its incident opened by the real
  * Alertmanager, the evidence and the ranked finding, the write-up's
- * fallback (no model is given: the page says Ollama cannot be reached and
- * the findings stand), then the sign-off the demo offers without a model:
+ * fallback (no model is given: the page says no LLM is configured and the
+ * findings stand alone), then the sign-off the demo offers without a model:
  * the canary waiting at its promotion gate, promoted by an Editor with a
  * comment that the audit trail records. Screenshots of each step. Then
  * Ctrl-C (SIGINT to the process group, as a terminal sends it) and, on a
@@ -276,10 +276,10 @@ test('a newcomer runs the demo, follows the fault to its sign-off, and Ctrl-C le
       await finding.first().scrollIntoViewIfNeeded();
     });
 
-    await test.step('no model given: the write-up says why, and the findings stand', async () => {
+    await test.step('no model given: the write-up says no LLM is configured, and the findings stand', async () => {
       const fallback = page.getByTestId('data-testid incidents-write-up-fallback');
-      await expect(fallback).toContainText(/Ollama/, { timeout: 180_000 });
-      await expect(fallback).toContainText('the findings above stand');
+      await expect(fallback).toContainText('No LLM is configured', { timeout: 180_000 });
+      await expect(fallback).toContainText('The findings above are MeshWatch’s own and need no model.');
       await fallback.scrollIntoViewIfNeeded();
       await shot(page, 'demo-3-write-up.png');
     });

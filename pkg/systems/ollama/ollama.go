@@ -48,8 +48,25 @@ type Client struct {
 	numCtx        int
 }
 
-// New builds the client for the LLM settings.
+// ErrDisabled is New's error when ollama.disabled is set.
+var ErrDisabled = errors.New("no LLM is configured (ollama.disabled is set): an admin can turn write-ups on and set Ollama's URL on the configuration page")
+
+// Unavailable says why no LLM does what (e.g. "writes root-cause
+// analyses"), given the error that left the client unbuilt: the settings
+// switched it off (ErrDisabled) or it could not be built.
+func Unavailable(what string, err error) string {
+	if errors.Is(err, ErrDisabled) {
+		return "No LLM is configured (ollama.disabled is set): an admin can turn write-ups on and set Ollama's URL on the configuration page."
+	}
+	return fmt.Sprintf("no LLM %s: %v", what, err)
+}
+
+// New builds the client for the LLM settings (ErrDisabled when they switch
+// the LLM off).
 func New(s settings.LLM) (*Client, error) {
+	if s.Disabled {
+		return nil, ErrDisabled
+	}
 	up, err := endpoint.Client(Name, s.Endpoint, func(cfg *upstream.Config) {
 		cfg.DialContext = egress.Dialer(s.AllowExternal, dialTimeout)
 	})

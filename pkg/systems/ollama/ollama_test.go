@@ -134,3 +134,20 @@ func TestSameModel(t *testing.T) {
 		}
 	}
 }
+
+// ollama.disabled builds no client, and the pages' reason says the LLM is
+// switched off rather than unreachable; another build error keeps its own
+// words.
+func TestDisabledBuildsNoClient(t *testing.T) {
+	c, err := ollama.New(settings.LLM{Endpoint: settings.Endpoint{URL: "http://127.0.0.1:11434"}, Model: "phi3:mini", Disabled: true})
+	if c != nil || !errors.Is(err, ollama.ErrDisabled) {
+		t.Fatalf("New with Disabled: %v, %v", c, err)
+	}
+	if got := ollama.Unavailable("writes root-cause analyses", err); !strings.HasPrefix(got, "No LLM is configured (ollama.disabled is set)") {
+		t.Errorf("Unavailable(ErrDisabled) = %q", got)
+	}
+	other := errors.New("ollama.url: not a URL")
+	if got := ollama.Unavailable("explains panels", other); got != "no LLM explains panels: ollama.url: not a URL" {
+		t.Errorf("Unavailable(other) = %q", got)
+	}
+}

@@ -109,6 +109,12 @@ export interface LLM extends Endpoint {
    * loopback, RFC 1918, the tailnet range and cluster-local names.
    */
   allowExternal?: boolean;
+  /**
+   * Disabled: no LLM is configured. MeshWatch writes no root-cause
+   * write-ups and explains no panels; its deterministic findings and
+   * panel summaries stand alone, and the pages say so.
+   */
+  disabled?: boolean;
 }
 /**
  * Kubernetes configures access to the API server (Flagger canaries, events).

@@ -362,6 +362,31 @@ describe('AppConfig', () => {
     expect(JSON.stringify(saved.data.jsonData)).not.toContain('s3cr3t');
   });
 
+  it('switching the LLM off saves ollama.disabled, and on again drops it', async () => {
+    const calls = backend({
+      [`GET ${R}/settings`]: () => effective,
+      [`POST ${R}/settings/validate`]: () => ({ valid: true, errors: [] }),
+      'POST /api/plugins/meshwatch-mesh-app/settings': () => ({}),
+    });
+    render(<AppConfig {...props()} />);
+    await screen.findByDisplayValue('http://prom:9090');
+    const enabled = document.getElementById('ollama-enabled') as HTMLInputElement;
+    expect(enabled.checked).toBe(true);
+    fireEvent.click(enabled);
+    expect(enabled.checked).toBe(false);
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() => expect(locationService.reload).toHaveBeenCalled());
+    const saved = calls.filter((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings');
+    expect(saved[saved.length - 1].data.jsonData.ollama).toMatchObject({ disabled: true });
+    fireEvent.click(enabled);
+    fireEvent.click(screen.getByTestId(testIds.appConfig.save));
+    await waitFor(() =>
+      expect(calls.filter((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')).toHaveLength(2)
+    );
+    const again = calls.filter((c) => c.url === '/api/plugins/meshwatch-mesh-app/settings')[1];
+    expect(again.data.jsonData.ollama?.disabled).toBeUndefined();
+  });
+
   it('Test shows every dependency line, also when the check fails with 503', async () => {
     const report = {
       status: 'error',

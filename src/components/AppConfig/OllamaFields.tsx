@@ -12,12 +12,24 @@ interface Props {
   onChange: (value: LLMSettings) => void;
 }
 
-/** Model, context budget and the egress switch of the local LLM. */
+/** The on/off switch, model, context budget and egress switch of the local LLM. */
 export function OllamaFields({ value, defaults, errors, disabled, onChange }: Props) {
   const err = errorLookup(errors);
   const set = (patch: Partial<LLMSettings>) => onChange({ ...value, ...patch });
   return (
     <>
+      <Field
+        label="Write-ups and panel explanations from this LLM"
+        description="Off: no LLM is configured. MeshWatch asks no model; incidents show its deterministic findings and “Explain this panel” its series summary, and both pages say that no LLM is configured."
+        htmlFor="ollama-enabled"
+      >
+        <Switch
+          id="ollama-enabled"
+          value={!value.disabled}
+          disabled={disabled}
+          onChange={(e) => set({ disabled: e.currentTarget.checked ? undefined : true })}
+        />
+      </Field>
       <Stack direction="row" gap={2}>
         <TextField
           id="ollama-model"

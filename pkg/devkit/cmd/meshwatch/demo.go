@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +60,7 @@ flags:
 	}
 	fs.StringVar(&f.data, "data", "", "directory for the demo's settings, SQLite store and logs (default: a new temporary directory, removed on exit)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:3001", "address of the preview host (port 0 picks a free one)")
-	fs.StringVar(&f.ollama, "ollama", "", "a real Ollama to write the root-cause write-ups (e.g. http://127.0.0.1:11434); without it the page says no model is reachable and shows the deterministic findings")
+	fs.StringVar(&f.ollama, "ollama", "", "a real Ollama to write the root-cause write-ups (e.g. http://127.0.0.1:11434); without it the LLM is off: the page says none is configured and shows the deterministic findings")
 	fs.StringVar(&f.model, "model", "", "--ollama: the model (default: the settings' phi3:mini)")
 	fs.StringVar(&f.role, "role", "Admin", "role of a browser that has not picked one (Viewer, Editor, Admin)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the default temporary data directory on exit")
@@ -153,13 +152,9 @@ func demo(ctx context.Context, f *demoFlags, out io.Writer) error {
 			sets = append(sets, "ollama.model="+f.model)
 		}
 	} else {
-		// No model: a closed loopback port, so the page says Ollama cannot
-		// be reached and the deterministic findings stand.
-		closed, err := closedPort()
-		if err != nil {
-			return err
-		}
-		sets = append(sets, "ollama.url="+closed)
+		// No model: the LLM is switched off, so the pages say that none is
+		// configured and the deterministic findings stand alone.
+		sets = append(sets, "ollama.disabled=true")
 	}
 	role := preview.Role(f.role)
 	if role != preview.Viewer && role != preview.Editor && role != preview.Admin {
@@ -330,15 +325,6 @@ func progressTicker(out io.Writer, what string, every time.Duration) func() {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-func closedPort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return "http://" + addr, ln.Close()
-}
-
 // world names what the demo's scenario runs, for the banner (read from
 // the simulator's scenarios, never spelled here).
 type world struct{ fault, where, canary string }
@@ -399,7 +385,7 @@ func (b *bannerWriter) Write(p []byte) (int, error) {
 }
 
 func (b *bannerWriter) banner(url string) {
-	llm := "no Ollama given (--ollama URL): the write-up says the model cannot be reached; the deterministic findings stand"
+	llm := "no Ollama given (--ollama URL): no LLM is configured, so the page shows the deterministic findings and says so"
 	if b.ollama != "" {
 		llm = "write-ups from the Ollama at " + b.ollama
 	}
