@@ -172,6 +172,7 @@ describe('WriteUpView', () => {
       })
     );
     const ans = await screen.findByTestId(testIds.incidents.writeUpAnswer, {}, SLOW);
+    expect(screen.getByText('AI suggestion: pending sign-off')).toBeInTheDocument();
     expect(ans).toHaveTextContent('leaks memory and will reach its limit');
     expect(within(ans).getByText('sidecar-memory-leak')).toBeInTheDocument();
     const steps = screen.getAllByTestId(testIds.incidents.writeUpStep);
@@ -217,6 +218,8 @@ describe('WriteUpView', () => {
     expect(await screen.findByTestId(testIds.incidents.writeUpFallback, {}, SLOW)).toHaveTextContent(
       'connection refused'
     );
+    // No answer, no AI suggestion to sign off.
+    expect(screen.queryByText('AI suggestion: pending sign-off')).toBeNull();
     push(
       packet({
         incidentId: 5,
@@ -225,6 +228,7 @@ describe('WriteUpView', () => {
       })
     );
     expect(await screen.findByText(/ollama.url is empty/, {}, SLOW)).toBeInTheDocument();
+    expect(screen.queryByText('AI suggestion: pending sign-off')).toBeNull();
   });
 
   it('lets Editors ask for a fresh write-up, not Viewers', async () => {

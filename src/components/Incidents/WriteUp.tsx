@@ -64,7 +64,10 @@ export function WriteUpView({ incidentId, index }: Props) {
       <Stack gap={1} alignItems="center" justifyContent="space-between" wrap="wrap">
         <h4 className={s.heading}>Root-cause write-up</h4>
         <Stack gap={1} alignItems="center">
-          <Badge text="AI suggestion: pending sign-off" color="purple" icon="exclamation-triangle" />
+          {stored?.result.status === 'done' ? (
+            // Only a written answer is an AI suggestion to sign off (not a fallback, nor no write-up at all).
+            <Badge text="AI suggestion: pending sign-off" color="purple" icon="exclamation-triangle" />
+          ) : null}
           <AnalyseAgain incidentId={incidentId} disabled={busy || state?.state === StateUnavailable} />
         </Stack>
       </Stack>
