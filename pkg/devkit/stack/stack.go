@@ -3,7 +3,7 @@
 // history backfilled up to now, then scraped in real time), a real
 // Prometheus that scrapes it and evaluates the mesh alert rules, a real
 // Alertmanager that Prometheus notifies, a real Loki fed the mesh's logs,
-// and contract fakes of Tempo and Ollama (which cannot run here; they are
+// and contract fakes of Tempo (answering from the history's traces) and Ollama (which cannot run here; they are
 // fakes, and are named so). The servers are the test harness' (pkg/harness),
 // run outside tests through a harness.Session.
 package stack
@@ -129,6 +129,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	logf("stack: %s simulated from %s to now in %s", sc.Name, live.Engine().Start().Format(time.RFC3339), time.Since(began).Round(time.Millisecond))
+	// The history's sampled traces, for the Tempo fake to answer searches
+	// and trace reads from (the traces of the live run after now are not
+	// added: a fake, not Tempo).
+	traces := filepath.Join(session.Dir(), "tempo")
+	if err := live.Engine().WriteTempoFiles(traces); err != nil {
+		_ = session.Close()
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -154,7 +162,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		})
 		loki := harness.StartLoki(t)
 		s.Prometheus, s.Alertmanager, s.Loki = prom.URL, am.URL, loki.URL
-		s.Tempo = contractfake.Tempo(t, TempoFakeVersion).URL
+		s.Tempo = contractfake.TempoWithTraces(t, TempoFakeVersion, traces).URL
 		// The fake answers each analysis from its prompt's own findings, and
 		// each "Explain this panel" from its panel, streamed over a few
 		// seconds (FindingsEcho, PanelEcho: no model runs here).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,19 @@ func TestStackRunsTheScenarioLive(t *testing.T) {
 	getJSON(t, s.Ollama+"/api/tags", &tags)
 	if len(tags.Models) != 1 || tags.Models[0].Name != OllamaFakeModel {
 		t.Errorf("ollama fake tags %+v", tags)
+	}
+	// Tempo's fake answers a search over the last hour with the history's
+	// traces (the evidence's traces source has something to read).
+	var search struct {
+		Traces []struct {
+			TraceID         string `json:"traceID"`
+			RootServiceName string `json:"rootServiceName"`
+		} `json:"traces"`
+	}
+	getJSON(t, s.Tempo+"/api/search?"+url.Values{"q": {"{ duration >= 0ms }"}, "limit": {"20"},
+		"start": {strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(time.Now().Unix(), 10)}}.Encode(), &search)
+	if len(search.Traces) == 0 || search.Traces[0].TraceID == "" {
+		t.Errorf("the Tempo fake found no trace of the last hour: %+v", search)
 	}
 	if s.Settings()["kubernetes.mode"] != "disabled" {
 		t.Error("the stack has no Kubernetes API; the app must not look for one")

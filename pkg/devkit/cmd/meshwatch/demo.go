@@ -386,8 +386,10 @@ func (b *bannerWriter) Write(p []byte) (int, error) {
 
 func (b *bannerWriter) banner(url string) {
 	llm := "no Ollama given (--ollama URL): no LLM is configured, so the page shows the deterministic findings and says so"
+	signoff := ""
 	if b.ollama != "" {
 		llm = "write-ups from the Ollama at " + b.ollama
+		signoff = "  - sign-off: approve or reject the write-up's root cause with a comment (as Editor or Admin); the audit trail records it\n"
 	}
 	w := bufio.NewWriter(b.out)
 	fmt.Fprintf(w, `
@@ -398,11 +400,10 @@ MeshWatch demo ready in %s — open %s
   - Incidents: the %s alert firing on %s, its incident opened by the real Alertmanager (within a minute or two)
   - the incident: its evidence, the ranked findings (%s first), the write-up beneath them
     (%s)
-  - sign-off: approve or reject the root cause with a comment (as Editor or Admin); the audit trail records it
-  - Canaries: %s, waiting at its promotion gate for your sign-off
+%s  - Canaries: %s, waiting at its promotion gate for your sign-off (as Editor or Admin, with a comment the audit trail records)
 
   Logs: %s
   Ctrl-C stops everything.
-`, time.Since(b.began).Round(time.Second), url, b.world.fault, b.world.where, b.world.fault, llm, b.world.canary, b.logPath)
+`, time.Since(b.began).Round(time.Second), url, b.world.fault, b.world.where, b.world.fault, llm, signoff, b.world.canary, b.logPath)
 	_ = w.Flush()
 }
