@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +106,46 @@ func TestHAOverlay(t *testing.T) {
 	}
 	if strings.Contains(raw, "password=") {
 		t.Error("a password is in the provisioning file")
+	}
+
+	// Grafana's alerting gossips between the replicas through a headless
+	// Service listing every Grafana pod, on 9094 TCP and UDP, outside the
+	// outbound sidecar.
+	peers := find(t, objs, "Service", "monitoring", "grafana-alerting")
+	if ip, _, _ := unstructured.NestedString(peers.Object, "spec", "clusterIP"); ip != "None" {
+		t.Errorf("grafana-alerting clusterIP %q, want None (headless: one address per replica)", ip)
+	}
+	sel, _, _ := unstructured.NestedStringMap(peers.Object, "spec", "selector")
+	labels, _, _ := unstructured.NestedStringMap(g.Object, "spec", "template", "metadata", "labels")
+	for k, v := range sel {
+		if labels[k] != v {
+			t.Errorf("grafana-alerting selects %s=%s, which Grafana's pods do not carry", k, v)
+		}
+	}
+	ports, _, _ := unstructured.NestedSlice(peers.Object, "spec", "ports")
+	protos := map[string]bool{}
+	for _, p := range ports {
+		m := p.(map[string]any)
+		if fmt.Sprint(m["port"]) == "9094" {
+			protos[fmt.Sprint(m["protocol"])] = true
+		}
+	}
+	if !protos["TCP"] || !protos["UDP"] {
+		t.Errorf("grafana-alerting ports %v, want 9094 over TCP and UDP", ports)
+	}
+	if v := env["GF_UNIFIED_ALERTING_HA_PEERS"]["value"]; v != "grafana-alerting.monitoring.svc:9094" {
+		t.Errorf("GF_UNIFIED_ALERTING_HA_PEERS %v", v)
+	}
+	for _, k := range []string{"GF_UNIFIED_ALERTING_HA_LISTEN_ADDRESS", "GF_UNIFIED_ALERTING_HA_ADVERTISE_ADDRESS"} {
+		if env[k]["value"] != "$(POD_IP):9094" {
+			t.Errorf("%s %v, want the pod's own IP", k, env[k]["value"])
+		}
+	}
+	if ref, _, _ := unstructured.NestedString(env["POD_IP"], "valueFrom", "fieldRef", "fieldPath"); ref != "status.podIP" {
+		t.Errorf("POD_IP %v", env["POD_IP"])
+	}
+	ann, _, _ := unstructured.NestedStringMap(g.Object, "spec", "template", "metadata", "annotations")
+	if !slices.Contains(strings.Split(ann["traffic.sidecar.istio.io/excludeOutboundPorts"], ","), "9094") {
+		t.Errorf("the sidecar would wrap the gossip in mTLS to a replica that does not intercept inbound: annotations %v", ann)
 	}
 }
