@@ -66,18 +66,26 @@ func Preview() error {
 	return sh.RunV("npm", "run", "e2e:preview")
 }
 
+// Demo runs a newcomer's first run in a browser (tests/demo): `meshwatch
+// demo` from an empty data directory, followed from the alert to the
+// sign-off, then stopped with SIGINT and SIGTERM, leaving nothing behind.
+// It uses the pages Preview built.
+func Demo() error {
+	return sh.RunV("npm", "run", "e2e:demo")
+}
+
 // Check is the one test command: frontend typecheck, lint and unit tests,
 // the package (frontend + every backend platform + zip layout), the browser
-// suite on the preview host, go vet, gosec (no HIGH findings), and all Go
-// tests, including the integration tests on real servers and the plugin
-// protocol test.
+// suite on the preview host, the demo's first run, go vet, gosec (no HIGH
+// findings), and all Go tests, including the integration tests on real
+// servers and the plugin protocol test.
 func Check() error {
 	for _, script := range []string{"typecheck", "lint", "test:ci"} {
 		if err := sh.RunV("npm", "run", script); err != nil {
 			return fmt.Errorf("npm run %s: %w", script, err)
 		}
 	}
-	mg.SerialDeps(Package, Preview)
+	mg.SerialDeps(Package, Preview, Demo)
 	pkgs, err := goPackages()
 	if err != nil {
 		return err

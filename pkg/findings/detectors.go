@@ -24,6 +24,13 @@ const (
 	// LeakMinGrowth: ...and it grew by this share of the limit over the
 	// baseline already (daily load swings move a few percent).
 	LeakMinGrowth = 0.1
+	// LeakSoon, LeakSoonMinGrowth: a working set projected to its limit
+	// within LeakSoon needs only this much growth: the nearer the OOM
+	// kill, the less history a steady climb needs to be believed (an
+	// alert's 30-minute window on a leak 1½ hours from its limit holds
+	// about 9 % of growth over the baseline).
+	LeakSoon          = 6 * time.Hour
+	LeakSoonMinGrowth = 0.05
 	// OOMSoon: an app container projected to its limit this soon, already
 	// near it, is about to be OOM-killed.
 	OOMSoon = time.Hour
@@ -31,7 +38,8 @@ const (
 
 // DetectSidecarMemoryLeak: an istio-proxy's working set trends up towards
 // its limit — projected to reach it within LeakHorizon, having grown by
-// LeakMinGrowth of the limit over its baseline — or the sidecar was
+// LeakMinGrowth of the limit over its baseline (within LeakSoon, by
+// LeakSoonMinGrowth) — or the sidecar was
 // OOM-killed in the window. Scored higher the sooner the limit, the larger
 // the growth and the nearer the limit now; an OOM kill of the sidecar is
 // the leak's end and scores most.
@@ -68,7 +76,7 @@ func DetectSidecarMemoryLeak(p *evidence.Pack) []Finding {
 			if mem.TimeToLimit != nil {
 				ttl = time.Duration(*mem.TimeToLimit)
 			}
-			if ttl >= 0 && ttl <= LeakHorizon && growth >= LeakMinGrowth {
+			if ttl >= 0 && (ttl <= LeakHorizon && growth >= LeakMinGrowth || ttl <= LeakSoon && growth >= LeakSoonMinGrowth) {
 				score = 0.6 + 0.1*math.Min(1, growth/0.3) + 0.1*math.Min(1, use/0.8)
 				if ttl <= 24*time.Hour {
 					score += 0.1

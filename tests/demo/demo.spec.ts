@@ -269,10 +269,10 @@ test('a newcomer runs the demo, follows the fault to its sign-off, and Ctrl-C le
 
     await test.step('the findings rank the fault’s workload, with its evidence', async () => {
       const drawer = page.getByTestId('data-testid incidents-drawer');
-      // The detectors rank the leak once its growth inside the alert's window
-      // passes their bar: 4 to 7 minutes after the incident opens.
+      // The detectors rank the leak from the incident's first capture (it is
+      // 1½ hours from its limit); a slow machine may need the next one.
       const finding = drawer.getByTestId('data-testid incidents-finding').filter({ hasText: subject });
-      await expect(finding.first()).toBeVisible({ timeout: 600_000 });
+      await expect(finding.first()).toBeVisible({ timeout: 300_000 });
       await finding.first().scrollIntoViewIfNeeded();
     });
 

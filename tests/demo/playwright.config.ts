@@ -3,9 +3,9 @@
  * `meshwatch demo` itself (from an empty data directory), follows the fault
  * through the product and stops it with SIGINT and SIGTERM.
  *   npm run build && npm run preview:build     # the pages (the demo would build them itself)
- *   npx playwright test -c tests/demo/playwright.config.ts
- * About 12 minutes here (two starts of the stack, and the detectors rank
- * the leak 4 to 7 minutes after its incident opens): not part of mage check.
+ *   npm run e2e:demo                           # = npx playwright test -c tests/demo/playwright.config.ts
+ * Part of mage check (its Demo step, after the preview suite): about five
+ * minutes, mostly two starts of the stack with six hours of history.
  */
 import { defineConfig } from '@playwright/test';
 

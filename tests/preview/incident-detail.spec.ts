@@ -58,8 +58,8 @@ async function firingSubject(api: APIRequestContext): Promise<{ namespace: strin
 }
 
 test.describe('the incident drawer’s findings', () => {
-  // The detectors rank the stack's leak once the growth inside the alert's
-  // window passes their bar: 4 to 7 minutes after the incident opens here.
+  // The detectors rank the stack's leak from the incident's first capture
+  // (it is 1½ hours from its limit); the timeout leaves room for a slow machine.
   test.describe.configure({ timeout: 720_000 });
   test.use({ role: 'Viewer' });
 

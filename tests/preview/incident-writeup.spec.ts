@@ -39,7 +39,7 @@ interface Row {
 
 const as = (role: string) => ({ headers: { 'X-Preview-Role': role } });
 
-/** The open incident whose capture ranked a finding, once one has (4 to 7 minutes into the stack's fault). */
+/** The open incident whose capture ranked a finding, once one has (from its first capture, on the stack's leak). */
 async function incidentWithFinding(api: APIRequestContext): Promise<Row> {
   let found: Row | undefined;
   await expect
