@@ -3,8 +3,8 @@
 // history backfilled up to now, then scraped in real time), a real
 // Prometheus that scrapes it and evaluates the mesh alert rules, a real
 // Alertmanager that Prometheus notifies, a real Loki fed the mesh's logs,
-// and contract fakes of Tempo (answering from the history's traces) and Ollama (which cannot run here; they are
-// fakes, and are named so). The servers are the test harness' (pkg/harness),
+// and contract fakes of Tempo (answering from the history's traces) and
+// Ollama (which cannot run here; they are fakes, and are named so). The servers are the test harness' (pkg/harness),
 // run outside tests through a harness.Session.
 package stack
 

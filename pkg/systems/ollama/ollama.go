@@ -56,7 +56,8 @@ var ErrDisabled = errors.New("no LLM is configured (ollama.disabled is set): an 
 // switched it off (ErrDisabled) or it could not be built.
 func Unavailable(what string, err error) string {
 	if errors.Is(err, ErrDisabled) {
-		return "No LLM is configured (ollama.disabled is set): an admin can turn write-ups on and set Ollama's URL on the configuration page."
+		why := ErrDisabled.Error() // its own words, as a sentence
+		return strings.ToUpper(why[:1]) + why[1:] + "."
 	}
 	return fmt.Sprintf("no LLM %s: %v", what, err)
 }
