@@ -76,7 +76,11 @@ func DetectSidecarMemoryLeak(p *evidence.Pack) []Finding {
 			if mem.TimeToLimit != nil {
 				ttl = time.Duration(*mem.TimeToLimit)
 			}
-			if ttl >= 0 && (ttl <= LeakHorizon && growth >= LeakMinGrowth || ttl <= LeakSoon && growth >= LeakSoonMinGrowth) {
+			minGrowth := LeakMinGrowth
+			if ttl <= LeakSoon {
+				minGrowth = LeakSoonMinGrowth
+			}
+			if ttl >= 0 && ttl <= LeakHorizon && growth >= minGrowth {
 				score = 0.6 + 0.1*math.Min(1, growth/0.3) + 0.1*math.Min(1, use/0.8)
 				if ttl <= 24*time.Hour {
 					score += 0.1
