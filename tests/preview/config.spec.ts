@@ -223,3 +223,35 @@ test('Save persists the settings across a reload; secrets only as configured; a 
     expect(restored.status()).toBe(200);
   }
 });
+
+test('switching the LLM off: saved as ollama.disabled, Test shows the Ollama line disabled, on again restores it', async ({
+  page,
+}) => {
+  const original = await currentSettings(page.request);
+  try {
+    await openPage(page, 'configuration');
+    const enabled = page.locator('#ollama-enabled');
+    await expect(enabled).toBeChecked();
+    await enabled.click({ force: true }); // Grafana's Switch draws its own box over the input
+    await expect(enabled).not.toBeChecked();
+    const saved = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/plugins/${PLUGIN_ID}/settings`) && r.request().method() === 'POST'
+    );
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    expect((await saved).status()).toBe(200);
+    expect((await currentSettings(page.request)).jsonData.ollama?.disabled).toBe(true);
+
+    await page.reload();
+    await settle(page);
+    await expect(page.locator('#ollama-enabled')).not.toBeChecked();
+    await page.getByRole('button', { name: 'Test' }).click();
+    const line = page.getByTestId(HEALTH_LINE).filter({ hasText: 'Ollama' }).first();
+    await expect(line.getByLabel('Disabled')).toBeVisible();
+    await expect(line).toContainText('ollama.disabled');
+    await line.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: test.info().outputPath('config-llm-off.png') });
+  } finally {
+    await saveSettings(page.request, original);
+  }
+  expect((await currentSettings(page.request)).jsonData.ollama?.disabled).toBeUndefined();
+});
